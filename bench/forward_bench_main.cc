@@ -1,0 +1,137 @@
+// headroom-bench-forward: prefill and single-sequence decode speed of the CPU
+// backend, beside the bound memory bandwidth sets on decode.
+//
+//   headroom-bench-forward --model PATH [--threads 1] [--prompt-tokens 128]
+//       [--decode-tokens 64] [--repeats 3]
+//
+// Decode bound: each decode step reads every weight once (fp32) plus the KV
+// cache of the context so far; bytes per token over the memcpy traffic rate
+// measured in the same run gives the fastest possible tokens/s. Prints one
+// JSON line at the end.
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+
+#include "absl/strings/str_format.h"
+#include "bench/memory_bandwidth.h"
+#include "runtime/cpu/cpu_backend.h"
+#include "runtime/model_loader.h"
+#include "runtime/sequence_runner.h"
+#include "tools/cli_args.h"
+
+namespace headroom::bench {
+namespace {
+
+int64_t WeightBytes(const runtime::ModelWeights& w) {
+  int64_t n = w.token_embedding.size() + w.rms_final.size() + w.wcls.size();
+  for (const auto& l : w.layers) {
+    n += l.rms_att.size() + l.wq.size() + l.wk.size() + l.wv.size() +
+         l.wo.size() + l.rms_ffn.size() + l.w1.size() + l.w2.size() +
+         l.w3.size() + l.key_cache_proj.size() + l.query_proj.size();
+  }
+  return n * static_cast<int64_t>(sizeof(float));
+}
+
+// Bytes a decode step reads: all matrices except the embedding table (one
+// row is gathered) but including the classifier, plus the KV of `context`
+// tokens.
+int64_t DecodeBytesPerToken(const runtime::ModelWeights& w, int context) {
+  int64_t bytes = WeightBytes(w);
+  if (!w.config.tied_embeddings) {
+    bytes -= static_cast<int64_t>(w.token_embedding.size() * sizeof(float));
+  }
+  return bytes + int64_t{context} * w.config.KvValuesPerToken() *
+                     static_cast<int64_t>(sizeof(float));
+}
+
+absl::Status Run(int argc, char** argv) {
+  auto args = tools::CliArgs::Parse(
+      argc, argv, 1,
+      {{"model"}, {"threads"}, {"prompt-tokens"}, {"decode-tokens"},
+       {"repeats"}});
+  if (!args.ok()) return args.status();
+  auto model = args->Require("model");
+  if (!model.ok()) return model.status();
+  auto threads = args->GetInt("threads", 1);
+  auto prompt_tokens = args->GetInt("prompt-tokens", 128);
+  auto decode_tokens = args->GetInt("decode-tokens", 64);
+  auto repeats = args->GetInt("repeats", 3);
+  for (const absl::Status& s : {threads.status(), prompt_tokens.status(),
+                                decode_tokens.status(), repeats.status()}) {
+    if (!s.ok()) return s;
+  }
+  auto weights = runtime::LoadModel(*model);
+  if (!weights.ok()) return weights.status();
+  const runtime::ModelConfig config = weights->config;
+  if (*prompt_tokens + *decode_tokens > config.max_seq_len) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--prompt-tokens + --decode-tokens (%d) exceed the context %d",
+        *prompt_tokens + *decode_tokens, config.max_seq_len));
+  }
+  const int64_t weight_bytes = WeightBytes(*weights);
+  const int mid_context = *prompt_tokens + *decode_tokens / 2;
+  const int64_t decode_bytes = DecodeBytesPerToken(*weights, mid_context);
+  runtime::BackendOptions options;
+  options.num_threads = *threads;
+  auto backend = runtime::CreateCpuBackend(std::move(*weights), options);
+  if (!backend.ok()) return backend.status();
+
+  // Token ids cycle through the vocabulary (content does not change speed).
+  std::vector<int> prompt(*prompt_tokens);
+  for (int i = 0; i < *prompt_tokens; ++i) prompt[i] = 3 + i % (config.vocab_size - 3);
+  runtime::SequenceRunner runner(backend->get());
+  std::vector<float> logits;
+  double best_prefill = 1e30, best_decode = 1e30;
+  for (int r = 0; r < *repeats; ++r) {
+    runner.Reset();
+    const auto t0 = std::chrono::steady_clock::now();
+    if (auto s = runner.Append(prompt, false, &logits); !s.ok()) return s;
+    const auto t1 = std::chrono::steady_clock::now();
+    for (int i = 0; i < *decode_tokens; ++i) {
+      const int next = runtime::Argmax(logits);
+      if (auto s = runner.Append({&next, 1}, false, &logits); !s.ok()) return s;
+    }
+    const auto t2 = std::chrono::steady_clock::now();
+    best_prefill = std::min(best_prefill,
+                            std::chrono::duration<double>(t1 - t0).count());
+    best_decode = std::min(best_decode,
+                           std::chrono::duration<double>(t2 - t1).count());
+  }
+  const MemcpyResult copy =
+      MeasureMemcpy(std::max<int64_t>(256 << 20, weight_bytes), 5);
+  const double bandwidth = copy.traffic_bytes_per_second();
+  const double prefill_tps = *prompt_tokens / best_prefill;
+  const double decode_tps = *decode_tokens / best_decode;
+  const double bound_tps = bandwidth / decode_bytes;
+  std::cout << absl::StrFormat(
+      "model %s: %d layers, dim %d, %d heads, %d KV heads, vocab %d, weights "
+      "%.1f MB\n"
+      "threads %d: prefill %d tokens %.1f tokens/s; decode %d tokens %.1f "
+      "tokens/s\n"
+      "memcpy traffic %.2f GB/s; decode reads %.2f MB/token -> bound %.1f "
+      "tokens/s; decode reaches %.0f%% of it\n",
+      *model, config.n_layers, config.dim, config.n_heads, config.n_kv_heads,
+      config.vocab_size, weight_bytes / 1e6, *threads, *prompt_tokens,
+      prefill_tps, *decode_tokens, decode_tps, bandwidth / 1e9,
+      decode_bytes / 1e6, bound_tps, 100.0 * decode_tps / bound_tps);
+  std::cout << absl::StrFormat(
+      "{\"threads\": %d, \"prefill_tokens_per_s\": %.2f, "
+      "\"decode_tokens_per_s\": %.2f, \"memcpy_traffic_gb_per_s\": %.3f, "
+      "\"decode_bytes_per_token\": %d, \"decode_bound_tokens_per_s\": %.2f, "
+      "\"decode_fraction_of_bound\": %.4f}\n",
+      *threads, prefill_tps, decode_tps, bandwidth / 1e9, decode_bytes,
+      bound_tps, decode_tps / bound_tps);
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace headroom::bench
+
+int main(int argc, char** argv) {
+  absl::Status s = headroom::bench::Run(argc, argv);
+  if (!s.ok()) {
+    std::cerr << "headroom-bench-forward: " << s.message() << "\n";
+    return 1;
+  }
+  return 0;
+}

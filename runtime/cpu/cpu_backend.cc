@@ -1,0 +1,248 @@
+#include "runtime/cpu/cpu_backend.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/cpu/kernels.h"
+#include "runtime/kv_cache.h"
+#include "runtime/thread_pool.h"
+
+namespace headroom::runtime {
+namespace {
+
+// Activations of one step, resized to the batch (reused across steps).
+struct StepBuffers {
+  std::vector<float> x;       // [T, D] residual stream
+  std::vector<float> xb;      // [T, D] normed input / projection output
+  std::vector<float> q;       // [T, h*d] rotated queries
+  std::vector<float> k;       // [T, nk*d] rotated keys as computed by W_K
+  std::vector<float> v;       // [T, g*d]
+  std::vector<float> q_proj;  // [T, h*d] q~ (SVD-a post-RoPE projection)
+  std::vector<float> k_proj;  // [T, g*d] k~
+  std::vector<float> att;     // [T, h*d] attention output per head
+  std::vector<float> gate;    // [T, F]
+  std::vector<float> up;      // [T, F]
+  std::vector<float> out_x;   // [n_out, D] normed rows needing logits
+};
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(ModelWeights weights, const BackendOptions& options,
+             std::unique_ptr<KvCache> cache)
+      : w_(std::move(weights)),
+        cache_(std::move(cache)),
+        pool_(std::max(1, options.num_threads)) {}
+
+  const ModelConfig& config() const override { return w_.config; }
+  std::string name() const override { return "cpu"; }
+  int block_size() const override { return cache_->block_size(); }
+  int num_blocks() const override { return cache_->num_blocks(); }
+  int64_t kv_cache_bytes() const override { return cache_->allocated_bytes(); }
+
+  absl::Status Forward(const Batch& batch, std::vector<float>* logits) override;
+
+ private:
+  void Attention(int layer, const Batch& batch, const float* q, int q_stride);
+  void WriteCache(int layer, const Batch& batch, const float* k,
+                  const float* v);
+
+  ModelWeights w_;
+  std::unique_ptr<KvCache> cache_;
+  ThreadPool pool_;
+  StepBuffers buf_;
+};
+
+void CpuBackend::WriteCache(int layer, const Batch& batch, const float* k,
+                            const float* v) {
+  const ModelConfig& c = w_.config;
+  const int row = c.CacheKvHeads(layer) * c.head_dim;
+  const int bs = cache_->block_size();
+  for (int t = 0; t < batch.num_tokens(); ++t) {
+    const int pos = batch.positions[t];
+    const int block = batch.block_tables[batch.seq_ids[t]][pos / bs];
+    const int64_t off = int64_t{pos % bs} * row;
+    std::memcpy(cache_->Keys(layer, block) + off, k + int64_t{t} * row,
+                row * sizeof(float));
+    std::memcpy(cache_->Values(layer, block) + off, v + int64_t{t} * row,
+                row * sizeof(float));
+  }
+}
+
+// Scaled dot-product attention of every (token, query head) over the
+// sequence's cached positions 0..pos. Query head j reads cache head
+// j / (h / g_l) (GQA).
+void CpuBackend::Attention(int layer, const Batch& batch, const float* q,
+                           int q_stride) {
+  const ModelConfig& c = w_.config;
+  const int h = c.n_heads, d = c.head_dim, g = c.CacheKvHeads(layer);
+  const int group = h / g;
+  const int bs = cache_->block_size();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const int64_t items = int64_t{batch.num_tokens()} * h;
+  float* att = buf_.att.data();
+  pool_.ParallelFor(items, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores;
+    for (int64_t item = begin; item < end; ++item) {
+      const int t = static_cast<int>(item / h);
+      const int j = static_cast<int>(item % h);
+      const int kv = j / group;
+      const int pos = batch.positions[t];
+      const auto& table = batch.block_tables[batch.seq_ids[t]];
+      const float* qj = q + int64_t{t} * q_stride + int64_t{j} * d;
+      scores.resize(pos + 1);
+      for (int p = 0; p <= pos; ++p) {
+        const float* kp = cache_->Keys(layer, table[p / bs]) +
+                          (int64_t{p % bs} * g + kv) * d;
+        float dot = 0.0f;
+        for (int i = 0; i < d; ++i) dot += qj[i] * kp[i];
+        scores[p] = dot * scale;
+      }
+      cpu::Softmax(scores.data(), pos + 1);
+      float* out = att + int64_t{t} * h * d + int64_t{j} * d;
+      std::fill(out, out + d, 0.0f);
+      for (int p = 0; p <= pos; ++p) {
+        const float* vp = cache_->Values(layer, table[p / bs]) +
+                          (int64_t{p % bs} * g + kv) * d;
+        const float a = scores[p];
+        for (int i = 0; i < d; ++i) out[i] += a * vp[i];
+      }
+    }
+  });
+}
+
+absl::Status CpuBackend::Forward(const Batch& batch,
+                                 std::vector<float>* logits) {
+  const ModelConfig& c = w_.config;
+  if (auto s = batch.Validate(c, cache_->block_size(), cache_->num_blocks());
+      !s.ok())
+    return s;
+  const int T = batch.num_tokens();
+  const int D = c.dim, d = c.head_dim, h = c.n_heads, F = c.hidden_dim;
+  const int n_out = batch.num_outputs();
+  logits->assign(int64_t{n_out} * c.vocab_size, 0.0f);
+  if (T == 0) return absl::OkStatus();
+
+  StepBuffers& b = buf_;
+  b.x.resize(int64_t{T} * D);
+  b.xb.resize(int64_t{T} * D);
+  b.q.resize(int64_t{T} * h * d);
+  b.att.resize(int64_t{T} * h * d);
+  b.gate.resize(int64_t{T} * F);
+  b.up.resize(int64_t{T} * F);
+
+  for (int t = 0; t < T; ++t) {
+    std::memcpy(b.x.data() + int64_t{t} * D,
+                w_.token_embedding.data() + int64_t{batch.token_ids[t]} * D,
+                D * sizeof(float));
+  }
+
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& lw = w_.layers[l];
+    const int g = c.CacheKvHeads(l);
+    const bool proj = lw.has_post_rope_proj();
+    const int nk = proj ? c.n_kv_heads : g;
+    b.k.resize(int64_t{T} * nk * d);
+    b.v.resize(int64_t{T} * g * d);
+
+    // Attention block: x += W_O attn(RoPE(W_Q xb), RoPE(W_K xb), W_V xb).
+    for (int t = 0; t < T; ++t) {
+      cpu::RmsNorm(b.x.data() + int64_t{t} * D, lw.rms_att.data(), D,
+                   c.norm_eps, b.xb.data() + int64_t{t} * D);
+    }
+    cpu::MatMulTransB(T, h * d, D, b.xb.data(), D, lw.wq.data(), D, b.q.data(),
+                      h * d);
+    cpu::MatMulTransB(T, nk * d, D, b.xb.data(), D, lw.wk.data(), D,
+                      b.k.data(), nk * d);
+    cpu::MatMulTransB(T, g * d, D, b.xb.data(), D, lw.wv.data(), D, b.v.data(),
+                      g * d);
+    for (int t = 0; t < T; ++t) {
+      cpu::ApplyRope(b.q.data() + int64_t{t} * h * d, h, d,
+                     batch.positions[t], c.rope_theta, c.rope_style);
+      cpu::ApplyRope(b.k.data() + int64_t{t} * nk * d, nk, d,
+                     batch.positions[t], c.rope_theta, c.rope_style);
+    }
+    const float* q_att = b.q.data();
+    const float* k_cache = b.k.data();
+    if (proj) {
+      // SVD-a on RoPE keys (method.md): k~_i = P_K,i [k_it; ...; k_it+t-1],
+      // q~_j = Q_j q_j, both after the rotation.
+      const int t_group = nk / g;
+      b.k_proj.resize(int64_t{T} * g * d);
+      b.q_proj.resize(int64_t{T} * h * d);
+      for (int i = 0; i < g; ++i) {
+        cpu::MatMulTransB(T, d, t_group * d, b.k.data() + int64_t{i} * t_group * d,
+                          nk * d,
+                          lw.key_cache_proj.data() + int64_t{i} * d * t_group * d,
+                          t_group * d, b.k_proj.data() + int64_t{i} * d, g * d);
+      }
+      for (int j = 0; j < h; ++j) {
+        cpu::MatMulTransB(T, d, d, b.q.data() + int64_t{j} * d, h * d,
+                          lw.query_proj.data() + int64_t{j} * d * d, d,
+                          b.q_proj.data() + int64_t{j} * d, h * d);
+      }
+      q_att = b.q_proj.data();
+      k_cache = b.k_proj.data();
+    }
+    WriteCache(l, batch, k_cache, b.v.data());
+    Attention(l, batch, q_att, h * d);
+    // x += att W_O^T
+    cpu::MatMulTransB(T, D, h * d, b.att.data(), h * d, lw.wo.data(), h * d,
+                      b.x.data(), D, /*accumulate=*/true);
+
+    // FFN block: x += W_2 (silu(W_1 xb) * W_3 xb).
+    for (int t = 0; t < T; ++t) {
+      cpu::RmsNorm(b.x.data() + int64_t{t} * D, lw.rms_ffn.data(), D,
+                   c.norm_eps, b.xb.data() + int64_t{t} * D);
+    }
+    cpu::MatMulTransB(T, F, D, b.xb.data(), D, lw.w1.data(), D, b.gate.data(),
+                      F);
+    cpu::MatMulTransB(T, F, D, b.xb.data(), D, lw.w3.data(), D, b.up.data(),
+                      F);
+    cpu::SiluMul(b.gate.data(), b.up.data(), int64_t{T} * F);
+    cpu::MatMulTransB(T, D, F, b.gate.data(), F, lw.w2.data(), F, b.x.data(),
+                      D, /*accumulate=*/true);
+  }
+
+  if (n_out == 0) return absl::OkStatus();
+  b.out_x.resize(int64_t{n_out} * D);
+  for (int t = 0, o = 0; t < T; ++t) {
+    if (!batch.want_logits[t]) continue;
+    cpu::RmsNorm(b.x.data() + int64_t{t} * D, w_.rms_final.data(), D,
+                 c.norm_eps, b.out_x.data() + int64_t{o} * D);
+    ++o;
+  }
+  cpu::MatMulTransB(n_out, c.vocab_size, D, b.out_x.data(), D,
+                    w_.classifier().data(), D, logits->data(), c.vocab_size);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
+    ModelWeights weights, const BackendOptions& options) {
+  if (auto s = weights.Validate(); !s.ok()) return s;
+  if (options.num_threads <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cpu backend: num_threads must be positive, got ", options.num_threads));
+  }
+  if (options.block_size <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cpu backend: block_size must be positive, got ", options.block_size));
+  }
+  KvCacheOptions kv;
+  kv.block_size = options.block_size;
+  kv.num_blocks = options.num_blocks > 0
+                      ? options.num_blocks
+                      : BlocksForContext(weights.config, options.block_size);
+  auto cache = KvCache::Create(weights.config, kv);
+  if (!cache.ok()) return cache.status();
+  openblas_set_num_threads(options.num_threads);
+  return std::make_unique<CpuBackend>(std::move(weights), options,
+                                      std::move(*cache));
+}
+
+}  // namespace headroom::runtime

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds and runs every test of Headroom:
+#   1. the release build (CUDA too when nvcc is present), all tests;
+#   2. clang AddressSanitizer + UBSan build, all tests, then each libFuzzer
+#      target for a bounded time;
+#   3. clang ThreadSanitizer build, the engine and server tests (label tsan).
+# Installs the Debian packages it needs first (scripts/setup-deps.sh).
+# FUZZ_SECONDS (default 30) bounds each fuzzer run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-deps.sh
+source scripts/build-env.sh
+fuzz_seconds="${FUZZ_SECONDS:-30}"
+started=$SECONDS
+
+stage() { printf '\n=== %s (%ds elapsed) ===\n' "$1" $((SECONDS - started)); }
+
+stage "release build"
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build/release -j"$JOBS"
+stage "release tests"
+ctest --test-dir build/release --output-on-failure -j"$JOBS" --timeout 900
+
+stage "asan+ubsan build"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+  -DHEADROOM_CUDA=OFF -DHEADROOM_SANITIZE="address;undefined" \
+  -DHEADROOM_FUZZ=ON >/dev/null
+ninja -C build/asan -j"$JOBS"
+stage "asan+ubsan fuzzers (${fuzz_seconds}s each)"
+for fuzzer in build/asan/tests/fuzz/*_fuzz; do
+  [ -x "$fuzzer" ] || continue
+  corpus="build/asan/fuzz-corpus/$(basename "$fuzzer")"
+  mkdir -p "$corpus"
+  "$fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=0 "$corpus" \
+    2>&1 | tail -n 2
+done
+stage "asan+ubsan tests"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/asan --output-on-failure -j"$JOBS" --timeout 1800
+
+if grep -rqs 'LABELS tsan' tests; then
+  stage "tsan build (engine and server tests)"
+  cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+    -DHEADROOM_CUDA=OFF -DHEADROOM_SANITIZE=thread \
+    -DHEADROOM_BUILD_BENCH=OFF >/dev/null
+  tsan_targets=$(ctest --test-dir build/tsan -N -L tsan | awk '/Test +#/ {print $3}')
+  ninja -C build/tsan -j"$JOBS" $tsan_targets
+  stage "tsan tests"
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    ctest --test-dir build/tsan --output-on-failure -j"$JOBS" -L tsan \
+    --timeout 1800
+fi
+stage "all test stages passed"

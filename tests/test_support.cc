@@ -1,0 +1,49 @@
+#include "tests/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+namespace headroom::testing {
+
+std::string SharedPath(const std::string& relative) {
+  std::filesystem::path p =
+      std::filesystem::path(HEADROOM_SHARED_DIR) / relative;
+  std::error_code ec;
+  if (!std::filesystem::exists(p, ec)) return "";
+  return std::filesystem::weakly_canonical(p, ec).string();
+}
+
+std::string BinaryPath(const std::string& relative) {
+  return (std::filesystem::path(HEADROOM_BINARY_DIR) / relative).string();
+}
+
+std::string MakeTempDir(const std::string& name) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("headroom_test_" + std::to_string(::getpid()));
+  if (info != nullptr) {
+    dir /= std::string(info->test_suite_name()) + "." + info->name();
+  }
+  dir /= name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+std::string ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+nlohmann::json ReadJsonFile(const std::string& path) {
+  return nlohmann::json::parse(ReadTextFile(path));
+}
+
+}  // namespace headroom::testing
