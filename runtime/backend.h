@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "runtime/batch.h"
+#include "runtime/forward_observer.h"
 #include "runtime/model_config.h"
 
 namespace headroom::runtime {
@@ -47,6 +48,12 @@ class Backend {
   // written.
   virtual absl::Status Forward(const Batch& batch,
                                std::vector<float>* logits) = 0;
+
+  // Optional: calls `observer` (not owned; nullptr to stop) for every layer
+  // of later steps. Backends without support return Unimplemented.
+  virtual absl::Status SetObserver(ForwardObserver* observer) {
+    return absl::UnimplementedError(name() + " backend has no observer hook");
+  }
 };
 
 // KV pages needed to hold one sequence of the full context.

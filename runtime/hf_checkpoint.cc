@@ -14,7 +14,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 #include "runtime/safetensors.h"
 
@@ -36,6 +35,14 @@ constexpr const char* kArchitectures[] = {"LlamaForCausalLM",
 
 // Debian's Abseil has its own string_view, which StrCat wants.
 absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
+
+// `j` as JSON text for an error message, cut to 80 characters so that a
+// hostile file cannot make the message itself huge.
+std::string Snippet(const Json& j) {
+  std::string text = j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (text.size() > 80) text = text.substr(0, 77) + "...";
+  return text;
+}
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -78,7 +85,7 @@ class ConfigFields {
   absl::Status WrongType(const char* field, const Json& j,
                          std::string_view expected) const {
     return Error(field, absl::StrCat("is a JSON ", j.type_name(), " (",
-                                     j.dump(), "), expected ", Sv(expected)));
+                                     Snippet(j), "), expected ", Sv(expected)));
   }
 
   // An integer that fits in int and is >= `min`.
@@ -95,9 +102,10 @@ class ConfigFields {
       return WrongType(field, j, "integer");
     }
     if (v < min || v > std::numeric_limits<int>::max()) {
-      return Error(field, absl::StrCat("is ", j.dump(), ", expected an integer",
-                                       min > 0 ? " >= 1" : " >= 0",
-                                       " that fits in int32"));
+      return Error(
+          field,
+          absl::StrCat("is ", Snippet(j), ", expected an integer",
+                       min > 0 ? " >= 1" : " >= 0", " that fits in int32"));
     }
     return static_cast<int>(v);
   }
@@ -140,7 +148,7 @@ class ConfigFields {
     if (!j->is_number()) return WrongType(field, *j, "number");
     const double v = j->get<double>();
     if (!(v > 0.0) || !std::isfinite(static_cast<float>(v))) {
-      return Error(field, absl::StrCat("is ", j->dump(),
+      return Error(field, absl::StrCat("is ", Snippet(*j),
                                        ", expected a positive finite number"));
     }
     return static_cast<float>(v);
@@ -199,14 +207,14 @@ absl::Status CheckArchitecture(const ConfigFields& f) {
     }
     if (!known) {
       return absl::UnimplementedError(
-          absl::StrCat(f.path(), ": architectures ", arch->dump(),
+          absl::StrCat(f.path(), ": architectures ", Snippet(*arch),
                        " has no supported architecture (LlamaForCausalLM or "
                        "MistralForCausalLM)"));
     }
   }
   if (const Json* rs = f.Get("rope_scaling")) {
     return absl::UnimplementedError(absl::StrCat(
-        f.path(), ": rope_scaling ", rs->dump(),
+        f.path(), ": rope_scaling ", Snippet(*rs),
         " is not supported; only plain RoPE (rope_scaling null) is"));
   }
   for (const char* bias : {"attention_bias", "mlp_bias"}) {
@@ -224,7 +232,7 @@ absl::Status CheckArchitecture(const ConfigFields& f) {
       if (!a->is_string()) return f.WrongType(act, *a, "string");
       if (a->get_ref<const std::string&>() != "silu") {
         return absl::UnimplementedError(
-            absl::StrCat(f.path(), ": ", act, " ", a->dump(),
+            absl::StrCat(f.path(), ": ", act, " ", Snippet(*a),
                          " is not supported; the FFN computes SwiGLU (silu)"));
       }
     }
@@ -514,8 +522,8 @@ absl::StatusOr<HfDtype> ParseHfDtype(std::string_view name) {
   if (name == "f32" || name == "float32") return HfDtype::kF32;
   if (name == "f16" || name == "float16") return HfDtype::kF16;
   if (name == "bf16" || name == "bfloat16") return HfDtype::kBF16;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown dtype \"", Sv(name), "\"; expected f32, f16 or bf16"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown dtype \"", Sv(name), "\"; expected f32, f16 or bf16"));
 }
 
 absl::StatusOr<ModelWeights> LoadHfCheckpoint(const std::string& dir) {
@@ -690,5 +698,10 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
   return WriteTextFile((fs::path(dir) / kConfigName).string(),
                        config.dump(2) + "\n");
 }
+
+#undef HR_ASSIGN_OR_RETURN
+#undef HR_ASSIGN_OR_RETURN_IMPL
+#undef HR_CONCAT
+#undef HR_CONCAT_INNER
 
 }  // namespace headroom::runtime

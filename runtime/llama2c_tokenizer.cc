@@ -135,7 +135,8 @@ absl::StatusOr<std::unique_ptr<Llama2cTokenizer>> Llama2cTokenizer::FromBytes(
   if (vocab_size > 0 && count != static_cast<size_t>(vocab_size)) {
     return absl::InvalidArgumentError(
         absl::StrCat("tokenizer ", name, " has ", count,
-                     " tokens but the model's vocab_size is ", vocab_size));
+                     " tokens but the model's vocab_size is ", vocab_size,
+                     " (a truncated file, or another model's tokenizer)"));
   }
   // Encode's byte fallback emits id byte + 3 without looking the piece up (as
   // run.c does), so those ids must exist and be the byte pieces; otherwise a

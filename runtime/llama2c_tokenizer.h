@@ -50,7 +50,10 @@ class Llama2cTokenizer final : public Tokenizer {
   // Reads `path`. `vocab_size` 0 takes every entry in the file; otherwise the
   // file must hold exactly `vocab_size` entries (InvalidArgument naming both
   // counts). NotFound when the file cannot be opened; DataLoss when it is
-  // truncated or malformed (naming the file and the token index).
+  // truncated or malformed (naming the file and the token index), or lacks
+  // what encoding relies on: the byte pieces at ids 3..258 (Encode emits
+  // byte + 3 without a lookup, as run.c does) and a " " piece (the dummy
+  // prefix).
   static absl::StatusOr<std::unique_ptr<Llama2cTokenizer>> Load(
       const std::string& path, int vocab_size);
   // The same from the file's bytes in memory; `name` only labels errors.

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -24,6 +25,13 @@ enum class RopeStyle {
 };
 
 const char* RopeStyleName(RopeStyle style);
+
+// Coordinates (a, b) of RoPE pair p in a head of size d: the pair rotates as
+// the complex number x[a] + i x[b].
+inline std::pair<int, int> RopePair(RopeStyle style, int d, int p) {
+  return style == RopeStyle::kInterleaved ? std::pair{2 * p, 2 * p + 1}
+                                          : std::pair{p, p + d / 2};
+}
 
 struct ModelConfig {
   int dim = 0;         // D, the residual width

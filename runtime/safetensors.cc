@@ -86,7 +86,20 @@ bool GetU64(const Json& j, uint64_t* out) {
 // Debian's Abseil has its own string_view, which StrCat wants.
 absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
 
-std::string Quote(std::string_view s) { return absl::StrCat("'", Sv(s), "'"); }
+// `j` as JSON text for an error message, cut to 80 characters so that a
+// hostile file cannot make the message itself huge.
+std::string Snippet(const Json& j) {
+  std::string text = j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (text.size() > 80) text = text.substr(0, 77) + "...";
+  return text;
+}
+
+// A tensor or metadata name for a message, quoted, and cut to 200
+// characters for the same reason as Snippet.
+std::string Quote(std::string_view s) {
+  if (s.size() > 200) return absl::StrCat("'", Sv(s.substr(0, 197)), "...'");
+  return absl::StrCat("'", Sv(s), "'");
+}
 
 absl::Status Invalid(std::string_view file, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat(Sv(file), ": ", what));
@@ -140,7 +153,7 @@ absl::StatusOr<SafetensorsTensorInfo> ParseTensorEntry(const std::string& name,
     uint64_t dim = 0;
     if (!GetU64(dim_json, &dim)) {
       return Invalid(file,
-                     absl::StrCat(t, ": \"shape\" entry ", dim_json.dump(),
+                     absl::StrCat(t, ": \"shape\" entry ", Snippet(dim_json),
                                   " is not a non-negative integer"));
     }
     if (dim > kMaxNumel) {
@@ -169,10 +182,10 @@ absl::StatusOr<SafetensorsTensorInfo> ParseTensorEntry(const std::string& name,
   if (!offsets_it->is_array() || offsets_it->size() != 2 ||
       !GetU64((*offsets_it)[0], &info.begin) ||
       !GetU64((*offsets_it)[1], &info.end)) {
-    return Invalid(file,
-                   absl::StrCat(t, ": \"data_offsets\" is ", offsets_it->dump(),
-                                ", expected [begin, end] with "
-                                "non-negative integers"));
+    return Invalid(
+        file, absl::StrCat(t, ": \"data_offsets\" is ", Snippet(*offsets_it),
+                           ", expected [begin, end] with "
+                           "non-negative integers"));
   }
   if (info.end < info.begin) {
     return Invalid(file, absl::StrCat(t, ": data_offsets end ", info.end,

@@ -41,8 +41,11 @@ class SentencePieceTokenizer final : public Tokenizer {
   SentencePieceTokenizer(PrivateTag, std::unique_ptr<SentencePieceShim> shim);
 
   // sentencepiece's own encoding (its normalizer included), BOS prepended
-  // when asked. Malformed UTF-8 is not preserved: sentencepiece reads each
-  // bad byte as U+FFFD.
+  // when asked. For the LLaMA 2 model this gives the same ids as llama2.c's
+  // tokenizer.bin on every valid UTF-8 text without U+2581. Two inputs do
+  // not round-trip (Decode(Encode(s)) != s): malformed UTF-8, which
+  // sentencepiece reads as one U+FFFD per bad byte, and a literal U+2581
+  // "▁", which it cannot tell from an escaped space and decodes as ' '.
   std::vector<int> Encode(std::string_view text, bool add_bos) const override;
   // "" for ids outside [0, vocab_size) and for control pieces.
   std::string DecodeToken(int prev_id, int id) const override;

@@ -29,7 +29,9 @@ class Tokenizer {
   // Text of a whole sequence (BOS and EOS contribute nothing): DecodeToken
   // of each id after the one before it, the first as if it followed BOS, so
   // that the dummy-prefix space Encode adds is dropped with or without BOS:
-  // Decode(Encode(s, add_bos)) == s.
+  // Decode(Encode(s, add_bos)) == s for any bytes with llama2.c's
+  // tokenizer, and for valid UTF-8 without U+2581 with SentencePiece's (see
+  // SentencePieceTokenizer::Encode).
   virtual std::string Decode(const std::vector<int>& ids) const;
 
   virtual int vocab_size() const = 0;

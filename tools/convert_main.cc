@@ -67,8 +67,7 @@ absl::StatusOr<std::string> CopyTokenizer(const std::string& from,
 }
 
 absl::Status Run(int argc, char** argv) {
-  auto args =
-      CliArgs::Parse(argc, argv, 1, {{"from"}, {"to"}, {"dtype"}});
+  auto args = CliArgs::Parse(argc, argv, 1, {{"from"}, {"to"}, {"dtype"}});
   if (!args.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(args.status().message(), "\n", kUsage));

@@ -1,11 +1,12 @@
 // headroom-eval: model quality measurements.
 //
 //   headroom-eval ppl --model PATH [--tokenizer PATH] --text FILE
-//       [--lines A:B] [--threads N]
+//       [--lines A:B] [--projections FILE] [--threads N]
 //
 // Teacher-forced perplexity, each non-empty line of FILE its own sequence
 // (BOS + tokens, truncated to the context); A and B count non-empty lines
-// from 1, inclusive. The last line of output is one JSON object:
+// from 1, inclusive. --projections applies a projections file (from
+// headroom-compress) on load, as the server does. The last line of output is one JSON object:
 //   {"lines": N, "predicted_tokens": N, "nll_per_token": X, "perplexity": X}
 #include <chrono>
 #include <iostream>
@@ -23,7 +24,7 @@ namespace {
 absl::Status RunPerplexity(int argc, char** argv) {
   auto args = CliArgs::Parse(argc, argv, 2,
                              {{"model"}, {"tokenizer"}, {"text"}, {"lines"},
-                              {"threads"}});
+                              {"projections"}, {"threads"}});
   if (!args.ok()) return args.status();
   auto model = args->Require("model");
   if (!model.ok()) return model.status();
@@ -40,7 +41,8 @@ absl::Status RunPerplexity(int argc, char** argv) {
                                                  range->second)
                    : compress::ReadNonEmptyLines(*text);
   if (!lines.ok()) return lines.status();
-  auto bundle = LoadModelBundle(*model, args->Get("tokenizer"));
+  auto bundle = LoadCompressedModelBundle(*model, args->Get("tokenizer"),
+                                          args->Get("projections"));
   if (!bundle.ok()) return bundle.status();
   runtime::BackendOptions options;
   options.num_threads = *threads;
@@ -72,7 +74,7 @@ absl::Status RunPerplexity(int argc, char** argv) {
 int main(int argc, char** argv) {
   const std::string usage =
       "usage: headroom-eval ppl --model PATH [--tokenizer PATH] --text FILE "
-      "[--lines A:B] [--threads N]";
+      "[--lines A:B] [--projections FILE] [--threads N]";
   if (argc < 2 || std::string(argv[1]) != "ppl") {
     std::cerr << usage << "\n";
     return 2;

@@ -21,6 +21,18 @@ struct ModelBundle {
 absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& model_path,
                                             const std::string& tokenizer_path);
 
+// Copies tokenizer file `src` into `dir`: tokenizer.model keeps its name,
+// a llama2.c tokenizer becomes tokenizer.bin (the names FindTokenizerFor
+// looks for). Returns the destination path.
+absl::StatusOr<std::string> CopyTokenizerFile(const std::string& src,
+                                              const std::string& dir);
+
+// Loads the model and tokenizer, then applies `projections_path` when it is
+// not empty (compress::ApplyProjections).
+absl::StatusOr<ModelBundle> LoadCompressedModelBundle(
+    const std::string& model_path, const std::string& tokenizer_path,
+    const std::string& projections_path);
+
 }  // namespace headroom::tools
 
 #endif  // HEADROOM_TOOLS_MODEL_BUNDLE_H_

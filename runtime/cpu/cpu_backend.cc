@@ -44,6 +44,10 @@ class CpuBackend final : public Backend {
   int64_t kv_cache_bytes() const override { return cache_->allocated_bytes(); }
 
   absl::Status Forward(const Batch& batch, std::vector<float>* logits) override;
+  absl::Status SetObserver(ForwardObserver* observer) override {
+    observer_ = observer;
+    return absl::OkStatus();
+  }
 
  private:
   void Attention(int layer, const Batch& batch, const float* q, int q_stride);
@@ -54,6 +58,7 @@ class CpuBackend final : public Backend {
   std::unique_ptr<KvCache> cache_;
   ThreadPool pool_;
   StepBuffers buf_;
+  ForwardObserver* observer_ = nullptr;
 };
 
 void CpuBackend::WriteCache(int layer, const Batch& batch, const float* k,
@@ -164,6 +169,19 @@ absl::Status CpuBackend::Forward(const Batch& batch,
                      batch.positions[t], c.rope_theta, c.rope_style);
       cpu::ApplyRope(b.k.data() + int64_t{t} * nk * d, nk, d,
                      batch.positions[t], c.rope_theta, c.rope_style);
+    }
+    if (observer_ != nullptr) {
+      LayerActivations act;
+      act.layer = l;
+      act.batch = &batch;
+      act.num_tokens = T;
+      act.attn_input = b.xb.data();
+      act.queries = b.q.data();
+      act.keys = b.k.data();
+      act.key_heads = nk;
+      act.values = b.v.data();
+      act.value_heads = g;
+      observer_->OnLayer(act);
     }
     const float* q_att = b.q.data();
     const float* k_cache = b.k.data();

@@ -28,8 +28,7 @@ void ApplyRope(float* x, int n_heads, int d, int pos, float theta,
     const float freq = 1.0f / std::pow(theta, static_cast<float>(2 * p) / d);
     const float angle = static_cast<float>(pos) * freq;
     const float c = std::cos(angle), s = std::sin(angle);
-    const int ia = style == RopeStyle::kInterleaved ? 2 * p : p;
-    const int ib = style == RopeStyle::kInterleaved ? 2 * p + 1 : p + half;
+    const auto [ia, ib] = RopePair(style, d, p);
     for (int head = 0; head < n_heads; ++head) {
       float* v = x + int64_t{head} * d;
       const float a = v[ia], b = v[ib];

@@ -1,5 +1,3 @@
-#include "runtime/hf_checkpoint.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "runtime/hf_checkpoint.h"
 #include "runtime/llama2c_checkpoint.h"
 #include "runtime/model_loader.h"
 #include "runtime/safetensors.h"
@@ -171,7 +170,8 @@ absl::Status WriteTensors(const std::string& path,
                           const std::map<std::string, LoadedTensor>& tensors,
                           SafetensorsDtype dtype = SafetensorsDtype::kF32) {
   std::vector<SafetensorsTensorToWrite> list;
-  for (const auto& [name, t] : tensors) list.push_back({name, t.shape, t.values});
+  for (const auto& [name, t] : tensors)
+    list.push_back({name, t.shape, t.values});
   return WriteSafetensors(path, list, dtype, {{"format", "pt"}});
 }
 
@@ -359,10 +359,10 @@ TEST_F(HfCheckpointTest, LoadsShardedIndex) {
     (first ? shard1 : shard2)[name] = t;
     weight_map[name] = file;
   }
-  ASSERT_TRUE(WriteTensors(dir + "/model-00001-of-00002.safetensors", shard1)
-                  .ok());
-  ASSERT_TRUE(WriteTensors(dir + "/model-00002-of-00002.safetensors", shard2)
-                  .ok());
+  ASSERT_TRUE(
+      WriteTensors(dir + "/model-00001-of-00002.safetensors", shard1).ok());
+  ASSERT_TRUE(
+      WriteTensors(dir + "/model-00002-of-00002.safetensors", shard2).ok());
   Json index = {{"metadata", {{"total_size", 12345}}},
                 {"weight_map", weight_map}};
   WriteText(dir + "/model.safetensors.index.json", index.dump(2));
@@ -559,8 +559,9 @@ TEST_F(HfCheckpointTest, MissingTensor) {
 }
 
 TEST_F(HfCheckpointTest, UntiedWithoutClassifier) {
-  absl::Status s = LoadWithTensors(
-      [](std::map<std::string, LoadedTensor>& t) { t.erase("lm_head.weight"); });
+  absl::Status s = LoadWithTensors([](std::map<std::string, LoadedTensor>& t) {
+    t.erase("lm_head.weight");
+  });
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(s.message(), HasSubstr("'lm_head.weight'"));
   EXPECT_THAT(s.message(), HasSubstr("tie_word_embeddings is false"));
@@ -585,17 +586,16 @@ TEST_F(HfCheckpointTest, ExtraTensors) {
   EXPECT_THAT(s.message(), HasSubstr("'model.layers.0.self_attn.q_proj.bias'"));
 
   s = LoadWithTensors([](std::map<std::string, LoadedTensor>& t) {
-    t["model.layers.2.input_layernorm.weight"] = {{16},
-                                                  std::vector<float>(16)};
+    t["model.layers.2.input_layernorm.weight"] = {{16}, std::vector<float>(16)};
   });
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr("'model.layers.2.input_layernorm.weight'"));
+  EXPECT_THAT(s.message(),
+              HasSubstr("'model.layers.2.input_layernorm.weight'"));
   EXPECT_THAT(s.message(), HasSubstr("unexpected"));
 
   // Cached RoPE frequencies are harmless and ignored.
   s = LoadWithTensors([](std::map<std::string, LoadedTensor>& t) {
-    t["model.layers.0.self_attn.rotary_emb.inv_freq"] = {{2},
-                                                         {1.0f, 0.01f}};
+    t["model.layers.0.self_attn.rotary_emb.inv_freq"] = {{2}, {1.0f, 0.01f}};
   });
   EXPECT_TRUE(s.ok()) << s;
 }

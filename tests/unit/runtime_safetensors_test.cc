@@ -1,5 +1,3 @@
-#include "runtime/safetensors.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -13,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/safetensors.h"
 #include "tests/test_support.h"
 
 namespace headroom::runtime {
@@ -41,8 +40,8 @@ std::string WriteBytes(const std::string& dir, const std::string& name,
 
 absl::Status ParseBytes(const std::string& bytes) {
   return ParseSafetensorsHeader(
-             absl::MakeConstSpan(
-                 reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+             absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                 bytes.size()),
              bytes.size(), "test.safetensors")
       .status();
 }
@@ -97,8 +96,8 @@ TEST(HalfConversionTest, KnownBitPatterns) {
 }
 
 TEST(HalfConversionTest, RoundsToNearestEven) {
-  const float ulp1 = std::ldexp(1.0f, -10);  // half ulp at 1.0 is 2^-11
-  EXPECT_EQ(FloatToHalf(1.0f + ulp1 / 2), 0x3c00);      // tie -> even (down)
+  const float ulp1 = std::ldexp(1.0f, -10);         // half ulp at 1.0 is 2^-11
+  EXPECT_EQ(FloatToHalf(1.0f + ulp1 / 2), 0x3c00);  // tie -> even (down)
   EXPECT_EQ(FloatToHalf(1.0f + 3 * ulp1 / 2), 0x3c02);  // tie -> even (up)
   EXPECT_EQ(FloatToHalf(std::nextafter(1.0f + ulp1 / 2, 2.0f)), 0x3c01);
   // Overflow: 65519 rounds down to 65504, 65520 (the tie) up to inf.
@@ -132,8 +131,8 @@ TEST(HalfConversionTest, EveryHalfRoundTrips) {
 // Where the compiler has _Float16, its conversion is the IEEE reference.
 TEST(HalfConversionTest, MatchesCompilerFloat16) {
   for (uint32_t h = 0; h <= 0xffff; ++h) {
-    const float ref = static_cast<float>(
-        std::bit_cast<_Float16>(static_cast<uint16_t>(h)));
+    const float ref =
+        static_cast<float>(std::bit_cast<_Float16>(static_cast<uint16_t>(h)));
     ExpectSameFloat(ref, HalfToFloat(static_cast<uint16_t>(h)), h);
   }
   std::mt19937 rng(7);
@@ -361,9 +360,8 @@ TEST_F(SafetensorsErrorTest, TruncatedFile) {
   // A real file cut short in the data section.
   std::vector<float> v(16, 1.0f);
   const std::string path = dir_ + "/t.safetensors";
-  ASSERT_TRUE(WriteSafetensors(path, {{"w", {4, 4}, v}},
-                               SafetensorsDtype::kF32)
-                  .ok());
+  ASSERT_TRUE(
+      WriteSafetensors(path, {{"w", {4, 4}, v}}, SafetensorsDtype::kF32).ok());
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 4);
   absl::StatusOr<SafetensorsFile> f = SafetensorsFile::Open(path);
   EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument);
@@ -405,23 +403,29 @@ TEST_F(SafetensorsErrorTest, IllTypedEntries) {
   ExpectInvalidJson(R"({"w": 5})", "", {"'w'", "expected object"});
   ExpectInvalidJson(R"({"w": {"shape": [1], "data_offsets": [0, 4]}})",
                     std::string(4, '\0'), {"'w'", "missing field \"dtype\""});
-  ExpectInvalidJson(R"({"w": {"dtype": 1, "shape": [1], "data_offsets": [0, 4]}})",
-                    std::string(4, '\0'), {"'w'", "\"dtype\"", "number"});
+  ExpectInvalidJson(
+      R"({"w": {"dtype": 1, "shape": [1], "data_offsets": [0, 4]}})",
+      std::string(4, '\0'), {"'w'", "\"dtype\"", "number"});
   ExpectInvalidJson(R"({"w": {"dtype": "F32", "data_offsets": [0, 4]}})",
                     std::string(4, '\0'), {"'w'", "missing field \"shape\""});
-  ExpectInvalidJson(R"({"w": {"dtype": "F32", "shape": "1", "data_offsets": [0, 4]}})",
-                    std::string(4, '\0'), {"'w'", "\"shape\"", "array"});
-  ExpectInvalidJson(R"({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})",
-                    std::string(4, '\0'), {"'w'", "-1", "non-negative"});
-  ExpectInvalidJson(R"({"w": {"dtype": "F32", "shape": [1.0], "data_offsets": [0, 4]}})",
-                    std::string(4, '\0'), {"'w'", "non-negative integer"});
+  ExpectInvalidJson(
+      R"({"w": {"dtype": "F32", "shape": "1", "data_offsets": [0, 4]}})",
+      std::string(4, '\0'), {"'w'", "\"shape\"", "array"});
+  ExpectInvalidJson(
+      R"({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})",
+      std::string(4, '\0'), {"'w'", "-1", "non-negative"});
+  ExpectInvalidJson(
+      R"({"w": {"dtype": "F32", "shape": [1.0], "data_offsets": [0, 4]}})",
+      std::string(4, '\0'), {"'w'", "non-negative integer"});
   ExpectInvalidJson(R"({"w": {"dtype": "F32", "shape": [1]}})",
                     std::string(4, '\0'),
                     {"'w'", "missing field \"data_offsets\""});
-  ExpectInvalidJson(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0]}})",
-                    std::string(4, '\0'), {"'w'", "[begin, end]"});
-  ExpectInvalidJson(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, -4]}})",
-                    std::string(4, '\0'), {"'w'", "[begin, end]"});
+  ExpectInvalidJson(
+      R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0]}})",
+      std::string(4, '\0'), {"'w'", "[begin, end]"});
+  ExpectInvalidJson(
+      R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, -4]}})",
+      std::string(4, '\0'), {"'w'", "[begin, end]"});
   ExpectInvalidJson(R"({"__metadata__": [1]})", "",
                     {"__metadata__", "expected object"});
   ExpectInvalidJson(R"({"__metadata__": {"format": 3}})", "",
@@ -446,11 +450,13 @@ TEST_F(SafetensorsErrorTest, ShapeOverflow) {
       R"({"w": {"dtype": "F64", "shape": [4611686018427387904], "data_offsets": [0, 8]}})",
       std::string(8, '\0'), {"'w'", "more than 2^64"});
   // A zero dimension makes any shape empty.
-  EXPECT_TRUE(ParseBytes(MakeFileBytes(
-                  R"({"w": {"dtype": "F32", "shape": [0, 9223372036854775807],)"
-                  R"( "data_offsets": [0, 0]}})",
-                  ""))
-                  .ok());
+  EXPECT_TRUE(
+      ParseBytes(
+          MakeFileBytes(
+              R"({"w": {"dtype": "F32", "shape": [0, 9223372036854775807],)"
+              R"( "data_offsets": [0, 0]}})",
+              ""))
+          .ok());
 }
 
 TEST_F(SafetensorsErrorTest, OffsetsPastTheEnd) {
@@ -474,11 +480,13 @@ TEST_F(SafetensorsErrorTest, OverlappingOffsets) {
       R"( "b": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})",
       std::string(8, '\0'), {"overlapping"});
   // Empty tensors occupy no bytes and may share an offset.
-  EXPECT_TRUE(ParseBytes(MakeFileBytes(
-                  R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},)"
-                  R"( "e": {"dtype": "F32", "shape": [0], "data_offsets": [4, 4]}})",
-                  std::string(8, '\0')))
-                  .ok());
+  EXPECT_TRUE(
+      ParseBytes(
+          MakeFileBytes(
+              R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},)"
+              R"( "e": {"dtype": "F32", "shape": [0], "data_offsets": [4, 4]}})",
+              std::string(8, '\0')))
+          .ok());
 }
 
 TEST_F(SafetensorsErrorTest, ByteLengthMismatch) {
@@ -518,12 +526,11 @@ TEST_F(SafetensorsErrorTest, MissingTensorAndWrongShape) {
 
 TEST_F(SafetensorsErrorTest, ParserNeedsTheWholeHeader) {
   const std::string bytes = MakeFileBytes("{}      ", "");
-  absl::Status s =
-      ParseSafetensorsHeader(
-          absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()),
-                              10),
-          bytes.size(), "test.safetensors")
-          .status();
+  absl::Status s = ParseSafetensorsHeader(
+                       absl::MakeConstSpan(
+                           reinterpret_cast<const uint8_t*>(bytes.data()), 10),
+                       bytes.size(), "test.safetensors")
+                       .status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("needs 16"));
 }
@@ -554,8 +561,7 @@ TEST_F(SafetensorsErrorTest, WriterRejectsBadInput) {
   // Infinities are values, not overflow.
   std::vector<float> inf = {kInf};
   EXPECT_TRUE(
-      WriteSafetensors(path, {{"inf", {1}, inf}}, SafetensorsDtype::kF16)
-          .ok());
+      WriteSafetensors(path, {{"inf", {1}, inf}}, SafetensorsDtype::kF16).ok());
 
   s = WriteSafetensors(path, {{"w", {6}, v}}, SafetensorsDtype::kF32,
                        {{"bad", "\xff"}});

@@ -1,0 +1,67 @@
+// Calibration: run the original model over text and accumulate, per layer, in
+// float64, the statistics every method needs (method.md "Calibration"). The
+// memory is independent of the number of tokens, except for a bounded sample
+// of per-layer attention inputs kept for refitting and for `auto`.
+#ifndef HEADROOM_COMPRESS_CALIBRATION_H_
+#define HEADROOM_COMPRESS_CALIBRATION_H_
+
+#include <complex>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/backend.h"
+#include "runtime/tokenizer.h"
+
+namespace headroom::compress {
+
+struct LayerStats {
+  // Symbols: n KV heads, d head size, h query heads, P = d/2 RoPE pairs.
+  // C_K over all heads: x_K = [k_0; ...; k_n-1] after RoPE, [n d, n d].
+  std::vector<double> key_second_moment;
+  // C_V likewise for the values, [n d, n d].
+  std::vector<double> value_second_moment;
+  // Per pair p, H_p = sum Z_p Z_p^H with Z_p = (z_0,p, ..., z_n-1,p) the keys'
+  // pair p as complex numbers; [P, n, n]. Invariant under RoPE.
+  std::vector<std::complex<double>> key_pair_second_moment;
+  // Per KV head s, sum over the query heads j reading s of q_j q_j^T after
+  // RoPE, [n, d, d]; and of |q_j,p|^2 per pair, [n, P].
+  std::vector<double> query_second_moment;
+  std::vector<double> query_pair_power;
+};
+
+// Attention inputs (RMS-normed) of whole sequences, per layer.
+struct ActivationSample {
+  std::vector<int> lengths;                 // tokens per sequence
+  std::vector<std::vector<float>> inputs;   // [layer][sum(lengths) * D]
+  int64_t tokens() const;
+};
+
+struct CalibrationOptions {
+  int64_t max_tokens = 0;  // stop after this many tokens (0: all the text)
+  // Sequences (from the end of the text) held back from the statistics and
+  // used only to select among candidates (`auto`).
+  double holdback_fraction = 0.1;
+  int64_t max_fit_sample_tokens = 8192;      // for W_O refits
+  int64_t max_select_sample_tokens = 4096;   // for `auto`
+};
+
+struct CalibrationStats {
+  int64_t tokens = 0;  // tokens that went into the statistics
+  int64_t sequences = 0;
+  std::string text_digest;  // SHA-256 of the calibration texts, joined by \n
+  std::vector<LayerStats> layers;
+  ActivationSample fit_sample;     // from the statistics' own sequences
+  ActivationSample select_sample;  // from the held-back sequences
+};
+
+// Runs `backend` (an uncompressed model: n KV heads in every layer) over
+// `texts`, each BOS + tokens truncated to the context.
+absl::StatusOr<CalibrationStats> Calibrate(
+    runtime::Backend& backend, const runtime::Tokenizer& tokenizer,
+    const std::vector<std::string>& texts, const CalibrationOptions& options);
+
+}  // namespace headroom::compress
+
+#endif  // HEADROOM_COMPRESS_CALIBRATION_H_

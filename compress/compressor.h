@@ -1,0 +1,28 @@
+// ComputeProjections: the whole method for one model, every layer, from
+// calibration statistics to a Projections ready to save or apply.
+#ifndef HEADROOM_COMPRESS_COMPRESSOR_H_
+#define HEADROOM_COMPRESS_COMPRESSOR_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "compress/calibration.h"
+#include "compress/projections.h"
+#include "runtime/model_weights.h"
+
+namespace headroom::compress {
+
+struct CompressOptions {
+  std::string method = "svd-a";  // see DescribeMethods()
+  int kv_heads = 0;              // g, the same for every layer
+  // Ridge of the W_O refit, relative to the mean diagonal of A~^T A~.
+  double refit_ridge = 1e-4;
+};
+
+absl::StatusOr<Projections> ComputeProjections(
+    const runtime::ModelWeights& original, const CalibrationStats& stats,
+    const CompressOptions& options);
+
+}  // namespace headroom::compress
+
+#endif  // HEADROOM_COMPRESS_COMPRESSOR_H_

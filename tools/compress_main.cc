@@ -1,0 +1,154 @@
+// headroom-compress: MHA -> GQA compression of a model's KV heads from
+// calibration text (method.md), written as a projections file.
+//
+//   headroom-compress --model PATH [--tokenizer PATH] --calib-text FILE
+//       [--calib-lines A:B] [--calib-tokens N] --kv-heads G --method NAME
+//       --out FILE [--export DIR] [--threads N]
+//   headroom-compress --list-methods
+//
+// --calib-lines counts non-empty lines from 1, inclusive; the last 10% of
+// them are held back from the statistics and used only to choose between
+// candidates (auto) and to report each layer's attention-output error.
+// --export writes the compressed model as an ordinary Hugging Face GQA
+// checkpoint (methods without a runtime projection only). Prints one JSON
+// object: the file's metadata plus timings.
+#include <chrono>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "compress/apply.h"
+#include "compress/calibration.h"
+#include "compress/compressor.h"
+#include "compress/methods.h"
+#include "compress/projections_file.h"
+#include "compress/text_corpus.h"
+#include "nlohmann/json.hpp"
+#include "runtime/cpu/cpu_backend.h"
+#include "runtime/hf_checkpoint.h"
+#include "tools/cli_args.h"
+#include "tools/model_bundle.h"
+
+namespace headroom::tools {
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+      .count();
+}
+
+absl::Status Run(int argc, char** argv) {
+  auto args = CliArgs::Parse(
+      argc, argv, 1,
+      {{"model"}, {"tokenizer"}, {"calib-text"}, {"calib-lines"},
+       {"calib-tokens"}, {"kv-heads"}, {"method"}, {"out"}, {"export"},
+       {"threads"}, {"list-methods", false}});
+  if (!args.ok()) return args.status();
+  if (args->Has("list-methods")) {
+    std::cout << compress::DescribeMethods();
+    return absl::OkStatus();
+  }
+  auto model = args->Require("model");
+  if (!model.ok()) return model.status();
+  auto calib_text = args->Require("calib-text");
+  if (!calib_text.ok()) return calib_text.status();
+  auto out = args->Require("out");
+  if (!out.ok()) return out.status();
+  auto method_name = args->Require("method");
+  if (!method_name.ok()) return method_name.status();
+  if (auto spec = compress::ParseMethod(*method_name); !spec.ok())
+    return spec.status();
+  if (!args->Has("kv-heads")) {
+    return absl::InvalidArgumentError("--kv-heads is required");
+  }
+  auto kv_heads = args->GetInt("kv-heads", 0);
+  if (!kv_heads.ok()) return kv_heads.status();
+  auto calib_tokens = args->GetInt("calib-tokens", 0);
+  if (!calib_tokens.ok()) return calib_tokens.status();
+  auto threads = args->GetInt("threads", 1);
+  if (!threads.ok()) return threads.status();
+  bool has_range = false;
+  auto range = args->GetRange("calib-lines", &has_range);
+  if (!range.ok()) return range.status();
+
+  auto lines = has_range ? compress::ReadNonEmptyLines(*calib_text,
+                                                       range->first,
+                                                       range->second)
+                         : compress::ReadNonEmptyLines(*calib_text);
+  if (!lines.ok()) return lines.status();
+  auto bundle = LoadModelBundle(*model, args->Get("tokenizer"));
+  if (!bundle.ok()) return bundle.status();
+  const runtime::ModelConfig& config = bundle->weights.config;
+  if (*kv_heads <= 0 || config.n_kv_heads % *kv_heads != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--kv-heads ", *kv_heads, " must divide the model's ",
+        config.n_kv_heads, " KV heads"));
+  }
+
+  // Calibration runs the original model; the backend gets a copy so the
+  // original weights stay available to the transformation.
+  runtime::BackendOptions options;
+  options.num_threads = *threads;
+  auto backend = runtime::CreateCpuBackend(bundle->weights, options);
+  if (!backend.ok()) return backend.status();
+  compress::CalibrationOptions calib_options;
+  calib_options.max_tokens = *calib_tokens;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto stats = compress::Calibrate(**backend, *bundle->tokenizer, *lines,
+                                   calib_options);
+  if (!stats.ok()) return stats.status();
+  const double calib_seconds = SecondsSince(t0);
+  backend->reset();
+
+  compress::CompressOptions compress_options;
+  compress_options.method = *method_name;
+  compress_options.kv_heads = *kv_heads;
+  const auto t1 = std::chrono::steady_clock::now();
+  auto projections =
+      compress::ComputeProjections(bundle->weights, *stats, compress_options);
+  if (!projections.ok()) return projections.status();
+  const double transform_seconds = SecondsSince(t1);
+  if (auto s = compress::SaveProjections(*projections, *out); !s.ok()) return s;
+
+  nlohmann::json summary =
+      nlohmann::json::parse(compress::ProjectionsSummaryJson(*projections));
+  summary["out"] = *out;
+  summary["calibration_sequences"] = stats->sequences;
+  summary["heldback_sequences"] = stats->select_sample.lengths.size();
+  summary["calibration_seconds"] = calib_seconds;
+  summary["transform_seconds"] = transform_seconds;
+  summary["kv_bytes_per_token_original"] =
+      config.OriginalKvValuesPerToken() * static_cast<int64_t>(sizeof(float));
+  runtime::ModelConfig served = config;
+  served.cache_kv_heads = projections->KvHeadsPerLayer();
+  summary["kv_bytes_per_token_served"] =
+      served.KvValuesPerToken() * static_cast<int64_t>(sizeof(float));
+
+  if (args->Has("export")) {
+    const std::string dir = args->Get("export");
+    if (auto s = compress::ApplyProjections(*projections, &bundle->weights);
+        !s.ok())
+      return s;
+    if (auto s = runtime::WriteHfCheckpoint(bundle->weights, dir); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("--export ", dir, ": ",
+                                                 s.message()));
+    }
+    auto tok = CopyTokenizerFile(bundle->tokenizer_path, dir);
+    if (!tok.ok()) return tok.status();
+    summary["export"] = dir;
+  }
+  std::cout << summary.dump() << "\n";
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace headroom::tools
+
+int main(int argc, char** argv) {
+  absl::Status s = headroom::tools::Run(argc, argv);
+  if (!s.ok()) {
+    std::cerr << "headroom-compress: " << s.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
