@@ -161,6 +161,7 @@ absl::StatusOr<CalibrationStats> Calibrate(
           : static_cast<size_t>(std::ceil(options.holdback_fraction *
                                           static_cast<double>(texts.size())));
   const size_t stats_end = texts.size() - holdback;
+  stats.heldback_begin = stats_end;
 
   CalibrationObserver observer(c, stats);
   if (auto s = backend.SetObserver(&observer); !s.ok()) return s;

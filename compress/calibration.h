@@ -50,6 +50,9 @@ struct CalibrationOptions {
 struct CalibrationStats {
   int64_t tokens = 0;  // tokens that went into the statistics
   int64_t sequences = 0;
+  // Index in the calibration texts of the first held-back text (the rest,
+  // to the end, were not used for the statistics).
+  size_t heldback_begin = 0;
   std::string text_digest;  // SHA-256 of the calibration texts, joined by \n
   std::vector<LayerStats> layers;
   ActivationSample fit_sample;     // from the statistics' own sequences

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 #include "compress/apply.h"
 #include "compress/layer_attention.h"
 #include "compress/linalg.h"
@@ -172,6 +173,8 @@ absl::StatusOr<Projections> ComputeProjections(
   out.head_dim = c.head_dim;
 
   const bool have_samples = !stats.fit_sample.lengths.empty();
+  // auto: every candidate of every layer, [layer][candidate].
+  std::vector<std::vector<LayerProjection>> all_candidates;
   for (int l = 0; l < c.n_layers; ++l) {
     std::vector<std::pair<BaseMethod, bool>> candidates;
     if (spec->is_auto) {
@@ -204,10 +207,38 @@ absl::StatusOr<Projections> ComputeProjections(
       }
       if (candidates.size() == 1 || p->output_error < best_error) {
         best_error = p->output_error;
-        best = std::move(*p);
+        best = *p;
+      }
+      if (spec->is_auto) {
+        if (all_candidates.size() <= static_cast<size_t>(l)) {
+          all_candidates.resize(l + 1);
+        }
+        all_candidates[l].push_back(std::move(*p));
       }
     }
     out.layers.push_back(std::move(best));
+  }
+  if (spec->is_auto && options.score) {
+    // Whole-model check: the per-layer choice against each uniform method.
+    auto mixed = options.score(out);
+    if (!mixed.ok()) return mixed.status();
+    nlohmann::json log = nlohmann::json::array();
+    log.push_back({{"candidate", "per-layer"}, {"score", *mixed}});
+    double best_score = *mixed;
+    Projections best = out;
+    for (size_t k = 0; k < all_candidates[0].size(); ++k) {
+      Projections uniform = out;
+      for (int l = 0; l < c.n_layers; ++l) uniform.layers[l] = all_candidates[l][k];
+      auto score = options.score(uniform);
+      if (!score.ok()) return score.status();
+      log.push_back({{"candidate", uniform.layers[0].method}, {"score", *score}});
+      if (*score < best_score) {
+        best_score = *score;
+        best = std::move(uniform);
+      }
+    }
+    out = std::move(best);
+    out.auto_selection = log.dump();
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #ifndef HEADROOM_COMPRESS_COMPRESSOR_H_
 #define HEADROOM_COMPRESS_COMPRESSOR_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -17,6 +18,11 @@ struct CompressOptions {
   int kv_heads = 0;              // g, the same for every layer
   // Ridge of the W_O refit, relative to the mean diagonal of A~^T A~.
   double refit_ridge = 1e-4;
+  // For `auto`: scores a whole-model candidate (lower is better), e.g. the
+  // perplexity of held-back calibration text. When set, `auto` compares the
+  // per-layer choice with every uniform candidate and keeps the best, so it
+  // is never worse than the best single method on that score.
+  std::function<absl::StatusOr<double>(const Projections&)> score;
 };
 
 absl::StatusOr<Projections> ComputeProjections(

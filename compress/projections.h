@@ -53,6 +53,8 @@ struct Projections {
   // Shape of the source model (checked at load).
   int n_layers = 0, dim = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0;
   std::vector<LayerProjection> layers;
+  // `auto` only: each whole-model candidate and its score, as JSON.
+  std::string auto_selection;
 
   std::vector<int> KvHeadsPerLayer() const;
 };

@@ -65,6 +65,9 @@ std::string ProjectionsSummaryJson(const Projections& p) {
             {"head_dim", p.head_dim},
             {"kv_heads_per_layer", p.KvHeadsPerLayer()},
             {"layers", LayersJson(p)}};
+  if (!p.auto_selection.empty()) {
+    j["auto_selection"] = json::parse(p.auto_selection, nullptr, false);
+  }
   return j.dump();
 }
 
@@ -147,6 +150,9 @@ absl::StatusOr<Projections> LoadProjections(const std::string& path) {
   p.n_heads = static_cast<int>(ints[3]);
   p.n_kv_heads = static_cast<int>(ints[4]);
   p.head_dim = static_cast<int>(ints[5]);
+  if (auto it = meta.find("auto_selection"); it != meta.end()) {
+    p.auto_selection = it->second;
+  }
   auto layers_text = get("layers");
   if (!layers_text.ok()) return layers_text.status();
   const json layers = json::parse(*layers_text, nullptr, /*allow_exceptions=*/false);

@@ -21,6 +21,7 @@
 #include "compress/calibration.h"
 #include "compress/compressor.h"
 #include "compress/methods.h"
+#include "compress/perplexity.h"
 #include "compress/projections_file.h"
 #include "compress/text_corpus.h"
 #include "nlohmann/json.hpp"
@@ -103,6 +104,22 @@ absl::Status Run(int argc, char** argv) {
   compress::CompressOptions compress_options;
   compress_options.method = *method_name;
   compress_options.kv_heads = *kv_heads;
+  // auto's whole-model check: perplexity of the held-back calibration lines.
+  const std::vector<std::string> heldback(
+      lines->begin() + static_cast<std::ptrdiff_t>(stats->heldback_begin),
+      lines->end());
+  if (!heldback.empty()) {
+    compress_options.score =
+        [&](const compress::Projections& p) -> absl::StatusOr<double> {
+      runtime::ModelWeights candidate = bundle->weights;
+      if (auto s = compress::ApplyProjections(p, &candidate); !s.ok()) return s;
+      auto b = runtime::CreateCpuBackend(std::move(candidate), options);
+      if (!b.ok()) return b.status();
+      auto ppl = compress::EvaluatePerplexity(**b, *bundle->tokenizer, heldback);
+      if (!ppl.ok()) return ppl.status();
+      return ppl->perplexity();
+    };
+  }
   const auto t1 = std::chrono::steady_clock::now();
   auto projections =
       compress::ComputeProjections(bundle->weights, *stats, compress_options);

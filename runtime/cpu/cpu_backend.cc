@@ -99,21 +99,31 @@ void CpuBackend::Attention(int layer, const Batch& batch, const float* q,
       const auto& table = batch.block_tables[batch.seq_ids[t]];
       const float* qj = q + int64_t{t} * q_stride + int64_t{j} * d;
       scores.resize(pos + 1);
-      for (int p = 0; p <= pos; ++p) {
-        const float* kp = cache_->Keys(layer, table[p / bs]) +
-                          (int64_t{p % bs} * g + kv) * d;
-        float dot = 0.0f;
-        for (int i = 0; i < d; ++i) dot += qj[i] * kp[i];
-        scores[p] = dot * scale;
+      // Walk the sequence's pages in order: one page lookup per block_size
+      // positions, contiguous rows inside a page.
+      const int64_t row = int64_t{g} * d;
+      for (int p0 = 0; p0 <= pos; p0 += bs) {
+        const float* kb = cache_->Keys(layer, table[p0 / bs]) + int64_t{kv} * d;
+        const int count = std::min(bs, pos + 1 - p0);
+        for (int r = 0; r < count; ++r) {
+          const float* kp = kb + r * row;
+          float dot = 0.0f;
+          for (int i = 0; i < d; ++i) dot += qj[i] * kp[i];
+          scores[p0 + r] = dot * scale;
+        }
       }
       cpu::Softmax(scores.data(), pos + 1);
       float* out = att + int64_t{t} * h * d + int64_t{j} * d;
       std::fill(out, out + d, 0.0f);
-      for (int p = 0; p <= pos; ++p) {
-        const float* vp = cache_->Values(layer, table[p / bs]) +
-                          (int64_t{p % bs} * g + kv) * d;
-        const float a = scores[p];
-        for (int i = 0; i < d; ++i) out[i] += a * vp[i];
+      for (int p0 = 0; p0 <= pos; p0 += bs) {
+        const float* vb =
+            cache_->Values(layer, table[p0 / bs]) + int64_t{kv} * d;
+        const int count = std::min(bs, pos + 1 - p0);
+        for (int r = 0; r < count; ++r) {
+          const float* vp = vb + r * row;
+          const float a = scores[p0 + r];
+          for (int i = 0; i < d; ++i) out[i] += a * vp[i];
+        }
       }
     }
   });

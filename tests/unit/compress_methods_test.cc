@@ -1,0 +1,151 @@
+// The transformations on real models: exactness where the method says so,
+// energy monotone in g, and per-layer KV heads in the runtime.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "compress/apply.h"
+#include "compress/methods.h"
+#include "runtime/cpu/cpu_backend.h"
+#include "runtime/kv_cache.h"
+#include "tests/test_support.h"
+#include "tests/unit/compress_test_util.h"
+
+namespace headroom::compress {
+namespace {
+
+using testing::Compress;
+using testing::Lines;
+using testing::LoadShared;
+using testing::Perplexity;
+
+constexpr char kGqa[] = "models/stories260K/stories260K.bin";
+constexpr char kMha[] = "models/stories260K-mha8/stories260K_mha8.bin";
+constexpr char kText[] = "data/tinystories_val.txt";
+
+// Calibration on lines 1:200, evaluation on the disjoint lines 3001:3060.
+class MethodsTest : public ::testing::Test {
+ protected:
+  void Load(const std::string& model_path, const std::string& text) {
+    model_ = LoadShared(model_path);
+    stats_ = testing::CalibrateOn(model_, Lines(text, 1, 200));
+    eval_ = Lines(text, 3001, 3060);
+    original_ppl_ = Perplexity(model_, nullptr, eval_);
+  }
+  testing::LoadedModel model_;
+  CalibrationStats stats_;
+  std::vector<std::string> eval_;
+  double original_ppl_ = 0.0;
+};
+
+const std::vector<std::string>& AllMethodNames() {
+  static const auto* names = new std::vector<std::string>{
+      "mean-pool", "svd-w", "svd-a", "rope-commuting", "svd-a-qa",
+      "rope-commuting-qa", "svd-a+refit", "rope-commuting+refit", "auto"};
+  return *names;
+}
+
+TEST_F(MethodsTest, KeepingEveryHeadReproducesTheModel) {
+  HEADROOM_REQUIRE_SHARED(model, kGqa);
+  HEADROOM_REQUIRE_SHARED(text, kText);
+  Load(model, text);
+  for (const std::string& method : AllMethodNames()) {
+    const Projections p = Compress(model_, stats_, method, /*kv_heads=*/4);
+    const double ppl = Perplexity(model_, &p, eval_);
+    EXPECT_NEAR(ppl, original_ppl_, 1e-5 * original_ppl_) << method;
+  }
+}
+
+TEST_F(MethodsTest, DuplicatedHeadsMergeExactly) {
+  HEADROOM_REQUIRE_SHARED(model, kMha);
+  HEADROOM_REQUIRE_SHARED(text, kText);
+  Load(model, text);
+  for (const std::string& method :
+       {"svd-a", "rope-commuting", "mean-pool", "svd-a-qa",
+        "rope-commuting-qa", "svd-w"}) {
+    const Projections p = Compress(model_, stats_, method, /*kv_heads=*/4);
+    const double ppl = Perplexity(model_, &p, eval_);
+    EXPECT_NEAR(ppl, original_ppl_, 1e-4 * original_ppl_) << method;
+    for (const LayerProjection& l : p.layers) {
+      EXPECT_NEAR(l.key_energy, 1.0, 1e-6) << method;
+      EXPECT_NEAR(l.value_energy, 1.0, 1e-6) << method;
+    }
+  }
+}
+
+TEST_F(MethodsTest, EnergyKeptIsMonotoneInKvHeads) {
+  HEADROOM_REQUIRE_SHARED(model, kMha);
+  HEADROOM_REQUIRE_SHARED(text, kText);
+  Load(model, text);
+  std::vector<Projections> by_g;
+  for (int g : {8, 4, 2, 1}) by_g.push_back(Compress(model_, stats_, "svd-a", g));
+  for (int l = 0; l < model_.weights.config.n_layers; ++l) {
+    for (size_t k = 1; k < by_g.size(); ++k) {
+      EXPECT_LE(by_g[k].layers[l].key_energy,
+                by_g[k - 1].layers[l].key_energy + 1e-9)
+          << "layer " << l;
+      EXPECT_LE(by_g[k].layers[l].value_energy,
+                by_g[k - 1].layers[l].value_energy + 1e-9)
+          << "layer " << l;
+    }
+    EXPECT_LT(by_g.back().layers[l].key_energy, 1.0 - 1e-4);
+  }
+}
+
+// g_l differs from layer to layer: the forward pass and the page pool
+// follow each layer's own count.
+TEST_F(MethodsTest, KvHeadsMayDifferPerLayer) {
+  HEADROOM_REQUIRE_SHARED(model, kGqa);
+  HEADROOM_REQUIRE_SHARED(text, kText);
+  Load(model, text);
+  const Projections two = Compress(model_, stats_, "svd-a", 2);
+  const Projections one = Compress(model_, stats_, "rope-commuting", 1);
+  runtime::ModelWeights w = model_.weights;
+  for (int l = 0; l < w.config.n_layers; ++l) {
+    ASSERT_TRUE(
+        ApplyLayerProjection(l < 3 ? two.layers[l] : one.layers[l], l, &w).ok());
+  }
+  EXPECT_THAT(w.config.cache_kv_heads, ::testing::ElementsAre(2, 2, 2, 1, 1));
+  const int64_t d = w.config.head_dim;
+  EXPECT_EQ(runtime::KvCache::BytesPerBlock(w.config, 16),
+            16 * 2 * (2 + 2 + 2 + 1 + 1) * d * 4);
+  runtime::BackendOptions options;
+  options.num_blocks = 10;
+  auto backend = runtime::CreateCpuBackend(std::move(w), options);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  EXPECT_EQ((*backend)->kv_cache_bytes(), 10 * 16 * 2 * 8 * d * 4);
+  std::vector<float> logits;
+  const std::vector<int> ids = model_.tokenizer->Encode(eval_[0], true);
+  runtime::Batch batch;
+  batch.block_tables = {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}};
+  batch.AddTokens(0, ids.data(), std::min<int>(ids.size(), 160), 0, true);
+  ASSERT_TRUE((*backend)->Forward(batch, &logits).ok());
+  for (float v : logits) ASSERT_TRUE(std::isfinite(v));
+}
+
+TEST(MethodParsingTest, NamesAndErrors) {
+  auto spec = ParseMethod("svd-a+refit");
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(spec->base, BaseMethod::kSvdA);
+  EXPECT_TRUE(spec->refit_wo);
+  EXPECT_TRUE(ParseMethod("auto")->is_auto);
+  for (BaseMethod m : AllBaseMethods()) {
+    EXPECT_TRUE(ParseMethod(BaseMethodName(m)).ok());
+    EXPECT_THAT(DescribeMethods(), ::testing::HasSubstr(BaseMethodName(m)));
+  }
+  EXPECT_THAT(ParseMethod("svd-b").status().message(),
+              ::testing::HasSubstr("unknown method 'svd-b'"));
+  EXPECT_FALSE(ParseMethod("+refit").ok());
+}
+
+TEST_F(MethodsTest, KvHeadsMustDivide) {
+  HEADROOM_REQUIRE_SHARED(model, kGqa);
+  HEADROOM_REQUIRE_SHARED(text, kText);
+  Load(model, text);
+  auto p = ComputeLayerProjection(BaseMethod::kSvdA, model_.weights, 0,
+                                  &stats_.layers[0], 3);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(p.status().message(), ::testing::HasSubstr("--kv-heads 3"));
+}
+
+}  // namespace
+}  // namespace headroom::compress

@@ -1,0 +1,131 @@
+// Projection files: round trip, and every file that must be refused.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "compress/apply.h"
+#include "compress/projections_file.h"
+#include "tests/test_support.h"
+#include "tests/unit/compress_test_util.h"
+
+namespace headroom::compress {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ProjectionsFileTest : public ::testing::Test {
+ protected:
+  void SetUpModel(const std::string& model, const std::string& text) {
+    model_ = testing::LoadShared(model);
+    stats_ = testing::CalibrateOn(model_, testing::Lines(text, 1, 100));
+    dir_ = ::headroom::testing::MakeTempDir("proj");
+  }
+  testing::LoadedModel model_;
+  CalibrationStats stats_;
+  std::string dir_;
+};
+
+TEST_F(ProjectionsFileTest, RoundTrip) {
+  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
+  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
+  SetUpModel(model, text);
+  const Projections p = testing::Compress(model_, stats_, "svd-a+refit", 2);
+  const std::string path = dir_ + "/p.safetensors";
+  ASSERT_TRUE(SaveProjections(p, path).ok());
+  auto back = LoadProjections(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->method, "svd-a+refit");
+  EXPECT_EQ(back->model_digest, p.model_digest);
+  EXPECT_EQ(back->calibration_digest, stats_.text_digest);
+  EXPECT_EQ(back->calibration_tokens, stats_.tokens);
+  EXPECT_EQ(back->KvHeadsPerLayer(), p.KvHeadsPerLayer());
+  ASSERT_EQ(back->layers.size(), p.layers.size());
+  for (size_t l = 0; l < p.layers.size(); ++l) {
+    EXPECT_EQ(back->layers[l].key_encoder, p.layers[l].key_encoder);
+    EXPECT_EQ(back->layers[l].query_decoder, p.layers[l].query_decoder);
+    EXPECT_EQ(back->layers[l].value_encoder, p.layers[l].value_encoder);
+    EXPECT_EQ(back->layers[l].value_decoder, p.layers[l].value_decoder);
+    EXPECT_EQ(back->layers[l].wo, p.layers[l].wo);
+    EXPECT_EQ(back->layers[l].key_mode, p.layers[l].key_mode);
+    EXPECT_DOUBLE_EQ(back->layers[l].key_energy, p.layers[l].key_energy);
+  }
+  runtime::ModelWeights w = model_.weights;
+  EXPECT_TRUE(ApplyProjections(*back, &w).ok());
+}
+
+TEST_F(ProjectionsFileTest, TruncatedFileIsRefused) {
+  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
+  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
+  SetUpModel(model, text);
+  const std::string path = dir_ + "/p.safetensors";
+  ASSERT_TRUE(
+      SaveProjections(testing::Compress(model_, stats_, "svd-a", 2), path).ok());
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 100);
+  auto back = LoadProjections(path);
+  EXPECT_FALSE(back.ok());
+  EXPECT_THAT(back.status().message(), HasSubstr(path));
+}
+
+TEST_F(ProjectionsFileTest, FileForAnotherModelIsRefused) {
+  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
+  HEADROOM_REQUIRE_SHARED(mha, "models/stories260K-mha8/stories260K_mha8.bin");
+  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
+  SetUpModel(model, text);
+  const Projections p = testing::Compress(model_, stats_, "svd-a", 2);
+  // Another shape: the MHA model has 8 KV heads.
+  testing::LoadedModel other = testing::LoadShared(mha);
+  auto s = ApplyProjections(p, &other.weights);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("n_kv_heads = 4; this model has 8"));
+  // Same shape, other weights: the digest says so.
+  runtime::ModelWeights tweaked = model_.weights;
+  tweaked.layers[2].w1[7] += 0.5f;
+  s = ApplyProjections(p, &tweaked);
+  EXPECT_THAT(s.message(), HasSubstr("made for model digest"));
+  EXPECT_EQ(tweaked.layers[2].wv.size(), model_.weights.layers[2].wv.size())
+      << "a refused file must leave the weights untouched";
+}
+
+TEST_F(ProjectionsFileTest, KvHeadsThatDoNotDivideAreRefused) {
+  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
+  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
+  SetUpModel(model, text);
+  Projections p = testing::Compress(model_, stats_, "svd-a", 2);
+  const std::string path = dir_ + "/p.safetensors";
+  ASSERT_TRUE(SaveProjections(p, path).ok());
+  // Rewrite the metadata's kv_heads of layer 1 from 2 to 3 in place (same
+  // length, so the header stays valid).
+  std::string bytes = ::headroom::testing::ReadTextFile(path);
+  const std::string needle = "\\\"kv_heads\\\":2";
+  size_t pos = bytes.find(needle);
+  pos = bytes.find(needle, pos + 1);
+  ASSERT_NE(pos, std::string::npos);
+  bytes[pos + needle.size() - 1] = '3';
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  auto back = LoadProjections(path);
+  EXPECT_FALSE(back.ok());
+  EXPECT_THAT(back.status().message(),
+              HasSubstr("layers[1].kv_heads = 3 does not divide n_kv_heads = 4"));
+}
+
+TEST_F(ProjectionsFileTest, NonCommutingPreRopeKeysAreRefused) {
+  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
+  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
+  SetUpModel(model, text);
+  Projections p = testing::Compress(model_, stats_, "svd-a", 2);
+  p.layers[0].key_mode = KeyMode::kPreRope;  // svd-a's P does not commute
+  runtime::ModelWeights w = model_.weights;
+  auto s = ApplyProjections(p, &w);
+  EXPECT_THAT(s.message(), HasSubstr("does not commute with RoPE"));
+}
+
+TEST(ProjectionsFileErrorsTest, NotAProjectionsFile) {
+  auto r = LoadProjections("/nonexistent/p.safetensors");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("/nonexistent/p.safetensors"));
+}
+
+}  // namespace
+}  // namespace headroom::compress
