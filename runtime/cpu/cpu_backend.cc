@@ -87,6 +87,7 @@ void CpuBackend::Attention(int layer, const Batch& batch, const float* q,
   const int group = h / g;
   const int bs = cache_->block_size();
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  const RopeStyle style = c.rope_style;
   const int64_t items = int64_t{batch.num_tokens()} * h;
   float* att = buf_.att.data();
   pool_.ParallelFor(items, [&](int64_t begin, int64_t end) {
@@ -106,10 +107,7 @@ void CpuBackend::Attention(int layer, const Batch& batch, const float* q,
         const float* kb = cache_->Keys(layer, table[p0 / bs]) + int64_t{kv} * d;
         const int count = std::min(bs, pos + 1 - p0);
         for (int r = 0; r < count; ++r) {
-          const float* kp = kb + r * row;
-          float dot = 0.0f;
-          for (int i = 0; i < d; ++i) dot += qj[i] * kp[i];
-          scores[p0 + r] = dot * scale;
+          scores[p0 + r] = cpu::RopePairDot(qj, kb + r * row, d, style) * scale;
         }
       }
       cpu::Softmax(scores.data(), pos + 1);

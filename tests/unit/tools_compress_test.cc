@@ -1,0 +1,91 @@
+// headroom-compress end to end: the CLI writes a projections file that
+// headroom-eval applies, exports a GQA checkpoint, and names bad arguments.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tests/test_support.h"
+#include "tests/tool_runner.h"
+
+namespace headroom {
+namespace {
+
+using ::headroom::testing::BinaryPath;
+using ::headroom::testing::RunTool;
+using ::testing::HasSubstr;
+
+nlohmann::json LastJsonLine(const std::string& text) {
+  std::string s = text;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  const size_t nl = s.rfind('\n');
+  return nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1));
+}
+
+TEST(CompressToolTest, CompressEvaluateAndExport) {
+  HEADROOM_REQUIRE_SHARED(model, "models/stories260K-mha8/stories260K_mha8.bin");
+  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
+  const std::string dir = ::headroom::testing::MakeTempDir("compress");
+  const std::string out = dir + "/p.safetensors";
+  auto r = RunTool(BinaryPath("tools/headroom-compress") + " --model " + model +
+                   " --calib-text " + text +
+                   " --calib-lines 1:100 --kv-heads 4 --method rope-commuting"
+                   " --out " + out + " --export " + dir + "/gqa");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto summary = LastJsonLine(r.stdout_text);
+  EXPECT_EQ(summary["method"], "rope-commuting");
+  EXPECT_EQ(summary["kv_heads_per_layer"], nlohmann::json({4, 4, 4, 4, 4}));
+  EXPECT_EQ(summary["kv_bytes_per_token_original"].get<int>(), 2 * 5 * 8 * 8 * 4);
+  EXPECT_EQ(summary["kv_bytes_per_token_served"].get<int>(), 2 * 5 * 4 * 8 * 4);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/gqa/config.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/gqa/tokenizer.bin"));
+
+  const std::string eval = BinaryPath("tools/headroom-eval") +
+                           " ppl --text " + text + " --lines 1:200";
+  auto with_projections =
+      RunTool(eval + " --model " + model + " --projections " + out);
+  ASSERT_EQ(with_projections.exit_code, 0) << with_projections.output;
+  auto exported = RunTool(eval + " --model " + dir + "/gqa");
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  const double a = LastJsonLine(with_projections.stdout_text)["perplexity"];
+  const double b = LastJsonLine(exported.stdout_text)["perplexity"];
+  // Duplicated heads merge exactly: the reference perplexity holds.
+  EXPECT_NEAR(a, 4.21896, 4.21896 * 1e-4);
+  EXPECT_NEAR(b, a, a * 1e-5);
+}
+
+TEST(CompressToolTest, ListMethods) {
+  auto r = RunTool(BinaryPath("tools/headroom-compress") + " --list-methods");
+  ASSERT_EQ(r.exit_code, 0);
+  for (const char* m : {"mean-pool", "svd-w", "svd-a", "rope-commuting",
+                        "svd-a-qa", "rope-commuting-qa", "+refit", "auto"}) {
+    EXPECT_THAT(r.stdout_text, HasSubstr(m));
+  }
+}
+
+TEST(CompressToolTest, BadArgumentsNameTheProblem) {
+  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
+  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
+  const std::string base = BinaryPath("tools/headroom-compress") +
+                           " --model " + model + " --calib-text " + text +
+                           " --calib-lines 1:20 --out /tmp/unused.st";
+  auto bad_g = RunTool(base + " --kv-heads 3 --method svd-a");
+  EXPECT_EQ(bad_g.exit_code, 1);
+  EXPECT_THAT(bad_g.output, HasSubstr("--kv-heads 3 must divide"));
+  auto bad_method = RunTool(base + " --kv-heads 2 --method svd-z");
+  EXPECT_THAT(bad_method.output, HasSubstr("unknown method 'svd-z'"));
+  auto no_g = RunTool(base + " --method svd-a");
+  EXPECT_THAT(no_g.output, HasSubstr("--kv-heads is required"));
+  auto export_svda = RunTool(base + " --kv-heads 2 --method svd-a --export " +
+                             ::headroom::testing::MakeTempDir("x"));
+  EXPECT_EQ(export_svda.exit_code, 1);
+  EXPECT_THAT(export_svda.output, HasSubstr("--export"));
+  auto wrong_projections = RunTool(
+      BinaryPath("tools/headroom-eval") + " ppl --model " + model + " --text " +
+      text + " --lines 1:5 --projections /nonexistent.st");
+  EXPECT_EQ(wrong_projections.exit_code, 1);
+  EXPECT_THAT(wrong_projections.output, HasSubstr("/nonexistent.st"));
+}
+
+}  // namespace
+}  // namespace headroom
