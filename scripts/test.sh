@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs every test of Headroom:
 #   1. the release build (CUDA too when nvcc is present), all tests;
-#   2. clang AddressSanitizer + UBSan build, all tests, then each libFuzzer
-#      target for a bounded time;
+#   2. clang AddressSanitizer + UBSan build, all tests but those labelled
+#      "slow" (quality measurements on real text), then each libFuzzer target
+#      for a bounded time;
 #   3. clang ThreadSanitizer build, the engine and server tests (label tsan).
 # Installs the Debian packages it needs first (scripts/setup-deps.sh).
 # FUZZ_SECONDS (default 30) bounds each fuzzer run.
@@ -38,7 +39,8 @@ for fuzzer in build/asan/tests/fuzz/*_fuzz; do
 done
 stage "asan+ubsan tests"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build/asan --output-on-failure -j"$JOBS" --timeout 1800
+  ctest --test-dir build/asan --output-on-failure -j"$JOBS" --timeout 1800 \
+  -LE slow
 
 if grep -rqs 'LABELS tsan' tests; then
   stage "tsan build (engine and server tests)"

@@ -12,11 +12,15 @@
 // --export writes the compressed model as an ordinary Hugging Face GQA
 // checkpoint (methods without a runtime projection only). Prints one JSON
 // object: the file's metadata plus timings.
+//
+// Several methods from one calibration: --method a,b,c with "{method}" in
+// --out (one file and one JSON line per method; no --export).
 #include <chrono>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "compress/apply.h"
 #include "compress/calibration.h"
 #include "compress/compressor.h"
@@ -38,12 +42,85 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
       .count();
 }
 
+// One method from shared calibration statistics: compute, save, print.
+absl::Status CompressOne(const ModelBundle& bundle,
+                         const runtime::BackendOptions& options,
+                         const compress::CalibrationStats& stats,
+                         const std::vector<std::string>& lines,
+                         const std::string& method, int kv_heads,
+                         const std::string& out, double calib_seconds,
+                         const std::string& export_dir) {
+  const runtime::ModelConfig& config = bundle.weights.config;
+  compress::CompressOptions compress_options;
+  compress_options.method = method;
+  compress_options.kv_heads = kv_heads;
+  // auto's whole-model check: perplexity of the held-back calibration lines.
+  const std::vector<std::string> heldback(
+      lines.begin() + static_cast<std::ptrdiff_t>(stats.heldback_begin),
+      lines.end());
+  if (!heldback.empty()) {
+    compress_options.score =
+        [&](const compress::Projections& p) -> absl::StatusOr<double> {
+      runtime::ModelWeights candidate = bundle.weights;
+      if (auto s = compress::ApplyProjections(p, &candidate); !s.ok()) return s;
+      auto b = runtime::CreateCpuBackend(std::move(candidate), options);
+      if (!b.ok()) return b.status();
+      auto ppl = compress::EvaluatePerplexity(**b, *bundle.tokenizer, heldback);
+      if (!ppl.ok()) return ppl.status();
+      return ppl->perplexity();
+    };
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  auto projections =
+      compress::ComputeProjections(bundle.weights, stats, compress_options);
+  if (!projections.ok()) return projections.status();
+  const double transform_seconds = SecondsSince(t1);
+  if (auto s = compress::SaveProjections(*projections, out); !s.ok()) return s;
+
+  nlohmann::json summary =
+      nlohmann::json::parse(compress::ProjectionsSummaryJson(*projections));
+  summary["out"] = out;
+  summary["calibration_sequences"] = stats.sequences;
+  summary["heldback_sequences"] = stats.select_sample.lengths.size();
+  summary["calibration_seconds"] = calib_seconds;
+  summary["transform_seconds"] = transform_seconds;
+  summary["kv_bytes_per_token_original"] =
+      config.OriginalKvValuesPerToken() * static_cast<int64_t>(sizeof(float));
+  runtime::ModelConfig served = config;
+  served.cache_kv_heads = projections->KvHeadsPerLayer();
+  summary["kv_bytes_per_token_served"] =
+      served.KvValuesPerToken() * static_cast<int64_t>(sizeof(float));
+
+  if (!export_dir.empty()) {
+    const std::string& dir = export_dir;
+    runtime::ModelWeights weights = bundle.weights;
+    if (auto s = compress::ApplyProjections(*projections, &weights); !s.ok())
+      return s;
+    if (auto s = runtime::WriteHfCheckpoint(weights, dir); !s.ok()) {
+      return absl::Status(s.code(),
+                          absl::StrCat("--export ", dir, ": ", s.message()));
+    }
+    auto tok = CopyTokenizerFile(bundle.tokenizer_path, dir);
+    if (!tok.ok()) return tok.status();
+    summary["export"] = dir;
+  }
+  std::cout << summary.dump() << std::endl;
+  return absl::OkStatus();
+}
+
 absl::Status Run(int argc, char** argv) {
-  auto args = CliArgs::Parse(
-      argc, argv, 1,
-      {{"model"}, {"tokenizer"}, {"calib-text"}, {"calib-lines"},
-       {"calib-tokens"}, {"kv-heads"}, {"method"}, {"out"}, {"export"},
-       {"threads"}, {"list-methods", false}});
+  auto args = CliArgs::Parse(argc, argv, 1,
+                             {{"model"},
+                              {"tokenizer"},
+                              {"calib-text"},
+                              {"calib-lines"},
+                              {"calib-tokens"},
+                              {"kv-heads"},
+                              {"method"},
+                              {"out"},
+                              {"export"},
+                              {"threads"},
+                              {"list-methods", false}});
   if (!args.ok()) return args.status();
   if (args->Has("list-methods")) {
     std::cout << compress::DescribeMethods();
@@ -57,8 +134,19 @@ absl::Status Run(int argc, char** argv) {
   if (!out.ok()) return out.status();
   auto method_name = args->Require("method");
   if (!method_name.ok()) return method_name.status();
-  if (auto spec = compress::ParseMethod(*method_name); !spec.ok())
-    return spec.status();
+  const std::vector<std::string> methods = absl::StrSplit(*method_name, ',');
+  for (const std::string& m : methods) {
+    if (auto spec = compress::ParseMethod(m); !spec.ok()) return spec.status();
+  }
+  if (methods.size() > 1) {
+    if (out->find("{method}") == std::string::npos) {
+      return absl::InvalidArgumentError(
+          "--out needs a {method} placeholder when --method lists several");
+    }
+    if (args->Has("export")) {
+      return absl::InvalidArgumentError("--export takes a single --method");
+    }
+  }
   if (!args->Has("kv-heads")) {
     return absl::InvalidArgumentError("--kv-heads is required");
   }
@@ -72,18 +160,17 @@ absl::Status Run(int argc, char** argv) {
   auto range = args->GetRange("calib-lines", &has_range);
   if (!range.ok()) return range.status();
 
-  auto lines = has_range ? compress::ReadNonEmptyLines(*calib_text,
-                                                       range->first,
-                                                       range->second)
+  auto lines = has_range ? compress::ReadNonEmptyLines(
+                               *calib_text, range->first, range->second)
                          : compress::ReadNonEmptyLines(*calib_text);
   if (!lines.ok()) return lines.status();
   auto bundle = LoadModelBundle(*model, args->Get("tokenizer"));
   if (!bundle.ok()) return bundle.status();
   const runtime::ModelConfig& config = bundle->weights.config;
   if (*kv_heads <= 0 || config.n_kv_heads % *kv_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--kv-heads ", *kv_heads, " must divide the model's ",
-        config.n_kv_heads, " KV heads"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--kv-heads ", *kv_heads, " must divide the model's ",
+                     config.n_kv_heads, " KV heads"));
   }
 
   // Calibration runs the original model; the backend gets a copy so the
@@ -95,66 +182,23 @@ absl::Status Run(int argc, char** argv) {
   compress::CalibrationOptions calib_options;
   calib_options.max_tokens = *calib_tokens;
   const auto t0 = std::chrono::steady_clock::now();
-  auto stats = compress::Calibrate(**backend, *bundle->tokenizer, *lines,
-                                   calib_options);
+  auto stats =
+      compress::Calibrate(**backend, *bundle->tokenizer, *lines, calib_options);
   if (!stats.ok()) return stats.status();
   const double calib_seconds = SecondsSince(t0);
   backend->reset();
 
-  compress::CompressOptions compress_options;
-  compress_options.method = *method_name;
-  compress_options.kv_heads = *kv_heads;
-  // auto's whole-model check: perplexity of the held-back calibration lines.
-  const std::vector<std::string> heldback(
-      lines->begin() + static_cast<std::ptrdiff_t>(stats->heldback_begin),
-      lines->end());
-  if (!heldback.empty()) {
-    compress_options.score =
-        [&](const compress::Projections& p) -> absl::StatusOr<double> {
-      runtime::ModelWeights candidate = bundle->weights;
-      if (auto s = compress::ApplyProjections(p, &candidate); !s.ok()) return s;
-      auto b = runtime::CreateCpuBackend(std::move(candidate), options);
-      if (!b.ok()) return b.status();
-      auto ppl = compress::EvaluatePerplexity(**b, *bundle->tokenizer, heldback);
-      if (!ppl.ok()) return ppl.status();
-      return ppl->perplexity();
-    };
-  }
-  const auto t1 = std::chrono::steady_clock::now();
-  auto projections =
-      compress::ComputeProjections(bundle->weights, *stats, compress_options);
-  if (!projections.ok()) return projections.status();
-  const double transform_seconds = SecondsSince(t1);
-  if (auto s = compress::SaveProjections(*projections, *out); !s.ok()) return s;
-
-  nlohmann::json summary =
-      nlohmann::json::parse(compress::ProjectionsSummaryJson(*projections));
-  summary["out"] = *out;
-  summary["calibration_sequences"] = stats->sequences;
-  summary["heldback_sequences"] = stats->select_sample.lengths.size();
-  summary["calibration_seconds"] = calib_seconds;
-  summary["transform_seconds"] = transform_seconds;
-  summary["kv_bytes_per_token_original"] =
-      config.OriginalKvValuesPerToken() * static_cast<int64_t>(sizeof(float));
-  runtime::ModelConfig served = config;
-  served.cache_kv_heads = projections->KvHeadsPerLayer();
-  summary["kv_bytes_per_token_served"] =
-      served.KvValuesPerToken() * static_cast<int64_t>(sizeof(float));
-
-  if (args->Has("export")) {
-    const std::string dir = args->Get("export");
-    if (auto s = compress::ApplyProjections(*projections, &bundle->weights);
+  for (const std::string& method : methods) {
+    std::string path = *out;
+    if (auto at = path.find("{method}"); at != std::string::npos) {
+      path.replace(at, 8, method);
+    }
+    if (auto s =
+            CompressOne(*bundle, options, *stats, *lines, method, *kv_heads,
+                        path, calib_seconds, args->Get("export"));
         !s.ok())
       return s;
-    if (auto s = runtime::WriteHfCheckpoint(bundle->weights, dir); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("--export ", dir, ": ",
-                                                 s.message()));
-    }
-    auto tok = CopyTokenizerFile(bundle->tokenizer_path, dir);
-    if (!tok.ok()) return tok.status();
-    summary["export"] = dir;
   }
-  std::cout << summary.dump() << "\n";
   return absl::OkStatus();
 }
 
