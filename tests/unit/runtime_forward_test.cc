@@ -8,6 +8,7 @@
 #include "runtime/hf_checkpoint.h"
 #include "runtime/llama2c_checkpoint.h"
 #include "runtime/sequence_runner.h"
+#include "runtime/tokenizer.h"
 #include "tests/test_support.h"
 
 namespace headroom::runtime {
@@ -88,6 +89,42 @@ TEST(ForwardTest, ChunkedPrefillMatchesReference) {
   options.num_threads = 2;
   auto backend = MakeBackend(model, options);
   ExpectLogitsMatch(*backend, ReadJsonFile(ref), 1e-4f, /*chunk=*/7);
+}
+
+// Prefill in chunks of 7 tokens gives the unchunked logits to 1e-5 of the
+// row's largest logit (different GEMM shapes round differently).
+TEST(ForwardTest, ChunkedPrefillMatchesUnchunked) {
+  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
+  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
+  auto weights = LoadLlama2cCheckpoint(model);
+  ASSERT_TRUE(weights.ok());
+  auto tokenizer = LoadTokenizer(*FindTokenizerFor(model), 512);
+  ASSERT_TRUE(tokenizer.ok());
+  const std::string line = ::headroom::testing::ReadTextFile(text).substr(0, 600);
+  const std::vector<int> ids = (*tokenizer)->Encode(line, true);
+  ASSERT_GT(ids.size(), 50u);
+  auto backend = CreateCpuBackend(std::move(*weights), {});
+  ASSERT_TRUE(backend.ok());
+  std::vector<float> whole, chunked;
+  SequenceRunner one_step(backend->get());
+  ASSERT_TRUE(one_step.Append(ids, true, &whole).ok());
+  SequenceRunner sevens(backend->get(), /*chunk_size=*/7);
+  ASSERT_TRUE(sevens.Append(ids, true, &chunked).ok());
+  ASSERT_EQ(whole.size(), chunked.size());
+  // fp32 rounding scales with the summands, so the bound is relative to the
+  // largest logit of the row.
+  const int vocab = (*backend)->config().vocab_size;
+  for (size_t row = 0; row < ids.size(); ++row) {
+    float scale = 1.0f;
+    for (int v = 0; v < vocab; ++v) {
+      scale = std::max(scale, std::abs(whole[row * vocab + v]));
+    }
+    for (int v = 0; v < vocab; ++v) {
+      ASSERT_NEAR(chunked[row * vocab + v], whole[row * vocab + v],
+                  1e-5f * scale)
+          << "position " << row << " token " << v;
+    }
+  }
 }
 
 TEST(ForwardTest, GreedyFromBosMatchesReference) {

@@ -1,0 +1,394 @@
+#include "server/engine/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/detokenizer.h"
+
+namespace headroom::server {
+
+using Clock = std::chrono::steady_clock;
+
+const char* FinishReasonName(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kLength:
+      return "LENGTH";
+    case FinishReason::kEos:
+      return "EOS";
+    case FinishReason::kStopSequence:
+      return "STOP_SEQUENCE";
+    case FinishReason::kCancelled:
+      return "CANCELLED";
+    case FinishReason::kError:
+      return "ERROR";
+  }
+  return "ERROR";
+}
+
+struct Engine::Sequence {
+  int64_t id = 0;
+  GenerateRequest request;
+  EventCallback on_event;
+  std::vector<int> tokens;  // prompt + generated
+  int prompt_len = 0;
+  int num_computed = 0;     // tokens whose K/V are cached
+  std::vector<int> blocks;  // block table
+  bool running = false;
+  std::unique_ptr<runtime::PenaltyState> penalties;
+  std::unique_ptr<runtime::IncrementalDetokenizer> detokenizer;
+  Clock::time_point submitted, first_scheduled, first_token;
+  bool scheduled_once = false;
+
+  int generated() const { return static_cast<int>(tokens.size()) - prompt_len; }
+};
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(
+    std::unique_ptr<runtime::Backend> backend,
+    std::shared_ptr<const runtime::Tokenizer> tokenizer,
+    const EngineOptions& options) {
+  if (backend == nullptr || tokenizer == nullptr) {
+    return absl::InvalidArgumentError("engine: backend and tokenizer needed");
+  }
+  if (options.max_num_batched_tokens <= 0 || options.max_num_seqs <= 0) {
+    return absl::InvalidArgumentError(
+        "engine: max_num_batched_tokens and max_num_seqs must be positive");
+  }
+  return std::make_unique<Engine>(std::move(backend), std::move(tokenizer),
+                                  options);
+}
+
+Engine::Engine(std::unique_ptr<runtime::Backend> backend,
+               std::shared_ptr<const runtime::Tokenizer> tokenizer,
+               const EngineOptions& options)
+    : backend_(std::move(backend)),
+      tokenizer_(std::move(tokenizer)),
+      config_(backend_->config()),
+      options_(options),
+      blocks_(backend_->num_blocks()) {
+  stats_.total_blocks = backend_->num_blocks();
+  stats_.free_blocks = backend_->num_blocks();
+  stats_.block_size = backend_->block_size();
+}
+
+Engine::~Engine() { Stop(); }
+
+absl::StatusOr<int64_t> Engine::Submit(GenerateRequest request,
+                                       EventCallback on_event) {
+  if (request.prompt.empty() && request.prompt_ids.empty()) {
+    return absl::InvalidArgumentError("prompt is empty");
+  }
+  auto seq = std::make_unique<Sequence>();
+  std::vector<int> ids = request.prompt_ids.empty()
+                             ? tokenizer_->Encode(request.prompt, true)
+                             : request.prompt_ids;
+  const int n = static_cast<int>(ids.size());
+  for (int i = 0; i < n; ++i) {
+    if (ids[i] < 0 || ids[i] >= config_.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "prompt_ids[", i, "] = ", ids[i], " is outside the vocabulary"));
+    }
+  }
+  if (n >= config_.max_seq_len) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompt has ", n, " tokens; the context is ",
+                     config_.max_seq_len, " (room for at least one more needed)"));
+  }
+  if (request.max_tokens <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_tokens must be >= 1, got ", request.max_tokens));
+  }
+  if (n + request.max_tokens > config_.max_seq_len) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_tokens ", request.max_tokens, " plus the prompt's ", n,
+        " tokens exceed the context of ", config_.max_seq_len));
+  }
+  if (request.min_tokens < 0 || request.min_tokens > request.max_tokens) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "min_tokens must be in [0, max_tokens], got ", request.min_tokens));
+  }
+  for (size_t i = 0; i < request.stop.size(); ++i) {
+    if (request.stop[i].empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stop[", i, "] is an empty string"));
+    }
+  }
+  for (size_t i = 0; i < request.stop_token_ids.size(); ++i) {
+    const int t = request.stop_token_ids[i];
+    if (t < 0 || t >= config_.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "stop_token_ids[", i, "] = ", t, " is outside the vocabulary"));
+    }
+  }
+  if (auto s = runtime::ValidateSamplingParams(request.sampling,
+                                               config_.vocab_size);
+      !s.ok())
+    return s;
+  const int pages = BlocksFor(n + request.max_tokens, backend_->block_size());
+  if (pages > backend_->num_blocks()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the request needs ", pages, " KV pages (prompt ", n,
+        " + max_tokens ", request.max_tokens, "); the pool has ",
+        backend_->num_blocks()));
+  }
+
+  seq->tokens = ids;
+  seq->prompt_len = n;
+  seq->penalties = std::make_unique<runtime::PenaltyState>(ids);
+  seq->detokenizer = std::make_unique<runtime::IncrementalDetokenizer>(
+      *tokenizer_, request.stop, ids.back());
+  seq->request = std::move(request);
+  seq->on_event = std::move(on_event);
+  seq->submitted = Clock::now();
+  int64_t id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    id = next_id_++;
+    seq->id = id;
+    inbox_.push_back(std::move(seq));
+    ++stats_.waiting;
+    stats_.prompt_tokens += n;
+  }
+  wake_.notify_all();
+  return id;
+}
+
+void Engine::Cancel(int64_t request_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancels_.push_back(request_id);
+  }
+  wake_.notify_all();
+}
+
+void Engine::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Engine::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Engine::HasWork() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !inbox_.empty() || !cancels_.empty() || stats_.running > 0 ||
+         stats_.waiting > 0;
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void Engine::Loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait(lock, [&] {
+        return stop_ || !inbox_.empty() || !cancels_.empty() ||
+               stats_.running > 0 || stats_.waiting > 0;
+      });
+      if (stop_) return;
+    }
+    if (auto s = Step(); !s.ok()) {
+      // A failed forward step fails the requests in it (Step did that);
+      // the engine keeps serving.
+      continue;
+    }
+  }
+}
+
+void Engine::DrainInbox() {
+  std::vector<std::unique_ptr<Sequence>> arrived;
+  std::vector<int64_t> cancels;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    arrived.swap(inbox_);
+    cancels.swap(cancels_);
+  }
+  for (auto& s : arrived) sequences_[s->id] = std::move(s);
+  for (int64_t id : cancels) {
+    auto it = sequences_.find(id);
+    if (it != sequences_.end()) {
+      Finish(*it->second, FinishReason::kCancelled, "", {});
+    }
+  }
+}
+
+void Engine::Finish(Sequence& s, FinishReason reason, const std::string& error,
+                    EngineEvent e) {
+  e.request_id = s.id;
+  e.finished = true;
+  e.finish_reason = reason;
+  e.error = error;
+  if (reason != FinishReason::kCancelled && reason != FinishReason::kError) {
+    e.text += s.detokenizer->Finish();
+  }
+  e.usage.prompt_tokens = s.prompt_len;
+  e.usage.completion_tokens = s.generated();
+  if (s.scheduled_once) {
+    e.usage.queue_seconds =
+        std::chrono::duration<double>(s.first_scheduled - s.submitted).count();
+  }
+  if (s.generated() > 0) {
+    e.usage.time_to_first_token =
+        std::chrono::duration<double>(s.first_token - s.submitted).count();
+  }
+  blocks_.Free(s.blocks, s.request.tenant);
+  s.blocks.clear();
+  const int64_t id = s.id;
+  EventCallback cb = std::move(s.on_event);
+  sequences_.erase(id);  // `s` is gone from here on
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.finished_requests;
+  }
+  if (cb) cb(e);
+}
+
+void Engine::SampleAndEmit(Sequence& s, const float* logits) {
+  const GenerateRequest& r = s.request;
+  absl::Span<const float> row = absl::MakeConstSpan(logits, config_.vocab_size);
+  std::vector<float> masked;
+  if (s.generated() < r.min_tokens) {
+    // min_tokens: EOS and the stop token ids cannot be drawn yet.
+    masked.assign(row.begin(), row.end());
+    if (!r.ignore_eos) masked[tokenizer_->eos_id()] = -INFINITY;
+    for (int t : r.stop_token_ids) masked[t] = -INFINITY;
+    row = masked;
+  }
+  // The draw index is the output position, so a sequence draws the same
+  // numbers whatever shares its batch and after a preemption.
+  const runtime::SampledToken st = runtime::SampleToken(
+      row, r.sampling, *s.penalties, static_cast<uint64_t>(s.generated()));
+  const int token = st.token;
+  if (s.generated() == 0) s.first_token = Clock::now();
+  s.tokens.push_back(token);
+  s.penalties->AddOutputToken(token);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.generated_tokens;
+  }
+
+  EngineEvent e;
+  e.request_id = s.id;
+  e.token_ids.push_back(token);
+  if (r.sampling.logprobs > 0) e.logprobs.push_back(st);
+  bool finished = true;
+  FinishReason reason = FinishReason::kLength;
+  if (token == tokenizer_->eos_id() && !r.ignore_eos) {
+    reason = FinishReason::kEos;  // EOS contributes no text
+  } else if (std::find(r.stop_token_ids.begin(), r.stop_token_ids.end(),
+                       token) != r.stop_token_ids.end()) {
+    reason = FinishReason::kStopSequence;
+  } else {
+    e.text = s.detokenizer->Push(token);
+    if (s.detokenizer->stopped()) {
+      reason = FinishReason::kStopSequence;
+    } else if (s.generated() >= r.max_tokens ||
+               static_cast<int>(s.tokens.size()) >= config_.max_seq_len) {
+      reason = FinishReason::kLength;
+    } else {
+      finished = false;
+    }
+  }
+  if (finished) {
+    Finish(s, reason, "", std::move(e));  // the last token rides along
+  } else if (s.on_event) {
+    s.on_event(e);
+  }
+}
+
+absl::Status Engine::Step() {
+  DrainInbox();
+  const int bs = backend_->block_size();
+  std::vector<SequenceView> views;
+  views.reserve(sequences_.size());
+  for (auto& [id, s] : sequences_) {
+    SequenceView v;
+    v.id = id;
+    v.priority = s->request.priority;
+    v.arrival = id;
+    v.tenant = s->request.tenant;
+    v.num_tokens = static_cast<int>(s->tokens.size());
+    v.num_computed = s->num_computed;
+    v.num_blocks = static_cast<int>(s->blocks.size());
+    v.running = s->running;
+    views.push_back(std::move(v));
+  }
+  SchedulerLimits limits;
+  limits.max_num_batched_tokens = options_.max_num_batched_tokens;
+  limits.max_num_seqs = options_.max_num_seqs;
+  limits.block_size = bs;
+  const ScheduleResult plan =
+      Schedule(views, blocks_.num_free(), limits, options_.reorder_waiting);
+
+  for (int64_t id : plan.preempted) {
+    Sequence& s = *sequences_.at(id);
+    blocks_.Free(s.blocks, s.request.tenant);
+    s.blocks.clear();
+    s.num_computed = 0;  // recompute prompt + output so far later
+    s.running = false;
+  }
+
+  runtime::Batch batch;
+  std::vector<Sequence*> in_batch;
+  for (const ScheduledChunk& c : plan.scheduled) {
+    Sequence& s = *sequences_.at(c.id);
+    auto pages = blocks_.Allocate(c.new_blocks, s.request.tenant);
+    if (!pages.ok()) return pages.status();  // the scheduler counted them
+    s.blocks.insert(s.blocks.end(), pages->begin(), pages->end());
+    s.running = true;
+    if (!s.scheduled_once) {
+      s.scheduled_once = true;
+      s.first_scheduled = Clock::now();
+    }
+    const int seq_index = static_cast<int>(batch.block_tables.size());
+    batch.block_tables.push_back(s.blocks);
+    const bool last = s.num_computed + c.num_tokens ==
+                      static_cast<int>(s.tokens.size());
+    batch.AddTokens(seq_index, s.tokens.data() + s.num_computed, c.num_tokens,
+                    s.num_computed, /*logits_for_last=*/last);
+    in_batch.push_back(&s);
+  }
+
+  absl::Status status = absl::OkStatus();
+  if (!in_batch.empty()) {
+    std::vector<float> logits;
+    status = backend_->Forward(batch, &logits);
+    int row = 0;
+    for (size_t k = 0; k < in_batch.size(); ++k) {
+      Sequence& s = *in_batch[k];
+      if (!status.ok()) {
+        Finish(s, FinishReason::kError, std::string(status.message()), {});
+        continue;
+      }
+      const ScheduledChunk& c = plan.scheduled[k];
+      s.num_computed += c.num_tokens;
+      if (s.num_computed == static_cast<int>(s.tokens.size())) {
+        SampleAndEmit(s, logits.data() + int64_t{row} * config_.vocab_size);
+        ++row;
+      }
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.steps;
+  stats_.preemptions += static_cast<int64_t>(plan.preempted.size());
+  int running = 0, waiting = 0;
+  for (auto& [id, s] : sequences_) (s->running ? running : waiting) += 1;
+  stats_.running = running;
+  stats_.waiting = waiting + static_cast<int>(inbox_.size());
+  stats_.free_blocks = blocks_.num_free();
+  return status;
+}
+
+}  // namespace headroom::server

@@ -1,0 +1,117 @@
+// Engine: continuous batching over one Backend. Requests go in with Submit
+// (validated before anything is queued), events come back through each
+// request's callback, Cancel stops a request and frees its pages at once.
+// One engine thread runs the steps; Submit and Cancel are thread-safe.
+//
+//   auto engine = Engine::Create(std::move(backend), tokenizer, {});
+//   engine->Start();
+//   auto id = engine->Submit(request, [](const EngineEvent& e) { ... });
+//
+// Tests may instead call Step() themselves without Start().
+#ifndef HEADROOM_SERVER_ENGINE_ENGINE_H_
+#define HEADROOM_SERVER_ENGINE_ENGINE_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/backend.h"
+#include "runtime/tokenizer.h"
+#include "server/engine/block_manager.h"
+#include "server/engine/request.h"
+#include "server/engine/scheduler.h"
+
+namespace headroom::server {
+
+struct EngineOptions {
+  int max_num_batched_tokens = 256;  // tokens per step, all sequences
+  int max_num_seqs = 64;             // sequences per step
+  WaitingOrderHook reorder_waiting;  // fairness between tenants (optional)
+};
+
+struct EngineStats {
+  int64_t steps = 0;
+  int64_t preemptions = 0;
+  int64_t prompt_tokens = 0;      // admitted prompts
+  int64_t generated_tokens = 0;
+  int64_t finished_requests = 0;
+  int running = 0;                // sequences holding pages
+  int waiting = 0;                // queued, holding none
+  int free_blocks = 0;
+  int total_blocks = 0;
+  int block_size = 0;
+};
+
+class Engine {
+ public:
+  // Checks the options; use this rather than the constructor.
+  static absl::StatusOr<std::unique_ptr<Engine>> Create(
+      std::unique_ptr<runtime::Backend> backend,
+      std::shared_ptr<const runtime::Tokenizer> tokenizer,
+      const EngineOptions& options);
+  Engine(std::unique_ptr<runtime::Backend> backend,
+         std::shared_ptr<const runtime::Tokenizer> tokenizer,
+         const EngineOptions& options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Checks every field (InvalidArgument naming it; ResourceExhausted when
+  // the request could never fit the page pool), then queues the request.
+  absl::StatusOr<int64_t> Submit(GenerateRequest request,
+                                 EventCallback on_event);
+  // Finishes the request with kCancelled and frees its pages at the next
+  // step; unknown or finished ids are ignored.
+  void Cancel(int64_t request_id);
+
+  // The engine thread: runs steps while there is work.
+  void Start();
+  // Stops the thread; queued and running requests stay as they are.
+  void Stop();
+  // One iteration (schedule, forward, sample, emit). Only without Start().
+  absl::Status Step();
+  // True while any request is queued or running.
+  bool HasWork();
+
+  EngineStats stats() const;
+  const runtime::ModelConfig& model_config() const { return config_; }
+  const runtime::Tokenizer& tokenizer() const { return *tokenizer_; }
+
+ private:
+  struct Sequence;
+
+  void Loop();
+  void DrainInbox();
+  // Emits the final event (`last` may carry the last token), frees the
+  // pages and forgets the sequence.
+  void Finish(Sequence& s, FinishReason reason, const std::string& error,
+              EngineEvent last);
+  void SampleAndEmit(Sequence& s, const float* logits);
+
+  std::unique_ptr<runtime::Backend> backend_;
+  std::shared_ptr<const runtime::Tokenizer> tokenizer_;
+  const runtime::ModelConfig config_;
+  EngineOptions options_;
+
+  // Engine-thread state.
+  BlockManager blocks_;
+  std::map<int64_t, std::unique_ptr<Sequence>> sequences_;  // by id
+
+  mutable std::mutex mu_;  // guards the fields below
+  std::condition_variable wake_;
+  std::vector<std::unique_ptr<Sequence>> inbox_;
+  std::vector<int64_t> cancels_;
+  int64_t next_id_ = 1;
+  bool stop_ = false;
+  EngineStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace headroom::server
+
+#endif  // HEADROOM_SERVER_ENGINE_ENGINE_H_
