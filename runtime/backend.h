@@ -25,6 +25,15 @@
 
 namespace headroom::runtime {
 
+// Where a backend's step time went, accumulated since the last reset.
+struct ForwardProfile {
+  int64_t steps = 0;
+  int64_t tokens = 0;
+  double gemm_seconds = 0.0;       // projections, FFN, classifier
+  double attention_seconds = 0.0;  // RoPE, cache writes, paged attention
+  double other_seconds = 0.0;      // norms, activations, embedding
+};
+
 struct BackendOptions {
   int block_size = 16;  // tokens per KV page
   int num_blocks = 0;   // KV pages; 0 = enough for one full context
@@ -48,6 +57,10 @@ class Backend {
   // written.
   virtual absl::Status Forward(const Batch& batch,
                                std::vector<float>* logits) = 0;
+
+  // Optional: time spent per kind of work (zeros when not measured).
+  virtual ForwardProfile profile() const { return {}; }
+  virtual void ResetProfile() {}
 
   // Optional: calls `observer` (not owned; nullptr to stop) for every layer
   // of later steps. Backends without support return Unimplemented.

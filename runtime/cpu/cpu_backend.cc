@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -44,6 +45,8 @@ class CpuBackend final : public Backend {
   int64_t kv_cache_bytes() const override { return cache_->allocated_bytes(); }
 
   absl::Status Forward(const Batch& batch, std::vector<float>* logits) override;
+  ForwardProfile profile() const override { return profile_; }
+  void ResetProfile() override { profile_ = {}; }
   absl::Status SetObserver(ForwardObserver* observer) override {
     observer_ = observer;
     return absl::OkStatus();
@@ -59,6 +62,23 @@ class CpuBackend final : public Backend {
   ThreadPool pool_;
   StepBuffers buf_;
   ForwardObserver* observer_ = nullptr;
+  ForwardProfile profile_;
+};
+
+// Adds the time from construction to destruction to `*sink`.
+class ScopedTimer {
+ public:
+  explicit ScopedTimer(double* sink)
+      : sink_(sink), start_(std::chrono::steady_clock::now()) {}
+  ~ScopedTimer() {
+    *sink_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+            .count();
+  }
+
+ private:
+  double* sink_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 void CpuBackend::WriteCache(int layer, const Batch& batch, const float* k,
@@ -136,6 +156,24 @@ absl::Status CpuBackend::Forward(const Batch& batch,
   const int T = batch.num_tokens();
   const int D = c.dim, d = c.head_dim, h = c.n_heads, F = c.hidden_dim;
   const int n_out = batch.num_outputs();
+  const auto step_start = std::chrono::steady_clock::now();
+  const double accounted_before =
+      profile_.gemm_seconds + profile_.attention_seconds;
+  ++profile_.steps;
+  profile_.tokens += T;
+  // Whatever the GEMM and attention timers did not see is "other".
+  struct OtherTime {
+    ForwardProfile& p;
+    std::chrono::steady_clock::time_point start;
+    double before;
+    ~OtherTime() {
+      const double total = std::chrono::duration<double>(
+                               std::chrono::steady_clock::now() - start)
+                               .count();
+      p.other_seconds +=
+          total - (p.gemm_seconds + p.attention_seconds - before);
+    }
+  } other_time{profile_, step_start, accounted_before};
   logits->assign(int64_t{n_out} * c.vocab_size, 0.0f);
   if (T == 0) return absl::OkStatus();
 
@@ -166,71 +204,83 @@ absl::Status CpuBackend::Forward(const Batch& batch,
       cpu::RmsNorm(b.x.data() + int64_t{t} * D, lw.rms_att.data(), D,
                    c.norm_eps, b.xb.data() + int64_t{t} * D);
     }
-    cpu::MatMulTransB(T, h * d, D, b.xb.data(), D, lw.wq.data(), D, b.q.data(),
-                      h * d);
-    cpu::MatMulTransB(T, nk * d, D, b.xb.data(), D, lw.wk.data(), D,
-                      b.k.data(), nk * d);
-    cpu::MatMulTransB(T, g * d, D, b.xb.data(), D, lw.wv.data(), D, b.v.data(),
-                      g * d);
-    for (int t = 0; t < T; ++t) {
-      cpu::ApplyRope(b.q.data() + int64_t{t} * h * d, h, d,
-                     batch.positions[t], c.rope_theta, c.rope_style);
-      cpu::ApplyRope(b.k.data() + int64_t{t} * nk * d, nk, d,
-                     batch.positions[t], c.rope_theta, c.rope_style);
-    }
-    if (observer_ != nullptr) {
-      LayerActivations act;
-      act.layer = l;
-      act.batch = &batch;
-      act.num_tokens = T;
-      act.attn_input = b.xb.data();
-      act.queries = b.q.data();
-      act.keys = b.k.data();
-      act.key_heads = nk;
-      act.values = b.v.data();
-      act.value_heads = g;
-      observer_->OnLayer(act);
+    {
+      ScopedTimer timer(&profile_.gemm_seconds);
+      cpu::MatMulTransB(T, h * d, D, b.xb.data(), D, lw.wq.data(), D,
+                        b.q.data(), h * d);
+      cpu::MatMulTransB(T, nk * d, D, b.xb.data(), D, lw.wk.data(), D,
+                        b.k.data(), nk * d);
+      cpu::MatMulTransB(T, g * d, D, b.xb.data(), D, lw.wv.data(), D,
+                        b.v.data(), g * d);
     }
     const float* q_att = b.q.data();
     const float* k_cache = b.k.data();
-    if (proj) {
-      // SVD-a on RoPE keys (method.md): k~_i = P_K,i [k_it; ...; k_it+t-1],
-      // q~_j = Q_j q_j, both after the rotation.
-      const int t_group = nk / g;
-      b.k_proj.resize(int64_t{T} * g * d);
-      b.q_proj.resize(int64_t{T} * h * d);
-      for (int i = 0; i < g; ++i) {
-        cpu::MatMulTransB(T, d, t_group * d, b.k.data() + int64_t{i} * t_group * d,
-                          nk * d,
-                          lw.key_cache_proj.data() + int64_t{i} * d * t_group * d,
-                          t_group * d, b.k_proj.data() + int64_t{i} * d, g * d);
+    {
+      ScopedTimer timer(&profile_.attention_seconds);
+      for (int t = 0; t < T; ++t) {
+        cpu::ApplyRope(b.q.data() + int64_t{t} * h * d, h, d,
+                       batch.positions[t], c.rope_theta, c.rope_style);
+        cpu::ApplyRope(b.k.data() + int64_t{t} * nk * d, nk, d,
+                       batch.positions[t], c.rope_theta, c.rope_style);
       }
-      for (int j = 0; j < h; ++j) {
-        cpu::MatMulTransB(T, d, d, b.q.data() + int64_t{j} * d, h * d,
-                          lw.query_proj.data() + int64_t{j} * d * d, d,
-                          b.q_proj.data() + int64_t{j} * d, h * d);
+      if (observer_ != nullptr) {
+        LayerActivations act;
+        act.layer = l;
+        act.batch = &batch;
+        act.num_tokens = T;
+        act.attn_input = b.xb.data();
+        act.queries = b.q.data();
+        act.keys = b.k.data();
+        act.key_heads = nk;
+        act.values = b.v.data();
+        act.value_heads = g;
+        observer_->OnLayer(act);
       }
-      q_att = b.q_proj.data();
-      k_cache = b.k_proj.data();
+      if (proj) {
+        // SVD-a on RoPE keys (method.md): k~_i = P_K,i [k_it; ...; k_it+t-1],
+        // q~_j = Q_j q_j, both after the rotation.
+        const int t_group = nk / g;
+        b.k_proj.resize(int64_t{T} * g * d);
+        b.q_proj.resize(int64_t{T} * h * d);
+        for (int i = 0; i < g; ++i) {
+          cpu::MatMulTransB(
+              T, d, t_group * d, b.k.data() + int64_t{i} * t_group * d, nk * d,
+              lw.key_cache_proj.data() + int64_t{i} * d * t_group * d,
+              t_group * d, b.k_proj.data() + int64_t{i} * d, g * d);
+        }
+        for (int j = 0; j < h; ++j) {
+          cpu::MatMulTransB(T, d, d, b.q.data() + int64_t{j} * d, h * d,
+                            lw.query_proj.data() + int64_t{j} * d * d, d,
+                            b.q_proj.data() + int64_t{j} * d, h * d);
+        }
+        q_att = b.q_proj.data();
+        k_cache = b.k_proj.data();
+      }
+      WriteCache(l, batch, k_cache, b.v.data());
+      Attention(l, batch, q_att, h * d);
     }
-    WriteCache(l, batch, k_cache, b.v.data());
-    Attention(l, batch, q_att, h * d);
     // x += att W_O^T
-    cpu::MatMulTransB(T, D, h * d, b.att.data(), h * d, lw.wo.data(), h * d,
-                      b.x.data(), D, /*accumulate=*/true);
+    {
+      ScopedTimer timer(&profile_.gemm_seconds);
+      cpu::MatMulTransB(T, D, h * d, b.att.data(), h * d, lw.wo.data(), h * d,
+                        b.x.data(), D, /*accumulate=*/true);
+    }
 
     // FFN block: x += W_2 (silu(W_1 xb) * W_3 xb).
     for (int t = 0; t < T; ++t) {
       cpu::RmsNorm(b.x.data() + int64_t{t} * D, lw.rms_ffn.data(), D,
                    c.norm_eps, b.xb.data() + int64_t{t} * D);
     }
-    cpu::MatMulTransB(T, F, D, b.xb.data(), D, lw.w1.data(), D, b.gate.data(),
-                      F);
-    cpu::MatMulTransB(T, F, D, b.xb.data(), D, lw.w3.data(), D, b.up.data(),
-                      F);
-    cpu::SiluMul(b.gate.data(), b.up.data(), int64_t{T} * F);
-    cpu::MatMulTransB(T, D, F, b.gate.data(), F, lw.w2.data(), F, b.x.data(),
-                      D, /*accumulate=*/true);
+    {
+      ScopedTimer timer(&profile_.gemm_seconds);
+      cpu::MatMulTransB(T, F, D, b.xb.data(), D, lw.w1.data(), D, b.gate.data(),
+                        F);
+      cpu::MatMulTransB(T, F, D, b.xb.data(), D, lw.w3.data(), D, b.up.data(),
+                        F);
+      cpu::SiluMul(b.gate.data(), b.up.data(), int64_t{T} * F);
+      cpu::MatMulTransB(T, D, F, b.gate.data(), F, lw.w2.data(), F, b.x.data(),
+                        D, /*accumulate=*/true);
+    }
   }
 
   if (n_out == 0) return absl::OkStatus();
@@ -241,8 +291,11 @@ absl::Status CpuBackend::Forward(const Batch& batch,
                  c.norm_eps, b.out_x.data() + int64_t{o} * D);
     ++o;
   }
-  cpu::MatMulTransB(n_out, c.vocab_size, D, b.out_x.data(), D,
-                    w_.classifier().data(), D, logits->data(), c.vocab_size);
+  {
+    ScopedTimer timer(&profile_.gemm_seconds);
+    cpu::MatMulTransB(n_out, c.vocab_size, D, b.out_x.data(), D,
+                      w_.classifier().data(), D, logits->data(), c.vocab_size);
+  }
   return absl::OkStatus();
 }
 
@@ -252,8 +305,9 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
     ModelWeights weights, const BackendOptions& options) {
   if (auto s = weights.Validate(); !s.ok()) return s;
   if (options.num_threads <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cpu backend: num_threads must be positive, got ", options.num_threads));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cpu backend: num_threads must be positive, got ",
+                     options.num_threads));
   }
   if (options.block_size <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(

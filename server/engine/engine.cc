@@ -309,6 +309,7 @@ void Engine::SampleAndEmit(Sequence& s, const float* logits) {
 }
 
 absl::Status Engine::Step() {
+  const Clock::time_point t0 = Clock::now();
   DrainInbox();
   const int bs = backend_->block_size();
   std::vector<SequenceView> views;
@@ -361,10 +362,13 @@ absl::Status Engine::Step() {
     in_batch.push_back(&s);
   }
 
+  const Clock::time_point t1 = Clock::now();
   absl::Status status = absl::OkStatus();
+  Clock::time_point t2 = t1;
   if (!in_batch.empty()) {
     std::vector<float> logits;
     status = backend_->Forward(batch, &logits);
+    t2 = Clock::now();
     int row = 0;
     for (size_t k = 0; k < in_batch.size(); ++k) {
       Sequence& s = *in_batch[k];
@@ -380,8 +384,12 @@ absl::Status Engine::Step() {
       }
     }
   }
+  const Clock::time_point t3 = Clock::now();
   std::lock_guard<std::mutex> lock(mu_);
   ++stats_.steps;
+  stats_.schedule_seconds += std::chrono::duration<double>(t1 - t0).count();
+  stats_.forward_seconds += std::chrono::duration<double>(t2 - t1).count();
+  stats_.sample_seconds += std::chrono::duration<double>(t3 - t2).count();
   stats_.preemptions += static_cast<int64_t>(plan.preempted.size());
   int running = 0, waiting = 0;
   for (auto& [id, s] : sequences_) (s->running ? running : waiting) += 1;

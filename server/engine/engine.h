@@ -45,6 +45,11 @@ struct EngineStats {
   int free_blocks = 0;
   int total_blocks = 0;
   int block_size = 0;
+  // Where the steps' time went (seconds, cumulative): choosing the batch
+  // and pages, the backend's forward pass, sampling and detokenizing.
+  double schedule_seconds = 0.0;
+  double forward_seconds = 0.0;
+  double sample_seconds = 0.0;
 };
 
 class Engine {
