@@ -385,6 +385,11 @@ absl::Status Engine::Step() {
     }
   }
   const Clock::time_point t3 = Clock::now();
+  if (options_.on_step && !in_batch.empty()) {
+    int tokens = 0;
+    for (const ScheduledChunk& c : plan.scheduled) tokens += c.num_tokens;
+    options_.on_step(tokens);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   ++stats_.steps;
   stats_.schedule_seconds += std::chrono::duration<double>(t1 - t0).count();

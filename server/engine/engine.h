@@ -13,6 +13,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,10 @@ struct EngineOptions {
   int max_num_batched_tokens = 256;  // tokens per step, all sequences
   int max_num_seqs = 64;             // sequences per step
   WaitingOrderHook reorder_waiting;  // fairness between tenants (optional)
+  // Called on the engine thread after each step that ran a forward pass,
+  // with the tokens it computed (prefill chunks + decodes), e.g. for an
+  // iteration-tokens histogram. Must not block or call into the engine.
+  std::function<void(int num_tokens)> on_step;
 };
 
 struct EngineStats {

@@ -1,0 +1,255 @@
+#include "server/model_setup.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "compress/apply.h"
+#include "compress/calibration.h"
+#include "compress/compressor.h"
+#include "compress/methods.h"
+#include "compress/perplexity.h"
+#include "compress/projections_file.h"
+#include "compress/text_corpus.h"
+#include "runtime/cpu/cpu_backend.h"
+#include "runtime/model_digest.h"
+#include "runtime/model_loader.h"
+#include "runtime/sha256.h"
+
+namespace headroom::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status Prefixed(const absl::Status& s, const std::string& prefix) {
+  return absl::Status(s.code(), absl::StrCat(prefix, s.message()));
+}
+
+}  // namespace
+
+absl::Status CheckModelPath(const ModelSection& m) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(m.path, ec);
+  if (ec || !fs::exists(st)) {
+    return absl::NotFoundError(
+        absl::StrCat("model.path: ", m.path, " does not exist"));
+  }
+  if (m.format == "llama2c" && !fs::is_regular_file(st)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.path: ", m.path, " is not a file (model.format is llama2c)"));
+  }
+  if (m.format == "hf" && !fs::is_directory(st)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.path: ", m.path, " is not a directory (model.format is hf)"));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Writes to a temporary name and renames, so a crash or a concurrent start
+// never leaves a half-written cache file under the final name.
+absl::Status SaveAtomically(const compress::Projections& p,
+                            const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat(
+        "compression.cache_dir: cannot create ",
+        fs::path(path).parent_path().string(), ": ", ec.message()));
+  }
+  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+  if (auto s = compress::SaveProjections(p, tmp); !s.ok()) return s;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return absl::InternalError(
+        absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<compress::Projections> Compute(
+    const ServerConfig& config, const runtime::ModelWeights& weights,
+    const runtime::Tokenizer& tokenizer,
+    const std::vector<std::string>& lines) {
+  runtime::BackendOptions options;
+  options.num_threads = config.engine.threads;
+  compress::CalibrationStats stats;
+  {
+    // Calibration runs the original model on a copy of its weights.
+    auto backend = runtime::CreateCpuBackend(weights, options);
+    if (!backend.ok()) return backend.status();
+    compress::CalibrationOptions calib;
+    calib.max_tokens = config.compression.calibration_tokens;
+    auto s = compress::Calibrate(**backend, tokenizer, lines, calib);
+    if (!s.ok()) return Prefixed(s.status(), "calibration: ");
+    stats = std::move(*s);
+  }
+  compress::CompressOptions copts;
+  copts.method = config.compression.method;
+  copts.kv_heads = config.compression.kv_heads;
+  const std::vector<std::string> heldback(
+      lines.begin() + static_cast<std::ptrdiff_t>(stats.heldback_begin),
+      lines.end());
+  if (!heldback.empty()) {
+    // auto's whole-model check (as headroom-compress does it): perplexity of
+    // the calibration lines held back from the statistics.
+    copts.score =
+        [&](const compress::Projections& p) -> absl::StatusOr<double> {
+      runtime::ModelWeights candidate = weights;
+      if (auto s = compress::ApplyProjections(p, &candidate); !s.ok()) return s;
+      auto b = runtime::CreateCpuBackend(std::move(candidate), options);
+      if (!b.ok()) return b.status();
+      auto ppl = compress::EvaluatePerplexity(**b, tokenizer, heldback);
+      if (!ppl.ok()) return ppl.status();
+      return ppl->perplexity();
+    };
+  }
+  auto projections = compress::ComputeProjections(weights, stats, copts);
+  if (!projections.ok()) return Prefixed(projections.status(), "compression: ");
+  return projections;
+}
+
+}  // namespace
+
+std::string ProjectionsCacheName(const std::string& model_digest,
+                                 const CompressionSection& c,
+                                 const std::string& calibration_digest) {
+  const std::string key = absl::StrCat(
+      "headroom-projections-cache v", compress::kProjectionsFormatVersion,
+      "\nmodel ", model_digest, "\nmethod ", c.method, "\nkv_heads ",
+      c.kv_heads, "\ncalibration ", calibration_digest, "\nlines ",
+      c.calibration_first_line, ":", c.calibration_last_line, "\ntokens ",
+      c.calibration_tokens, "\n");
+  return runtime::Sha256Hex(key) + ".safetensors";
+}
+
+absl::StatusOr<ServedModel> LoadServedModel(
+    const ServerConfig& config,
+    const std::function<void(const std::string&)>& log) {
+  auto say = [&](const std::string& line) {
+    if (log) log(line);
+  };
+  if (auto s = CheckModelPath(config.model); !s.ok()) return s;
+  ServedModel served;
+  served.model_path = config.model.path;
+  auto weights = runtime::LoadModel(config.model.path);
+  if (!weights.ok()) {
+    return Prefixed(weights.status(),
+                    absl::StrCat("model.path ", config.model.path, ": "));
+  }
+  served.weights = std::move(*weights);
+  std::string tokenizer_path = config.model.tokenizer;
+  if (tokenizer_path.empty()) {
+    auto found = runtime::FindTokenizerFor(config.model.path);
+    if (!found.ok()) return Prefixed(found.status(), "model.tokenizer: ");
+    tokenizer_path = *found;
+  }
+  auto tokenizer =
+      runtime::LoadTokenizer(tokenizer_path, served.weights.config.vocab_size);
+  if (!tokenizer.ok()) return Prefixed(tokenizer.status(), "model.tokenizer: ");
+  served.tokenizer = std::move(*tokenizer);
+  served.model_digest = runtime::ModelDigest(served.weights);
+  const runtime::ModelConfig original = served.weights.config;
+
+  const CompressionSection& cs = config.compression;
+  std::optional<compress::Projections> projections;
+  if (cs.method != "none") {
+    if (auto spec = compress::ParseMethod(cs.method); !spec.ok()) {
+      return Prefixed(spec.status(), "compression.method: ");
+    }
+    if (!cs.projections.empty()) {
+      auto p = compress::LoadProjections(cs.projections);
+      if (!p.ok()) return Prefixed(p.status(), "compression.projections: ");
+      projections = std::move(*p);
+      served.projections_source = "file";
+      served.projections_path = cs.projections;
+    } else {
+      if (cs.kv_heads <= 0 || original.n_kv_heads % cs.kv_heads != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "compression.kv_heads: ", cs.kv_heads, " must divide the model's ",
+            original.n_kv_heads, " KV heads"));
+      }
+      auto lines = compress::ReadNonEmptyLines(cs.calibration_text,
+                                               cs.calibration_first_line,
+                                               cs.calibration_last_line);
+      if (!lines.ok()) {
+        return Prefixed(lines.status(), "compression.calibration.text: ");
+      }
+      // The same digest Calibrate records: the texts joined by '\n'.
+      runtime::Sha256 h;
+      for (size_t i = 0; i < lines->size(); ++i) {
+        if (i > 0) h.Update("\n", 1);
+        h.Update((*lines)[i].data(), (*lines)[i].size());
+      }
+      const std::string calib_digest = h.HexDigest();
+      std::string cache_path;
+      if (!cs.cache_dir.empty()) {
+        cache_path =
+            (fs::path(cs.cache_dir) /
+             ProjectionsCacheName(served.model_digest, cs, calib_digest))
+                .string();
+        std::error_code ec;
+        if (fs::exists(cache_path, ec)) {
+          auto p = compress::LoadProjections(cache_path);
+          if (p.ok()) {
+            projections = std::move(*p);
+            served.projections_source = "cache";
+            served.projections_path = cache_path;
+            say(absl::StrCat("projections from cache ", cache_path));
+          } else {
+            say(absl::StrCat("ignoring unreadable cache file ", cache_path,
+                             ": ", p.status().message()));
+          }
+        }
+      }
+      if (!projections.has_value()) {
+        say(absl::StrCat("calibrating ", cs.method, " to ", cs.kv_heads,
+                         " KV heads on ", lines->size(), " lines of ",
+                         cs.calibration_text));
+        auto p = Compute(config, served.weights, *served.tokenizer, *lines);
+        if (!p.ok()) return p.status();
+        projections = std::move(*p);
+        served.projections_source = "computed";
+        if (!cache_path.empty()) {
+          if (auto s = SaveAtomically(*projections, cache_path); s.ok()) {
+            served.projections_path = cache_path;
+            say(absl::StrCat("projections cached at ", cache_path));
+          } else {
+            // Serving does not need the cache: warn and go on.
+            say(absl::StrCat("warning: projections not cached: ", s.message()));
+          }
+        }
+      }
+    }
+    if (auto s = compress::ApplyProjections(*projections, &served.weights);
+        !s.ok()) {
+      return Prefixed(s, "compression: ");
+    }
+    served.method = projections->method;
+  }
+
+  const runtime::ModelConfig& c = served.weights.config;
+  for (int l = 0; l < c.n_layers; ++l) {
+    ServedLayer layer;
+    layer.kv_heads_original = original.n_kv_heads;
+    layer.kv_heads_served = c.CacheKvHeads(l);
+    if (projections.has_value() &&
+        l < static_cast<int>(projections->layers.size())) {
+      layer.key_energy = projections->layers[l].key_energy;
+      layer.value_energy = projections->layers[l].value_energy;
+      layer.method = projections->layers[l].method;
+    }
+    served.layers.push_back(layer);
+  }
+  served.kv_bytes_per_token_original =
+      c.OriginalKvValuesPerToken() * static_cast<int64_t>(sizeof(float));
+  served.kv_bytes_per_token_served =
+      c.KvValuesPerToken() * static_cast<int64_t>(sizeof(float));
+  return served;
+}
+
+}  // namespace headroom::server

@@ -1,0 +1,346 @@
+// headroom-server: serves a model over gRPC (headroom.v1.Headroom, the
+// standard health service and server reflection) with Prometheus metrics.
+//
+//   headroom-server --config deploy/config/default.yaml [--listen ADDR] ...
+//
+// Start-up: parse the config (any error: one line, exit 2), listen on the
+// gRPC and metrics ports (health NOT_SERVING; a port in use: one line, exit
+// 1), load and compress the model (an error: one line, exit 1), size the KV
+// pool from the memory budget and the served layout, start the engine, then
+// SERVING. SIGTERM / SIGINT: stop accepting, let in-flight work finish
+// within drain_deadline_seconds, cancel what is left, exit 0.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/backend.h"
+#include "runtime/cpu/cpu_backend.h"
+#include "runtime/kv_cache.h"
+#include "server/config.h"
+#include "server/engine/block_manager.h"
+#include "server/metrics_http.h"
+#include "server/model_setup.h"
+#include "server/server_metrics.h"
+#include "server/service.h"
+
+namespace headroom::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void Log(const std::string& line) {
+  std::cerr << "headroom-server: " << line << std::endl;
+}
+
+int g_signal_pipe[2] = {-1, -1};
+
+void OnSignal(int sig) {
+  const unsigned char byte = static_cast<unsigned char>(sig);
+  [[maybe_unused]] ssize_t n = ::write(g_signal_pipe[1], &byte, 1);
+}
+
+// gRPC's own log lines: errors only, with our prefix; none while the ports
+// are bound (a failure there gets one line of ours instead).
+std::atomic<bool> g_quiet_grpc{false};
+
+void GrpcLog(gpr_log_func_args* args) {
+  if (g_quiet_grpc.load() || args->severity != GPR_LOG_SEVERITY_ERROR) return;
+  std::cerr << "headroom-server: grpc: " << args->message << std::endl;
+}
+
+// Set by the signal thread; waited on by main.
+struct StopSignal {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  int signal = 0;
+
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return stop; });
+  }
+  // True when stopped within `timeout`.
+  bool WaitFor(std::chrono::duration<double> timeout) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, timeout, [&] { return stop; });
+  }
+  bool stopped() {
+    std::lock_guard<std::mutex> lock(mu);
+    return stop;
+  }
+};
+
+v1::ModelInfo MakeModelInfo(const ServedModel& m, int block_size,
+                            int num_blocks, int64_t budget,
+                            int64_t original_pool_tokens) {
+  const runtime::ModelConfig& c = m.weights.config;
+  v1::ModelInfo info;
+  info.set_architecture("llama");
+  info.set_model_path(m.model_path);
+  info.set_model_digest(m.model_digest);
+  info.set_n_layers(c.n_layers);
+  info.set_dim(c.dim);
+  info.set_n_heads(c.n_heads);
+  info.set_head_dim(c.head_dim);
+  info.set_vocab_size(c.vocab_size);
+  info.set_context_length(c.max_seq_len);
+  info.set_compression_method(m.method);
+  for (const ServedLayer& l : m.layers) {
+    v1::LayerInfo* li = info.add_layers();
+    li->set_kv_heads_original(l.kv_heads_original);
+    li->set_kv_heads_served(l.kv_heads_served);
+    li->set_key_energy_kept(l.key_energy);
+    li->set_value_energy_kept(l.value_energy);
+    li->set_method(l.method);
+  }
+  info.set_kv_bytes_per_token_original(m.kv_bytes_per_token_original);
+  info.set_kv_bytes_per_token_served(m.kv_bytes_per_token_served);
+  info.set_compression_ratio(
+      m.kv_bytes_per_token_served > 0
+          ? static_cast<double>(m.kv_bytes_per_token_original) /
+                static_cast<double>(m.kv_bytes_per_token_served)
+          : 1.0);
+  info.set_block_size(block_size);
+  info.set_num_blocks(num_blocks);
+  info.set_kv_cache_memory_bytes(budget);
+  info.set_pool_capacity_tokens_original(original_pool_tokens);
+  info.set_pool_capacity_tokens_served(int64_t{num_blocks} * block_size);
+  return info;
+}
+
+std::string HostOf(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+int Run(int argc, char** argv) {
+  auto flags = ParseServerFlags(argc, argv);
+  if (!flags.ok()) {
+    Log(std::string(flags.status().message()));
+    return 2;
+  }
+  if (flags->values.count("help") > 0) {
+    std::cout << ServerFlagsHelp();
+    return 0;
+  }
+  absl::StatusOr<ServerConfig> config =
+      flags->config_path.empty() ? ParseServerConfig("", "(defaults)")
+                                 : LoadServerConfigFile(flags->config_path);
+  if (!config.ok()) {
+    Log(std::string(config.status().message()));
+    return 2;
+  }
+  if (auto s = ApplyServerFlags(*flags, &*config); !s.ok()) {
+    Log(absl::StrCat(
+        flags->config_path.empty() ? "" : flags->config_path + ": ",
+        s.message()));
+    return 2;
+  }
+
+  if (auto s = CheckModelPath(config->model); !s.ok()) {
+    Log(std::string(s.message()));
+    return 1;
+  }
+
+  // SIGTERM / SIGINT: the handler only writes to a pipe (async-signal-safe;
+  // libraries such as OpenBLAS start threads before main, so the signal may
+  // land on any thread); a watcher thread turns that into `stop`.
+  // Static: the detached watcher thread may touch it until the process
+  // ends, after Run returns.
+  static StopSignal stop;
+  if (::pipe(g_signal_pipe) != 0) {
+    Log("cannot create the signal pipe");
+    return 1;
+  }
+  struct sigaction action;
+  std::memset(&action, 0, sizeof(action));
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  std::thread([] {
+    unsigned char sig = 0;
+    while (::read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    // Notified under the lock: main cannot run on (and return) before this
+    // thread is done with `stop`.
+    std::lock_guard<std::mutex> lock(stop.mu);
+    stop.stop = true;
+    stop.signal = sig;
+    stop.cv.notify_all();
+  }).detach();  // blocked in read until a signal or the process ends
+
+  MetricsRegistry registry;
+  ServerMetrics metrics(registry);
+  HeadroomService service(&metrics);
+  std::atomic<bool> ready{false};
+
+  std::unique_ptr<MetricsHttpServer> http;
+  if (!config->metrics_listen.empty()) {
+    auto h = MetricsHttpServer::Start(config->metrics_listen, &registry,
+                                      [&ready] { return ready.load(); });
+    if (!h.ok()) {
+      Log(std::string(h.status().message()));
+      return 1;
+    }
+    http = std::move(*h);
+  }
+  gpr_set_log_function(GrpcLog);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // Without this, gRPC sets SO_REUSEPORT and a second server on the same
+  // port would start and share it instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  int port = 0;
+  builder.AddListeningPort(config->listen, grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  g_quiet_grpc.store(true);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  g_quiet_grpc.store(false);
+  if (server == nullptr || port == 0) {
+    Log(absl::StrCat("cannot listen on ", config->listen,
+                     " (port in use or address invalid)"));
+    return 1;
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  health->SetServingStatus(false);  // until the model is loaded
+  Log(absl::StrCat("grpc listening on ", HostOf(config->listen), ":", port));
+  if (http != nullptr) {
+    Log(absl::StrCat("metrics listening on http://",
+                     HostOf(config->metrics_listen), ":", http->port(),
+                     "/metrics"));
+  }
+
+  auto served = LoadServedModel(*config, Log);
+  if (!served.ok()) {
+    Log(std::string(served.status().message()));
+    server->Shutdown();
+    return 1;
+  }
+  // The pool: the memory budget over the bytes of one page of the served
+  // (compressed) layout; the original layout's capacity for comparison.
+  const int block_size = config->engine.block_size;
+  const int64_t budget = config->engine.kv_cache_memory_bytes;
+  const int64_t served_block_bytes =
+      runtime::KvCache::BytesPerBlock(served->weights.config, block_size);
+  runtime::ModelConfig original_config = served->weights.config;
+  original_config.cache_kv_heads.clear();
+  const int64_t original_pool_tokens =
+      int64_t{BlockManager::BlocksForBudget(
+          budget,
+          runtime::KvCache::BytesPerBlock(original_config, block_size))} *
+      block_size;
+  const int num_blocks =
+      BlockManager::BlocksForBudget(budget, served_block_bytes);
+  if (num_blocks < 1) {
+    Log(absl::StrCat("engine.kv_cache_memory_bytes: ", budget,
+                     " bytes hold no KV page (", served_block_bytes,
+                     " bytes each)"));
+    server->Shutdown();
+    return 1;
+  }
+  v1::ModelInfo model_info = MakeModelInfo(*served, block_size, num_blocks,
+                                           budget, original_pool_tokens);
+  metrics.SetModel(*served, block_size, num_blocks, budget,
+                   original_pool_tokens);
+
+  auto context = std::make_unique<ServingContext>();
+  context->tokenizer = served->tokenizer;
+  context->model_info = std::move(model_info);
+  std::map<std::string, double> weights;
+  for (const TenantConfig& t : config->tenants) weights[t.name] = t.weight;
+  context->fair_share = std::make_unique<FairShare>(weights);
+  context->tenants = std::make_unique<TenantRegistry>(
+      config->tenants, config->allow_anonymous, num_blocks);
+  runtime::BackendOptions backend_options;
+  backend_options.block_size = block_size;
+  backend_options.num_blocks = num_blocks;
+  backend_options.num_threads = config->engine.threads;
+  const std::string method = served->method;
+  auto backend =
+      runtime::CreateCpuBackend(std::move(served->weights), backend_options);
+  if (!backend.ok()) {
+    Log(absl::StrCat("backend: ", backend.status().message()));
+    server->Shutdown();
+    return 1;
+  }
+  EngineOptions engine_options;
+  engine_options.max_num_batched_tokens = config->engine.max_num_batched_tokens;
+  engine_options.max_num_seqs = config->engine.max_num_seqs;
+  FairShare* fair = context->fair_share.get();
+  engine_options.reorder_waiting = [fair](std::vector<SequenceView>& waiting) {
+    fair->Order(waiting);
+  };
+  HistogramFamily* iteration = &metrics.iteration_tokens_total;
+  engine_options.on_step = [iteration](int tokens) {
+    iteration->WithLabels({}).Observe(tokens);
+  };
+  auto engine =
+      Engine::Create(std::move(*backend), context->tokenizer, engine_options);
+  if (!engine.ok()) {
+    Log(absl::StrCat("engine: ", engine.status().message()));
+    server->Shutdown();
+    return 1;
+  }
+  context->engine = std::move(*engine);
+  context->engine->Start();
+  registry.AddCollector([&service, &metrics] {
+    if (Engine* e = service.engine()) {
+      metrics.Collect(e->stats(), service.tenants()->Snapshot());
+    }
+  });
+
+  if (config->load_delay_seconds > 0) {
+    stop.WaitFor(std::chrono::duration<double>(config->load_delay_seconds));
+  }
+  if (!stop.stopped()) {
+    service.Activate(std::move(context));
+    health->SetServingStatus(true);
+    ready.store(true);
+    metrics.ready.WithLabels({}).Set(1);
+    Log(absl::StrCat("serving ", config->model.path, " (compression ", method,
+                     ", KV pool ", num_blocks, " pages of ", block_size,
+                     " tokens)"));
+    stop.Wait();
+  }
+
+  Log(absl::StrCat("signal ", stop.signal, ": draining (deadline ",
+                   config->drain_deadline_seconds, " s)"));
+  ready.store(false);
+  metrics.ready.WithLabels({}).Set(0);
+  service.BeginDrain();
+  health->Shutdown();  // NOT_SERVING from now on
+  // gRPC takes system_clock deadlines.
+  const auto deadline =
+      std::chrono::system_clock::now() +
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::duration<double>(config->drain_deadline_seconds));
+  // Stops accepting at once; calls still running at the deadline are
+  // cancelled (their engine requests too, through OnCancel).
+  server->Shutdown(deadline);
+  // Cancelled requests end at the engine's next step.
+  service.WaitIdle(Clock::now() + std::chrono::seconds(10));
+  if (Engine* e = service.engine()) e->Stop();
+  Log("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace headroom::server
+
+int main(int argc, char** argv) { return headroom::server::Run(argc, argv); }

@@ -1,0 +1,638 @@
+#include "server/service.h"
+
+#include <deque>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/sampling_params.h"
+#include "server/engine/scheduler.h"
+
+namespace headroom::server {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  // absl and gRPC share the canonical code numbers.
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+const char* CodeName(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case absl::StatusCode::kUnauthenticated:
+      return "UNAUTHENTICATED";
+    case absl::StatusCode::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
+    case absl::StatusCode::kUnavailable:
+      return "UNAVAILABLE";
+    case absl::StatusCode::kPermissionDenied:
+      return "PERMISSION_DENIED";
+    default:
+      return "INTERNAL";
+  }
+}
+
+v1::FinishReason ToProto(FinishReason r) {
+  switch (r) {
+    case FinishReason::kLength:
+      return v1::LENGTH;
+    case FinishReason::kEos:
+      return v1::EOS;
+    case FinishReason::kStopSequence:
+      return v1::STOP_SEQUENCE;
+    case FinishReason::kCancelled:
+      return v1::CANCELLED;
+    case FinishReason::kError:
+      return v1::ERROR;
+  }
+  return v1::ERROR;
+}
+
+void AddLogprobs(const EngineEvent& e,
+                 google::protobuf::RepeatedPtrField<v1::Logprobs>* out) {
+  for (const runtime::SampledToken& t : e.logprobs) {
+    v1::Logprobs* l = out->Add();
+    l->set_token_id(t.token);
+    l->set_logprob(t.logprob);
+    for (const runtime::TokenLogprob& top : t.top) {
+      v1::TokenLogprob* p = l->add_top();
+      p->set_token_id(top.token);
+      p->set_logprob(top.logprob);
+    }
+  }
+}
+
+void FillUsage(const Usage& u, v1::Usage* out) {
+  out->set_prompt_tokens(u.prompt_tokens);
+  out->set_completion_tokens(u.completion_tokens);
+  out->set_cached_tokens(0);
+  out->set_time_to_first_token_seconds(u.time_to_first_token);
+  out->set_queue_time_seconds(u.queue_seconds);
+}
+
+// A fresh seed for requests without one: seeded once from the OS, then a
+// counter, so concurrent requests never share a stream.
+uint64_t FreshSeed() {
+  static std::atomic<uint64_t> next{[] {
+    std::random_device rd;
+    return (uint64_t{rd()} << 32) ^ rd();
+  }()};
+  return next.fetch_add(0x9e3779b97f4a7c15ULL);
+}
+
+}  // namespace
+
+bool IsValidUtf8(const std::string& text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;  // continuation byte, C0/C1 overlong lead, or > F4
+    }
+    if (i + len > n) return false;
+    for (int k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+      return false;  // overlong, surrogate or beyond Unicode
+    }
+    i += len;
+  }
+  return true;
+}
+
+absl::Status ValidateGenerateRequest(const v1::GenerateRequest& r) {
+  if (r.prompt().empty()) {
+    return absl::InvalidArgumentError("prompt: must not be empty");
+  }
+  if (!IsValidUtf8(r.prompt())) {
+    return absl::InvalidArgumentError("prompt: is not valid UTF-8");
+  }
+  if (r.has_max_tokens() && r.max_tokens() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_tokens must be >= 1, got ", r.max_tokens()));
+  }
+  const int max_tokens = r.has_max_tokens() ? r.max_tokens() : 16;
+  if (r.min_tokens() < 0 || r.min_tokens() > max_tokens) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "min_tokens must be in [0, max_tokens], got ", r.min_tokens()));
+  }
+  for (int i = 0; i < r.stop_size(); ++i) {
+    if (r.stop(i).empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stop[", i, "] is an empty string"));
+    }
+    if (!IsValidUtf8(r.stop(i))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stop[", i, "] is not valid UTF-8"));
+    }
+  }
+  if (r.logprobs() < 0 || r.logprobs() > runtime::kMaxLogprobs) {
+    return absl::InvalidArgumentError(absl::StrCat("logprobs must be in [0, ",
+                                                   runtime::kMaxLogprobs,
+                                                   "], got ", r.logprobs()));
+  }
+  return absl::OkStatus();
+}
+
+// One admitted request: its tenant, quota ticket and timings. Shared by the
+// engine callback (engine thread) and the reactor (gRPC threads); the
+// accounting in OnEvent runs on the engine thread only.
+class HeadroomService::Call {
+ public:
+  Call(HeadroomService* service, int tenant, std::string tenant_name,
+       int max_tokens)
+      : service_(service),
+        tenant_(tenant),
+        tenant_name_(std::move(tenant_name)),
+        max_tokens_(max_tokens),
+        arrival_(Clock::now()) {}
+
+  void set_ticket(AdmissionTicket ticket) { ticket_ = ticket; }
+  void set_sink(std::function<void(const EngineEvent&)> sink) {
+    sink_ = std::move(sink);
+  }
+  void set_engine_id(int64_t id) { engine_id_.store(id); }
+  int64_t engine_id() const { return engine_id_.load(); }
+
+  // Engine thread: metrics, quotas and fair share, then the reactor.
+  void OnEvent(const EngineEvent& e) {
+    ServerMetrics& m = *service_->metrics_;
+    ServingContext& ctx = *service_->context_;
+    const auto now = Clock::now();
+    const int n = static_cast<int>(e.token_ids.size());
+    if (n > 0) {
+      m.generation_tokens_total.WithLabels({tenant_name_}).Increment(n);
+      ctx.fair_share->Charge(tenant_name_, n);
+      if (generated_ == 0) {
+        ctx.tenants->OnFirstToken(ticket_);
+        m.time_to_first_token_seconds.WithLabels({tenant_name_})
+            .Observe(std::chrono::duration<double>(now - arrival_).count());
+      } else {
+        m.inter_token_latency_seconds.WithLabels({tenant_name_})
+            .Observe(std::chrono::duration<double>(now - last_token_).count());
+      }
+      generated_ += n;
+      last_token_ = now;
+    }
+    if (e.finished) {
+      m.request_success_total
+          .WithLabels({FinishReasonName(e.finish_reason), tenant_name_})
+          .Increment();
+      m.e2e_request_latency_seconds.WithLabels({tenant_name_})
+          .Observe(std::chrono::duration<double>(now - arrival_).count());
+      m.request_queue_time_seconds.WithLabels({tenant_name_})
+          .Observe(e.usage.queue_seconds);
+      ctx.tenants->Release(ticket_, max_tokens_ - generated_);
+      ctx.fair_share->RequestEnded(tenant_name_);
+    }
+    if (sink_) sink_(e);
+    if (e.finished) {
+      sink_ = nullptr;  // drops the reactor's shared state
+      service_->CallEnded();
+    }
+  }
+
+ private:
+  HeadroomService* service_;
+  const int tenant_;
+  const std::string tenant_name_;
+  const int max_tokens_;
+  const Clock::time_point arrival_;
+  Clock::time_point last_token_;
+  int generated_ = 0;
+  AdmissionTicket ticket_;
+  std::function<void(const EngineEvent&)> sink_;
+  std::atomic<int64_t> engine_id_{-1};
+};
+
+HeadroomService::HeadroomService(ServerMetrics* metrics) : metrics_(metrics) {}
+
+HeadroomService::~HeadroomService() = default;
+
+void HeadroomService::Activate(std::unique_ptr<ServingContext> context) {
+  context_ = std::move(context);
+  active_.store(true);
+  state_.store(State::kServing);
+}
+
+void HeadroomService::BeginDrain() { state_.store(State::kDraining); }
+
+bool HeadroomService::WaitIdle(Clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return idle_.wait_until(lock, deadline, [&] { return in_flight_ == 0; });
+}
+
+int HeadroomService::in_flight() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return in_flight_;
+}
+
+Engine* HeadroomService::engine() const {
+  return active_.load() ? context_->engine.get() : nullptr;
+}
+
+const TenantRegistry* HeadroomService::tenants() const {
+  return active_.load() ? context_->tenants.get() : nullptr;
+}
+
+void HeadroomService::CallEnded() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --in_flight_;
+  }
+  idle_.notify_all();
+}
+
+void HeadroomService::Rejected(const absl::Status& status,
+                               const std::string& tenant) {
+  metrics_->request_rejected_total.WithLabels({CodeName(status.code()), tenant})
+      .Increment();
+}
+
+absl::StatusOr<int> HeadroomService::Authorize(
+    grpc::CallbackServerContext* context) {
+  const State state = state_.load();
+  if (state == State::kLoading) {
+    return absl::UnavailableError(
+        "the model is still loading; retry when the health check says "
+        "SERVING");
+  }
+  if (state == State::kDraining) {
+    return absl::UnavailableError("the server is shutting down");
+  }
+  std::string authorization;
+  const auto& md = context->client_metadata();
+  if (auto it = md.find("authorization"); it != md.end()) {
+    authorization.assign(it->second.data(), it->second.size());
+  }
+  return context_->tenants->Authenticate(authorization);
+}
+
+absl::StatusOr<std::shared_ptr<HeadroomService::Call>>
+HeadroomService::StartCall(grpc::CallbackServerContext* context,
+                           const v1::GenerateRequest& r,
+                           std::function<void(const EngineEvent&)> sink) {
+  auto tenant = Authorize(context);
+  if (!tenant.ok()) {
+    Rejected(tenant.status(), "");
+    return tenant.status();
+  }
+  ServingContext& ctx = *context_;
+  const TenantConfig& tc = ctx.tenants->tenant(*tenant);
+  if (auto s = ValidateGenerateRequest(r); !s.ok()) {
+    Rejected(s, tc.name);
+    return s;
+  }
+  GenerateRequest request;
+  request.prompt_ids = ctx.tokenizer->Encode(r.prompt(), /*add_bos=*/true);
+  request.max_tokens = r.has_max_tokens() ? r.max_tokens() : 16;
+  request.min_tokens = r.min_tokens();
+  runtime::SamplingParams& sp = request.sampling;
+  sp.temperature = r.has_temperature() ? r.temperature() : 1.0f;
+  sp.top_k = r.top_k();
+  sp.top_p = r.has_top_p() ? r.top_p() : 1.0f;
+  sp.min_p = r.min_p();
+  sp.repetition_penalty =
+      r.has_repetition_penalty() ? r.repetition_penalty() : 1.0f;
+  sp.presence_penalty = r.presence_penalty();
+  sp.frequency_penalty = r.frequency_penalty();
+  sp.seed = r.has_seed() ? r.seed() : FreshSeed();
+  sp.logprobs = r.logprobs();
+  for (const std::string& s : r.stop()) request.stop.push_back(s);
+  request.stop_token_ids.assign(r.stop_token_ids().begin(),
+                                r.stop_token_ids().end());
+  request.ignore_eos = r.ignore_eos();
+  request.priority = tc.priority;
+  request.tenant = tc.name;
+
+  RequestCost cost;
+  const int prompt_tokens = static_cast<int>(request.prompt_ids.size());
+  cost.tokens = int64_t{prompt_tokens} + request.max_tokens;
+  const EngineStats stats = ctx.engine->stats();
+  cost.kv_pages =
+      BlocksFor(prompt_tokens + request.max_tokens, stats.block_size);
+  // The engine's own checks first (context length, vocabulary, sampling
+  // ranges) would only run at Submit; quotas are taken just before it.
+  auto ticket = ctx.tenants->Admit(*tenant, cost);
+  if (!ticket.ok()) {
+    Rejected(ticket.status(), tc.name);
+    return ticket.status();
+  }
+  auto call =
+      std::make_shared<Call>(this, *tenant, tc.name, request.max_tokens);
+  call->set_ticket(*ticket);
+  call->set_sink(std::move(sink));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++in_flight_;
+  }
+  ctx.fair_share->RequestStarted(tc.name);
+  // The engine holds the Call until its final event.
+  auto id = ctx.engine->Submit(
+      std::move(request), [call](const EngineEvent& e) { call->OnEvent(e); });
+  if (!id.ok()) {
+    AdmissionTicket t = *ticket;
+    ctx.tenants->Release(t, cost.tokens);
+    ctx.fair_share->RequestEnded(tc.name);
+    CallEnded();
+    Rejected(id.status(), tc.name);
+    return id.status();
+  }
+  metrics_->prompt_tokens_total.WithLabels({tc.name}).Increment(prompt_tokens);
+  call->set_engine_id(*id);
+  return call;
+}
+
+namespace {
+
+// GenerateStream's reactor. Engine events (engine thread) and gRPC reactions
+// meet in `Shared` under its mutex; gRPC operations are started outside it.
+// Invariants: at most one write in flight; Finish (or StartWriteAndFinish)
+// is called exactly once, after which nothing touches the reactor; the
+// reactor is alive until OnDone, which gRPC calls only after Finish.
+class StreamReactor final
+    : public grpc::ServerWriteReactor<v1::GenerateStreamResponse> {
+ public:
+  struct Shared {
+    std::mutex mu;
+    std::deque<v1::GenerateStreamResponse> pending;
+    bool final_queued = false;  // the last message is in `pending`
+    grpc::Status final_status;  // with it
+    bool write_in_flight = false;
+    bool finished = false;               // Finish issued
+    bool cancelled = false;              // OnCancel seen
+    v1::GenerateStreamResponse current;  // the message being written
+  };
+
+  StreamReactor(HeadroomService* service, grpc::CallbackServerContext* context,
+                const v1::GenerateRequest* request)
+      : shared_(std::make_shared<Shared>()) {
+    // The sink only holds the shared state: the reactor may be gone (client
+    // cancelled) when the engine's last events arrive.
+    auto sink = [this, shared = shared_](const EngineEvent& e) {
+      v1::GenerateStreamResponse msg;
+      msg.set_text(e.text);
+      for (int t : e.token_ids) msg.add_token_ids(t);
+      AddLogprobs(e, msg.mutable_logprobs());
+      grpc::Status status = grpc::Status::OK;
+      if (e.finished) {
+        msg.set_finish_reason(ToProto(e.finish_reason));
+        FillUsage(e.usage, msg.mutable_usage());
+        if (e.finish_reason == FinishReason::kError) {
+          status = grpc::Status(grpc::StatusCode::INTERNAL,
+                                "generation failed: " + e.error);
+        }
+      }
+      Action action;
+      {
+        std::lock_guard<std::mutex> lock(shared->mu);
+        if (shared->finished) return;
+        shared->pending.push_back(std::move(msg));
+        if (e.finished) {
+          shared->final_queued = true;
+          shared->final_status = status;
+        }
+        action = NextLocked(*shared);
+      }
+      Perform(action);
+    };
+    auto call = service->StartCall(context, *request, std::move(sink));
+    if (!call.ok()) {
+      shared_->finished = true;
+      Finish(ToGrpc(call.status()));
+      return;
+    }
+    call_ = *call;
+    engine_ = service->engine();
+  }
+
+  void OnWriteDone(bool ok) override {
+    Action action;
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      shared_->write_in_flight = false;
+      if (!ok) shared_->cancelled = true;  // the client is gone
+      action = NextLocked(*shared_);
+    }
+    if (!ok) CancelEngine();
+    Perform(action);
+  }
+
+  void OnCancel() override {
+    CancelEngine();
+    Action action;
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      shared_->cancelled = true;
+      action = NextLocked(*shared_);
+    }
+    Perform(action);
+  }
+
+  void OnDone() override { delete this; }  // gRPC's callback API contract
+
+ private:
+  enum class Kind { kNone, kWrite, kWriteAndFinish, kFinish };
+  struct Action {
+    Kind kind = Kind::kNone;
+    grpc::Status status;
+  };
+
+  // What to do next; shared.mu held. Marks the write or the finish as
+  // issued so no other thread issues one too.
+  static Action NextLocked(Shared& s) {
+    Action a;
+    if (s.finished || s.write_in_flight) return a;
+    if (s.cancelled) {
+      s.finished = true;
+      a.kind = Kind::kFinish;
+      a.status = grpc::Status(grpc::StatusCode::CANCELLED,
+                              "cancelled (by the client or its deadline)");
+      return a;
+    }
+    if (s.pending.empty()) return a;
+    s.current = std::move(s.pending.front());
+    s.pending.pop_front();
+    if (s.pending.empty() && s.final_queued) {
+      s.finished = true;
+      a.kind = Kind::kWriteAndFinish;
+      a.status = s.final_status;
+    } else {
+      s.write_in_flight = true;
+      a.kind = Kind::kWrite;
+    }
+    return a;
+  }
+
+  void Perform(const Action& a) {
+    switch (a.kind) {
+      case Kind::kNone:
+        return;
+      case Kind::kWrite:
+        StartWrite(&shared_->current);
+        return;
+      case Kind::kWriteAndFinish:
+        StartWriteAndFinish(&shared_->current, grpc::WriteOptions(), a.status);
+        return;
+      case Kind::kFinish:
+        Finish(a.status);
+        return;
+    }
+  }
+
+  void CancelEngine() {
+    if (call_ != nullptr && engine_ != nullptr) {
+      engine_->Cancel(call_->engine_id());
+    }
+  }
+
+  std::shared_ptr<Shared> shared_;
+  std::shared_ptr<HeadroomService::Call> call_;
+  Engine* engine_ = nullptr;
+};
+
+// Generate's reactor: the engine events fill the response; the final one
+// finishes the call. OnCancel cancels the engine request and finishes at
+// once; later events are dropped.
+class UnaryReactor final : public grpc::ServerUnaryReactor {
+ public:
+  struct Shared {
+    std::mutex mu;
+    bool finished = false;  // Finish issued
+  };
+
+  UnaryReactor(HeadroomService* service, grpc::CallbackServerContext* context,
+               const v1::GenerateRequest* request,
+               v1::GenerateResponse* response)
+      : shared_(std::make_shared<Shared>()) {
+    auto sink = [this, shared = shared_, response](const EngineEvent& e) {
+      std::unique_lock<std::mutex> lock(shared->mu);
+      if (shared->finished) return;
+      // `response` belongs to gRPC and lives until OnDone, which cannot
+      // come before the Finish below.
+      response->mutable_text()->append(e.text);
+      for (int t : e.token_ids) response->add_token_ids(t);
+      AddLogprobs(e, response->mutable_logprobs());
+      if (!e.finished) return;
+      response->set_finish_reason(ToProto(e.finish_reason));
+      FillUsage(e.usage, response->mutable_usage());
+      shared->finished = true;
+      lock.unlock();
+      Finish(e.finish_reason == FinishReason::kError
+                 ? grpc::Status(grpc::StatusCode::INTERNAL,
+                                "generation failed: " + e.error)
+                 : grpc::Status::OK);
+    };
+    auto call = service->StartCall(context, *request, std::move(sink));
+    if (!call.ok()) {
+      shared_->finished = true;
+      Finish(ToGrpc(call.status()));
+      return;
+    }
+    call_ = *call;
+    engine_ = service->engine();
+  }
+
+  void OnCancel() override {
+    if (call_ != nullptr && engine_ != nullptr) {
+      engine_->Cancel(call_->engine_id());
+    }
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      if (shared_->finished) return;
+      shared_->finished = true;
+    }
+    Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                        "cancelled (by the client or its deadline)"));
+  }
+
+  void OnDone() override { delete this; }  // gRPC's callback API contract
+
+ private:
+  std::shared_ptr<Shared> shared_;
+  std::shared_ptr<HeadroomService::Call> call_;
+  Engine* engine_ = nullptr;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* HeadroomService::Generate(
+    grpc::CallbackServerContext* context, const v1::GenerateRequest* request,
+    v1::GenerateResponse* response) {
+  return new UnaryReactor(this, context, request, response);
+}
+
+grpc::ServerWriteReactor<v1::GenerateStreamResponse>*
+HeadroomService::GenerateStream(grpc::CallbackServerContext* context,
+                                const v1::GenerateRequest* request) {
+  return new StreamReactor(this, context, request);
+}
+
+grpc::ServerUnaryReactor* HeadroomService::Tokenize(
+    grpc::CallbackServerContext* context, const v1::TokenizeRequest* request,
+    v1::TokenizeResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto tenant = Authorize(context);
+  if (!tenant.ok()) {
+    Rejected(tenant.status(), "");
+    reactor->Finish(ToGrpc(tenant.status()));
+    return reactor;
+  }
+  if (!IsValidUtf8(request->text())) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "text: is not valid UTF-8"));
+    return reactor;
+  }
+  const runtime::Tokenizer& tok = *context_->tokenizer;
+  const std::vector<int> ids = tok.Encode(request->text(), request->add_bos());
+  int prev = tok.bos_id();
+  for (int id : ids) {
+    response->add_token_ids(id);
+    response->add_pieces(tok.DecodeToken(prev, id));
+    prev = id;
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* HeadroomService::GetModelInfo(
+    grpc::CallbackServerContext* context,
+    const v1::GetModelInfoRequest* request, v1::ModelInfo* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto tenant = Authorize(context);
+  if (!tenant.ok()) {
+    Rejected(tenant.status(), "");
+    reactor->Finish(ToGrpc(tenant.status()));
+    return reactor;
+  }
+  *response = context_->model_info;
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace headroom::server

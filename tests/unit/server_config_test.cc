@@ -1,0 +1,208 @@
+// The YAML config parser: every key, errors naming key and line, flags
+// overriding the file, keys from the environment kept only as digests.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "server/config.h"
+#include "server/tenants.h"
+
+namespace headroom::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kFull[] = R"(
+model:
+  path: models/m.bin
+  format: llama2c
+compression:
+  method: svd-a
+  kv_heads: 2
+  calibration:
+    text: data/t.txt
+    lines: "1:200"
+    tokens: 5000
+  cache_dir: /tmp/cache
+engine:
+  max_num_batched_tokens: 128
+  max_num_seqs: 8
+  block_size: 32
+  kv_cache_memory_bytes: 1048576
+  threads: 2
+listen: 127.0.0.1:7000
+metrics_listen: 127.0.0.1:7001
+drain_deadline_seconds: 5.5
+allow_anonymous: true
+tenants:
+  - name: alice
+    api_key_sha256: BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD
+    weight: 2
+    priority: 1
+    max_concurrent_requests: 4
+    max_queued_requests: 3
+    tokens_per_minute: 1000
+    kv_page_share: 0.25
+)";
+
+TEST(ServerConfigTest, ParsesEveryKey) {
+  auto c = ParseServerConfig(kFull, "full.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model.path, "models/m.bin");
+  EXPECT_EQ(c->model.format, "llama2c");
+  EXPECT_EQ(c->compression.method, "svd-a");
+  EXPECT_EQ(c->compression.kv_heads, 2);
+  EXPECT_EQ(c->compression.calibration_text, "data/t.txt");
+  EXPECT_EQ(c->compression.calibration_first_line, 1);
+  EXPECT_EQ(c->compression.calibration_last_line, 200);
+  EXPECT_EQ(c->compression.calibration_tokens, 5000);
+  EXPECT_EQ(c->compression.cache_dir, "/tmp/cache");
+  EXPECT_EQ(c->engine.max_num_batched_tokens, 128);
+  EXPECT_EQ(c->engine.max_num_seqs, 8);
+  EXPECT_EQ(c->engine.block_size, 32);
+  EXPECT_EQ(c->engine.kv_cache_memory_bytes, 1048576);
+  EXPECT_EQ(c->engine.threads, 2);
+  EXPECT_EQ(c->listen, "127.0.0.1:7000");
+  EXPECT_EQ(c->metrics_listen, "127.0.0.1:7001");
+  EXPECT_DOUBLE_EQ(c->drain_deadline_seconds, 5.5);
+  EXPECT_TRUE(c->allow_anonymous);
+  ASSERT_EQ(c->tenants.size(), 1u);
+  const TenantConfig& t = c->tenants[0];
+  EXPECT_EQ(t.name, "alice");
+  // Normalised to lowercase: sha256("abc").
+  EXPECT_EQ(t.api_key_sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_DOUBLE_EQ(t.weight, 2);
+  EXPECT_EQ(t.priority, 1);
+  EXPECT_EQ(t.max_concurrent_requests, 4);
+  EXPECT_EQ(t.max_queued_requests, 3);
+  EXPECT_EQ(t.tokens_per_minute, 1000);
+  EXPECT_DOUBLE_EQ(t.kv_page_share, 0.25);
+  EXPECT_TRUE(ValidateServerConfig(*c).ok());
+}
+
+TEST(ServerConfigTest, DefaultsAreLoopbackAndNoCompression) {
+  auto c = ParseServerConfig("", "empty.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->listen.rfind("127.0.0.1:", 0), 0u);
+  EXPECT_EQ(c->compression.method, "none");
+  EXPECT_FALSE(c->allow_anonymous);
+  // No model yet: validation names the key.
+  EXPECT_THAT(std::string(ValidateServerConfig(*c).message()),
+              HasSubstr("model.path"));
+}
+
+TEST(ServerConfigTest, UnknownKeyNamesKeyAndLine) {
+  auto c = ParseServerConfig("model:\n  path: x\n  colour: red\n", "c.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("c.yaml:3: model.colour: unknown key"));
+  auto top = ParseServerConfig("listen: a\nlisten_port: 3\n", "c.yaml");
+  EXPECT_THAT(std::string(top.status().message()),
+              HasSubstr("c.yaml:2: listen_port: unknown key"));
+  auto tenant = ParseServerConfig(
+      "tenants:\n  - name: a\n    api_key_sha256: " + std::string(64, 'a') +
+          "\n    wieght: 2\n",
+      "c.yaml");
+  EXPECT_THAT(std::string(tenant.status().message()),
+              HasSubstr("c.yaml:4: tenants[0].wieght: unknown key"));
+}
+
+TEST(ServerConfigTest, WrongTypeNamesKeyAndLine) {
+  auto c = ParseServerConfig("engine:\n  max_num_seqs: many\n", "c.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("c.yaml:2: engine.max_num_seqs: expected an integer, "
+                        "got \"many\""));
+  auto b = ParseServerConfig("allow_anonymous: maybe\n", "c.yaml");
+  EXPECT_THAT(std::string(b.status().message()),
+              HasSubstr("c.yaml:1: allow_anonymous: expected true or false"));
+  auto m = ParseServerConfig("engine: 3\n", "c.yaml");
+  EXPECT_THAT(std::string(m.status().message()),
+              HasSubstr("c.yaml:1: engine: expected a mapping"));
+  auto r = ParseServerConfig("engine:\n  block_size: 0\n", "c.yaml");
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("c.yaml:2: engine.block_size: must be in"));
+  auto lines = ParseServerConfig(
+      "compression:\n  calibration:\n    lines: \"5:1\"\n", "c.yaml");
+  EXPECT_THAT(std::string(lines.status().message()),
+              HasSubstr("c.yaml:3: compression.calibration.lines"));
+}
+
+TEST(ServerConfigTest, MalformedYamlNamesLine) {
+  auto c = ParseServerConfig("model:\n  path: [unclosed\n", "bad.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("bad.yaml:"));
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("malformed YAML"));
+}
+
+TEST(ServerConfigTest, KeyFromEnvironmentIsKeptAsDigestOnly) {
+  ::setenv("HEADROOM_TEST_KEY", "abc\n", 1);
+  auto c = ParseServerConfig(
+      "tenants:\n  - name: bob\n    api_key_env: HEADROOM_TEST_KEY\n", "c");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->tenants[0].api_key_sha256, ApiKeyDigest("abc"));
+  auto missing = ParseServerConfig(
+      "tenants:\n  - name: bob\n    api_key_env: HEADROOM_NO_SUCH_VAR\n", "c");
+  EXPECT_THAT(std::string(missing.status().message()),
+              HasSubstr("tenants[0].api_key_env"));
+  auto both = ParseServerConfig(
+      "tenants:\n  - name: bob\n    api_key_env: A\n    api_key_file: B\n",
+      "c");
+  EXPECT_FALSE(both.ok());
+}
+
+TEST(ServerConfigTest, FlagsOverrideTheFile) {
+  auto c = ParseServerConfig(kFull, "full.yaml");
+  ASSERT_TRUE(c.ok());
+  const char* argv[] = {"headroom-server",
+                        "--config",
+                        "x.yaml",
+                        "--listen",
+                        "0.0.0.0:9",
+                        "--max-num-seqs=3",
+                        "--kv-heads",
+                        "1",
+                        "--allow-anonymous",
+                        "--calibration-lines",
+                        "2:4"};
+  auto flags = ParseServerFlags(11, argv);
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->config_path, "x.yaml");
+  ASSERT_TRUE(ApplyServerFlags(*flags, &*c).ok());
+  EXPECT_EQ(c->listen, "0.0.0.0:9");
+  EXPECT_EQ(c->engine.max_num_seqs, 3);
+  EXPECT_EQ(c->compression.kv_heads, 1);
+  EXPECT_EQ(c->compression.calibration_first_line, 2);
+  EXPECT_EQ(c->compression.calibration_last_line, 4);
+
+  const char* bad[] = {"headroom-server", "--no-such-flag", "1"};
+  auto f = ParseServerFlags(3, bad);
+  EXPECT_THAT(std::string(f.status().message()), HasSubstr("--no-such-flag"));
+  const char* num[] = {"headroom-server", "--max-num-seqs", "lots"};
+  auto g = ParseServerFlags(3, num);
+  ASSERT_TRUE(g.ok());
+  EXPECT_THAT(std::string(ApplyServerFlags(*g, &*c).message()),
+              HasSubstr("--max-num-seqs"));
+}
+
+TEST(ServerConfigTest, CrossFieldRules) {
+  auto c = ParseServerConfig(
+      "model:\n  path: m\ncompression:\n  method: svd-a\n", "c");
+  ASSERT_TRUE(c.ok());
+  EXPECT_THAT(std::string(ValidateServerConfig(*c).message()),
+              HasSubstr("compression.kv_heads"));
+  auto dup = ParseServerConfig(
+      "model:\n  path: m\ntenants:\n  - name: a\n    api_key_sha256: " +
+          std::string(64, 'a') +
+          "\n  - name: a\n    api_key_sha256: " + std::string(64, 'b') + "\n",
+      "c");
+  ASSERT_TRUE(dup.ok());
+  EXPECT_THAT(std::string(ValidateServerConfig(*dup).message()),
+              HasSubstr("tenants[1].name"));
+}
+
+}  // namespace
+}  // namespace headroom::server
