@@ -5,11 +5,11 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
 #include "compress/apply.h"
 #include "compress/layer_attention.h"
 #include "compress/linalg.h"
 #include "compress/methods.h"
+#include "nlohmann/json.hpp"
 #include "runtime/model_digest.h"
 
 namespace headroom::compress {
@@ -22,14 +22,13 @@ class LayerProblem {
                const CalibrationStats& stats)
       : w_(original), layer_(layer), stats_(stats) {
     const auto& c = w_.config;
-    const auto& lw = w_.layers[layer];
-    fit_targets_ = Targets(stats.fit_sample, lw, c.n_kv_heads);
-    select_targets_ = Targets(SelectSample(), lw, c.n_kv_heads);
+    select_targets_ = Targets(SelectSample(), w_.layers[layer], c.n_kv_heads);
   }
 
   // The layer's weights after `p` (a model of one layer, so the projection
   // machinery applies unchanged).
-  absl::StatusOr<runtime::ModelWeights> Candidate(const LayerProjection& p) const {
+  absl::StatusOr<runtime::ModelWeights> Candidate(
+      const LayerProjection& p) const {
     runtime::ModelWeights one;
     one.config = w_.config;
     one.config.n_layers = 1;
@@ -41,12 +40,17 @@ class LayerProblem {
 
   // Least-squares W_O (method.md item 5): argmin sum |y - W a~|^2 over the
   // fit sample, y the original layer output and a~ the compressed heads.
-  absl::Status RefitOutput(LayerProjection* p, double ridge) const {
+  absl::Status RefitOutput(LayerProjection* p, double ridge) {
     auto cand = Candidate(*p);
     if (!cand.ok()) return cand.status();
     const auto& c = w_.config;
     const int hd = c.n_heads * c.head_dim, D = c.dim;
-    std::vector<double> gram(int64_t{hd} * hd, 0.0), cross(int64_t{hd} * D, 0.0);
+    if (fit_targets_.empty()) {  // computed once, only when a refit needs it
+      fit_targets_ =
+          Targets(stats_.fit_sample, w_.layers[layer_], c.n_kv_heads);
+    }
+    std::vector<double> gram(int64_t{hd} * hd, 0.0),
+        cross(int64_t{hd} * D, 0.0);
     std::vector<double> a64;
     int64_t offset = 0;
     const auto& sample = stats_.fit_sample;
@@ -58,8 +62,8 @@ class LayerProblem {
       a64.assign(att.begin(), att.end());
       std::vector<double> y(fit_targets_.begin() + offset * D,
                             fit_targets_.begin() + (offset + T) * D);
-      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, hd, T, 1.0,
-                  a64.data(), hd, 1.0, gram.data(), hd);
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, hd, T, 1.0, a64.data(),
+                  hd, 1.0, gram.data(), hd);
       cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hd, D, T, 1.0,
                   a64.data(), hd, y.data(), D, 1.0, cross.data(), D);
       offset += T;
@@ -68,7 +72,8 @@ class LayerProblem {
     for (int i = 0; i < hd; ++i) mean_diag += gram[int64_t{i} * hd + i] / hd;
     for (int i = 0; i < hd; ++i) {
       gram[int64_t{i} * hd + i] += ridge * mean_diag + 1e-12;
-      for (int j = 0; j < i; ++j) gram[int64_t{i} * hd + j] = gram[int64_t{j} * hd + i];
+      for (int j = 0; j < i; ++j)
+        gram[int64_t{i} * hd + j] = gram[int64_t{j} * hd + i];
     }
     auto x = SolveSpd(hd, std::move(gram), D, std::move(cross));  // [hd, D]
     if (!x.ok()) {
@@ -78,7 +83,8 @@ class LayerProblem {
     p->wo.resize(int64_t{D} * hd);
     for (int r = 0; r < D; ++r) {
       for (int col = 0; col < hd; ++col) {
-        p->wo[int64_t{r} * hd + col] = static_cast<float>((*x)[int64_t{col} * D + r]);
+        p->wo[int64_t{r} * hd + col] =
+            static_cast<float>((*x)[int64_t{col} * D + r]);
       }
     }
     p->method += "+refit";
@@ -141,7 +147,8 @@ class LayerProblem {
   const runtime::ModelWeights& w_;
   int layer_;
   const CalibrationStats& stats_;
-  std::vector<double> fit_targets_, select_targets_;
+  std::vector<double> fit_targets_;  // lazily, for refits
+  std::vector<double> select_targets_;
 };
 
 }  // namespace
@@ -153,9 +160,9 @@ absl::StatusOr<Projections> ComputeProjections(
   auto spec = ParseMethod(options.method);
   if (!spec.ok()) return spec.status();
   if (options.kv_heads <= 0 || c.n_kv_heads % options.kv_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--kv-heads ", options.kv_heads, " must divide the model's ",
-        c.n_kv_heads, " KV heads"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--kv-heads ", options.kv_heads,
+                     " must divide the model's ", c.n_kv_heads, " KV heads"));
   }
   if (static_cast<int>(stats.layers.size()) != c.n_layers) {
     return absl::InvalidArgumentError(
@@ -228,10 +235,12 @@ absl::StatusOr<Projections> ComputeProjections(
     Projections best = out;
     for (size_t k = 0; k < all_candidates[0].size(); ++k) {
       Projections uniform = out;
-      for (int l = 0; l < c.n_layers; ++l) uniform.layers[l] = all_candidates[l][k];
+      for (int l = 0; l < c.n_layers; ++l)
+        uniform.layers[l] = all_candidates[l][k];
       auto score = options.score(uniform);
       if (!score.ok()) return score.status();
-      log.push_back({{"candidate", uniform.layers[0].method}, {"score", *score}});
+      log.push_back(
+          {{"candidate", uniform.layers[0].method}, {"score", *score}});
       if (*score < best_score) {
         best_score = *score;
         best = std::move(uniform);
