@@ -128,10 +128,6 @@ absl::Status Run(int argc, char** argv) {
 }  // namespace headroom::bench
 
 int main(int argc, char** argv) {
-  absl::Status s = headroom::bench::Run(argc, argv);
-  if (!s.ok()) {
-    std::cerr << "headroom-bench-forward: " << s.message() << "\n";
-    return 1;
-  }
-  return 0;
+  return headroom::tools::RunToolMain("headroom-bench-forward", argc, argv,
+                                      headroom::bench::Run);
 }

@@ -22,4 +22,11 @@ ToolResult RunTool(const std::string& command) {
   return result;
 }
 
+nlohmann::json LastJsonLine(const std::string& text) {
+  std::string s = text;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  const size_t nl = s.rfind('\n');
+  return nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1));
+}
+
 }  // namespace headroom::testing

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "nlohmann/json.hpp"
+
 namespace headroom::testing {
 
 struct ToolResult {
@@ -14,6 +16,9 @@ struct ToolResult {
 
 // Runs `command` through /bin/sh; stderr goes to `output` only.
 ToolResult RunTool(const std::string& command);
+
+// The last non-empty line of `text` parsed as JSON (the tools' result line).
+nlohmann::json LastJsonLine(const std::string& text);
 
 }  // namespace headroom::testing
 

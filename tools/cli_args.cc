@@ -1,5 +1,7 @@
 #include "tools/cli_args.h"
 
+#include <iostream>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -93,6 +95,14 @@ absl::StatusOr<std::pair<int, int>> CliArgs::GetRange(const std::string& name,
                      it->second, "'"));
   }
   return std::pair<int, int>{a, b};
+}
+
+int RunToolMain(const char* name, int argc, char** argv,
+                absl::Status (*run)(int, char**)) {
+  const absl::Status s = run(argc, argv);
+  if (s.ok()) return 0;
+  std::cerr << name << ": " << s.message() << "\n";
+  return 1;
 }
 
 }  // namespace headroom::tools

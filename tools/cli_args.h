@@ -40,6 +40,11 @@ class CliArgs {
   std::vector<std::string> positional_;
 };
 
+// A tool's main(): runs `run` and returns 0, or prints "NAME: message" to
+// stderr and returns 1.
+int RunToolMain(const char* name, int argc, char** argv,
+                absl::Status (*run)(int, char**));
+
 }  // namespace headroom::tools
 
 #endif  // HEADROOM_TOOLS_CLI_ARGS_H_

@@ -206,10 +206,6 @@ absl::Status Run(int argc, char** argv) {
 }  // namespace headroom::tools
 
 int main(int argc, char** argv) {
-  absl::Status s = headroom::tools::Run(argc, argv);
-  if (!s.ok()) {
-    std::cerr << "headroom-compress: " << s.message() << "\n";
-    return 1;
-  }
-  return 0;
+  return headroom::tools::RunToolMain("headroom-compress", argc, argv,
+                                      headroom::tools::Run);
 }

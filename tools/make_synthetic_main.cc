@@ -94,10 +94,6 @@ absl::Status Run(int argc, char** argv) {
 }  // namespace headroom::tools
 
 int main(int argc, char** argv) {
-  absl::Status s = headroom::tools::Run(argc, argv);
-  if (!s.ok()) {
-    std::cerr << "headroom-make-synthetic: " << s.message() << "\n";
-    return 1;
-  }
-  return 0;
+  return headroom::tools::RunToolMain("headroom-make-synthetic", argc, argv,
+                                      headroom::tools::Run);
 }

@@ -12,15 +12,9 @@ namespace headroom {
 namespace {
 
 using ::headroom::testing::BinaryPath;
+using ::headroom::testing::LastJsonLine;
 using ::headroom::testing::RunTool;
 using ::testing::HasSubstr;
-
-nlohmann::json LastJsonLine(const std::string& text) {
-  std::string s = text;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  const size_t nl = s.rfind('\n');
-  return nlohmann::json::parse(nl == std::string::npos ? s : s.substr(nl + 1));
-}
 
 TEST(CompressToolTest, CompressEvaluateAndExport) {
   HEADROOM_REQUIRE_SHARED(model, "models/stories260K-mha8/stories260K_mha8.bin");
