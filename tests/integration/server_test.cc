@@ -23,7 +23,10 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "headroom/v1/headroom.grpc.pb.h"
+#include "runtime/cpu/cpu_backend.h"
 #include "runtime/sha256.h"
+#include "server/engine/engine.h"
+#include "tools/model_bundle.h"
 #include "tests/integration/server_process.h"
 #include "tests/test_support.h"
 #include "tests/tool_runner.h"
@@ -222,6 +225,52 @@ TEST_F(ServerTest, UnaryAndStreamGiveTheSameTextForTheSameSeed) {
   v1::TokenizeResponse tok;
   ASSERT_TRUE(stub_->Tokenize(&tctx, treq, &tok).ok());
   EXPECT_EQ(tok.token_ids_size(), unary.usage().prompt_tokens());
+}
+
+// The server returns what the engine computes in-process for the same model,
+// projections (the server's own cached file) and seed.
+TEST_F(ServerTest, ServedTextEqualsTheInProcessEngine) {
+  v1::GenerateRequest r = Request("Once upon a time", 24);
+  r.set_seed(11);
+  r.set_temperature(0.7f);
+  grpc::ClientContext ctx;
+  Authorize(&ctx, "key-t1");
+  v1::GenerateResponse served;
+  ASSERT_TRUE(stub_->Generate(&ctx, r, &served).ok());
+
+  std::string projections;
+  for (const auto& entry : std::filesystem::directory_iterator(
+           std::string(HEADROOM_BINARY_DIR) + "/test-projections-cache")) {
+    if (entry.path().extension() == ".safetensors") {
+      projections = entry.path().string();
+    }
+  }
+  ASSERT_FALSE(projections.empty()) << "the server caches its projections";
+  auto bundle = tools::LoadCompressedModelBundle(SharedPath(kModel), "",
+                                                 projections);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  auto backend = runtime::CreateCpuBackend(std::move(bundle->weights), {});
+  ASSERT_TRUE(backend.ok());
+  auto engine = server::Engine::Create(
+      std::move(*backend),
+      std::shared_ptr<const runtime::Tokenizer>(std::move(bundle->tokenizer)),
+      {});
+  ASSERT_TRUE(engine.ok());
+  server::GenerateRequest local;
+  local.prompt = "Once upon a time";
+  local.max_tokens = 24;
+  local.sampling.seed = 11;
+  local.sampling.temperature = 0.7f;
+  std::string text;
+  ASSERT_TRUE((*engine)
+                  ->Submit(local,
+                           [&text](const server::EngineEvent& e) {
+                             text += e.text;
+                           })
+                  .ok());
+  while ((*engine)->HasWork()) ASSERT_TRUE((*engine)->Step().ok());
+  EXPECT_FALSE(text.empty());
+  EXPECT_EQ(served.text(), text);
 }
 
 TEST_F(ServerTest, CancelMidStreamAndPassedDeadlineFreePages) {
