@@ -7,7 +7,7 @@
 # side-by-side table. Environment: BUILD (default build/release), WORK
 # (default /tmp/headroom-bench-serving), KV_BYTES (default 1 MiB: 400 tokens
 # in the original layout), CONCURRENCY (default "1 8 32"), MAX_TOKENS
-# (default 64), REQUESTS_PER_STREAM (default 4; at least 16 requests).
+# (default 64), REQUESTS_PER_STREAM (default 8; at least 16 requests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${BUILD:-build/release}"
@@ -15,7 +15,7 @@ work="${WORK:-/tmp/headroom-bench-serving}"
 kv_bytes="${KV_BYTES:-1048576}"
 levels="${CONCURRENCY:-1 8 32}"
 max_tokens="${MAX_TOKENS:-64}"
-per_stream="${REQUESTS_PER_STREAM:-4}"
+per_stream="${REQUESTS_PER_STREAM:-8}"
 model=../shared/models/stories260K-mha8/stories260K_mha8.bin
 text=../shared/data/tinystories_val.txt
 for bin in "$build/server/headroom-server" "$build/bench/headroom-bench"; do
