@@ -30,17 +30,22 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 sed 's/^/  /' "$log"
-client=(build/release/tools/headroom-client --addr "127.0.0.1:$grpc_port")
+client=build/release/tools/headroom-client
+addr="127.0.0.1:$grpc_port"
+prompt="${PROMPT:-Once upon a time}"
 echo
-"${client[@]}" generate --stream --prompt "${PROMPT:-Once upon a time}" \
-  --max-tokens "${MAX_TOKENS:-200}" --temperature 0
+printf '%s' "$prompt"
+"$client" generate --addr "$addr" --stream \
+  --prompt "$prompt" --max-tokens "${MAX_TOKENS:-200}" \
+  --temperature 0
 echo
-"${client[@]}" info --json | python3 -c '
+"$client" info --addr "$addr" --json | python3 -c '
 import json, sys
 i = json.load(sys.stdin)
 orig, served = i["kv_bytes_per_token_original"], i["kv_bytes_per_token_served"]
+method = i["compression_method"]
 print(f"KV bytes per token: {orig} before compression, {served} after "
-      f"({orig / served:.1f}x less), method {i[\"compression_method\"]}")
+      f"({orig / served:.1f}x less), method {method}")
 heads = [(l["kv_heads_original"], l["kv_heads_served"]) for l in i["layers"]]
 print("KV heads per layer (original -> served): " +
       ", ".join(f"{a}->{b}" for a, b in heads))
