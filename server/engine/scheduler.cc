@@ -1,6 +1,7 @@
 #include "server/engine/scheduler.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace headroom::server {
 namespace {
@@ -26,18 +27,23 @@ ScheduleResult Schedule(const std::vector<SequenceView>& sequences,
 
   int tokens_left = limits.max_num_batched_tokens;
   int free = free_blocks;
+  auto batch_full = [&] {
+    return tokens_left <= 0 ||
+           static_cast<int>(result.scheduled.size()) >= limits.max_num_seqs;
+  };
+  // The tokens `s` computes next and the pages that needs beyond its own.
+  auto next_chunk = [&](const SequenceView& s) {
+    const int want = std::min(s.num_tokens - s.num_computed, tokens_left);
+    const int needed = std::max(
+        0, BlocksFor(s.num_computed + want, limits.block_size) - s.num_blocks);
+    return std::pair<int, int>{want, needed};
+  };
   // Running sequences: the victims of preemption are taken from the back.
   size_t end = running.size();
   for (size_t i = 0; i < end; ++i) {
     const SequenceView& s = running[i];
-    if (tokens_left <= 0 ||
-        static_cast<int>(result.scheduled.size()) >= limits.max_num_seqs) {
-      break;
-    }
-    const int want = std::min(s.num_tokens - s.num_computed, tokens_left);
-    const int needed =
-        std::max(0, BlocksFor(s.num_computed + want, limits.block_size) -
-                        s.num_blocks);
+    if (batch_full()) break;
+    const auto [want, needed] = next_chunk(s);
     bool fits = needed <= free;
     while (!fits && end > i + 1) {
       // Preempt the lowest-priority, newest running sequence.
@@ -63,14 +69,8 @@ ScheduleResult Schedule(const std::vector<SequenceView>& sequences,
 
   if (reorder_waiting) reorder_waiting(waiting);
   for (const SequenceView& s : waiting) {
-    if (tokens_left <= 0 ||
-        static_cast<int>(result.scheduled.size()) >= limits.max_num_seqs) {
-      break;
-    }
-    const int want = std::min(s.num_tokens - s.num_computed, tokens_left);
-    const int needed =
-        std::max(0, BlocksFor(s.num_computed + want, limits.block_size) -
-                        s.num_blocks);
+    if (batch_full()) break;
+    const auto [want, needed] = next_chunk(s);
     if (needed > free) break;
     free -= needed;
     tokens_left -= want;

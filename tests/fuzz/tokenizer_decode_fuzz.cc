@@ -24,6 +24,7 @@
 
 #include "runtime/llama2c_tokenizer.h"
 #include "runtime/tokenizer.h"
+#include "tests/reference_encoder.h"
 
 namespace headroom::runtime {
 namespace {
@@ -92,49 +93,6 @@ void CheckIdsInRange(const Tokenizer& tok, const std::vector<int>& ids) {
   }
 }
 
-// run.c's encode() restated directly (rescan all pairs after each merge).
-std::vector<int> ReferenceEncode(const Llama2cTokenizer& tok,
-                                 std::string_view text, bool bos) {
-  std::unordered_map<std::string, int> ids;
-  for (int id = tok.vocab_size() - 1; id >= 0; --id) ids[tok.piece(id)] = id;
-  std::vector<int> t;
-  if (bos) t.push_back(1);
-  if (!text.empty()) t.push_back(ids.at(" "));
-  std::string buf;
-  for (size_t i = 0; i < text.size(); ++i) {
-    buf += text[i];
-    if (i + 1 < text.size() &&
-        (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80 &&
-        buf.size() < 4) {
-      continue;
-    }
-    auto it = ids.find(buf);
-    if (it != ids.end()) {
-      t.push_back(it->second);
-    } else {
-      for (char c : buf) t.push_back(static_cast<unsigned char>(c) + 3);
-    }
-    buf.clear();
-  }
-  while (true) {
-    float best_score = -1e10f;
-    int best_id = -1;
-    int best_idx = -1;
-    for (size_t i = 0; i + 1 < t.size(); ++i) {
-      auto it = ids.find(tok.piece(t[i]) + tok.piece(t[i + 1]));
-      if (it != ids.end() && tok.score(it->second) > best_score) {
-        best_score = tok.score(it->second);
-        best_id = it->second;
-        best_idx = static_cast<int>(i);
-      }
-    }
-    if (best_idx < 0) break;
-    t[best_idx] = best_id;
-    t.erase(t.begin() + best_idx + 1);
-  }
-  return t;
-}
-
 void FuzzLoader(std::string_view bytes) {
   auto tok = Llama2cTokenizer::FromBytes(bytes, 0, "fuzz");
   if (!tok.ok()) return;
@@ -179,7 +137,7 @@ void FuzzSyntheticVocab(std::string_view bytes) {
   const std::string_view text = in.Rest().substr(0, kMaxText);
   const std::vector<int> ids = (*tok)->Encode(text, bos);
   CheckIdsInRange(**tok, ids);
-  Check(ids == ReferenceEncode(**tok, text, bos),
+  Check(ids == ::headroom::testing::ReferenceEncoder(**tok).Encode(text, bos),
         "Encode differs from run.c's algorithm");
   Check((*tok)->Decode(ids) == text, "Decode(Encode(text)) != text");
 }

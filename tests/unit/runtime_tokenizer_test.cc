@@ -20,6 +20,7 @@
 #include "runtime/llama2c_tokenizer.h"
 #include "runtime/sentencepiece_tokenizer.h"
 #include "runtime/tokenizer.h"
+#include "tests/reference_encoder.h"
 #include "tests/test_support.h"
 
 namespace headroom::runtime {
@@ -86,59 +87,6 @@ std::unique_ptr<Llama2cTokenizer> FromEntries(const std::vector<Entry>& extra) {
   EXPECT_TRUE(tok.ok()) << tok.status();
   return tok.ok() ? std::move(*tok) : nullptr;
 }
-
-// ---------------------------------------------------------------------------
-// llama2.c's encode() restated as directly as possible (rescan every pair
-// after each merge, quadratic), to check the priority-queue implementation.
-
-class ReferenceEncoder {
- public:
-  explicit ReferenceEncoder(const Llama2cTokenizer& tok) : tok_(tok) {
-    for (int id = tok.vocab_size() - 1; id >= 0; --id) ids_[tok.piece(id)] = id;
-  }
-
-  std::vector<int> Encode(const std::string& text, bool bos) const {
-    std::vector<int> t;
-    if (bos) t.push_back(1);
-    if (!text.empty()) t.push_back(ids_.at(" "));
-    std::string buf;
-    for (size_t i = 0; i < text.size(); ++i) {
-      buf += text[i];
-      const bool next_is_continuation =
-          i + 1 < text.size() &&
-          (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80;
-      if (next_is_continuation && buf.size() < 4) continue;
-      auto it = ids_.find(buf);
-      if (it != ids_.end()) {
-        t.push_back(it->second);
-      } else {
-        for (char c : buf) t.push_back(static_cast<unsigned char>(c) + 3);
-      }
-      buf.clear();
-    }
-    while (true) {
-      float best_score = -1e10f;
-      int best_id = -1;
-      int best_idx = -1;
-      for (size_t i = 0; i + 1 < t.size(); ++i) {
-        auto it = ids_.find(tok_.piece(t[i]) + tok_.piece(t[i + 1]));
-        if (it != ids_.end() && tok_.score(it->second) > best_score) {
-          best_score = tok_.score(it->second);
-          best_id = it->second;
-          best_idx = static_cast<int>(i);
-        }
-      }
-      if (best_idx == -1) break;
-      t[best_idx] = best_id;
-      t.erase(t.begin() + best_idx + 1);
-    }
-    return t;
-  }
-
- private:
-  const Llama2cTokenizer& tok_;
-  std::unordered_map<std::string, int> ids_;
-};
 
 // Random test strings: words, runs of spaces, control characters,
 // multi-byte characters from several scripts, and (when `raw_bytes`) bytes
@@ -241,7 +189,7 @@ TEST(Llama2cTokenizerTest, MatchesRunCReferenceOnRandomText) {
   HEADROOM_REQUIRE_SHARED(tok_path, kTok512);
   auto tok = Llama2cTokenizer::Load(tok_path, 512);
   ASSERT_TRUE(tok.ok()) << tok.status();
-  const ReferenceEncoder ref(**tok);
+  const ::headroom::testing::ReferenceEncoder ref(**tok);
   std::mt19937 rng(512);
   for (int i = 0; i < 2000; ++i) {
     const std::string s = RandomText(rng, /*raw_bytes=*/true);
@@ -258,7 +206,7 @@ TEST(Llama2cTokenizerTest, MatchesRunCReferenceOnTinyStories) {
   HEADROOM_REQUIRE_SHARED(data_path, "data/tinystories_val.txt");
   auto tok = Llama2cTokenizer::Load(tok_path, 512);
   ASSERT_TRUE(tok.ok()) << tok.status();
-  const ReferenceEncoder ref(**tok);
+  const ::headroom::testing::ReferenceEncoder ref(**tok);
   std::ifstream in(data_path);
   std::string line;
   for (int n = 0; n < 100 && std::getline(in, line);) {
@@ -537,7 +485,8 @@ TEST_F(LlamaTokenizersTest, SameIdsOnRandomValidText) {
 }
 
 TEST_F(LlamaTokenizersTest, Llama2cMatchesRunCReference) {
-  const ReferenceEncoder ref(static_cast<const Llama2cTokenizer&>(*bin_));
+  const ::headroom::testing::ReferenceEncoder ref(
+      static_cast<const Llama2cTokenizer&>(*bin_));
   std::mt19937 rng(7);
   for (int i = 0; i < 300; ++i) {
     const std::string s = RandomText(rng, /*raw_bytes=*/true);
