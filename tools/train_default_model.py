@@ -250,7 +250,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
-        if step % 100 == 0 or step == args.steps - 1:
+        if step % 25 == 0 or step == args.steps - 1:
             print(f"step {step} loss {loss.item():.4f} ema {ema:.4f} "
                   f"lr {lr:.5f} {time.time() - start:.0f}s", flush=True)
             log.append({"step": step, "loss": loss.item(), "ema": ema})
