@@ -491,8 +491,9 @@ int Run(int argc, char** argv) {
   }
 
   std::vector<std::thread> threads;
+  // Outlives the workers: they are joined below, after this block.
+  std::atomic<size_t> next{0};
   if (s.concurrency > 0) {
-    std::atomic<size_t> next{0};
     const int n = std::min(s.concurrency, s.num_requests);
     threads.reserve(n);
     for (int w = 0; w < n; ++w) {

@@ -62,7 +62,9 @@ class BenchTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (server_.pid() > 0) EXPECT_EQ(server_.Stop(60), 0) << server_.Log();
+    if (server_.pid() > 0) {
+      EXPECT_EQ(server_.Stop(60), 0) << server_.Log();
+    }
   }
 
   std::string Metrics() {
