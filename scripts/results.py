@@ -25,12 +25,24 @@ EVAL = "3001:4358"
 METHODS = ["mean-pool", "svd-w", "svd-a", "rope-commuting", "svd-a-qa",
            "rope-commuting-qa", "svd-a+refit", "rope-commuting+refit",
            "svd-a-qa+refit", "rope-commuting-qa+refit", "auto"]
+TINY = os.path.join(ROOT, "models/headroom-tiny")
+
+
+def tiny_heldout():
+    # The default model never saw the last 10% of the lines: evaluate there.
+    card = json.load(open(os.path.join(TINY, "training.json")))
+    first = card["train_lines"] + 1
+    return f"{first}:{first + card['heldout_lines'] - 1}"
+
+
+# (name, model path, KV-head budgets, evaluation lines or None for EVAL)
 MODELS = [
     ("stories260K", os.path.join(SHARED, "models/stories260K/stories260K.bin"),
-     [2, 1]),
+     [2, 1], None),
     ("stories260K-mha8",
      os.path.join(SHARED, "models/stories260K-mha8/stories260K_mha8.bin"),
-     [4, 2, 1]),
+     [4, 2, 1], None),
+    ("headroom-tiny (embedded default)", TINY, [4, 2], "heldout"),
 ]
 # The paper's LLaMA2-7B WikiText-2 figures (method.md), for context only.
 PAPER = [("original", "5.47", "5.47"), ("mean-pool", "1079", "-"),
@@ -60,16 +72,28 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build/release"))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--workdir", default="/tmp/headroom-results")
+    ap.add_argument("--only", help="measure just this model (a name from "
+                    "MODELS) and merge it into the existing docs/results.json")
     args = ap.parse_args()
     eval_lines = "3001:3300" if args.quick else EVAL
     os.makedirs(args.workdir, exist_ok=True)
     results = {"calibration_lines": CALIB, "evaluation_lines": eval_lines,
                "text": "tinystories_val.txt", "models": []}
-    for name, path, budgets in MODELS:
+    json_path = os.path.join(ROOT, "docs/results.json")
+    if args.only:
+        with open(json_path) as f:
+            results = json.load(f)
+        results["models"] = [m for m in results["models"]
+                             if m["name"] != args.only]
+    for name, path, budgets, own_eval in MODELS:
+        if args.only and name != args.only:
+            continue
         if not os.path.exists(path):
             sys.exit(f"results: {path} is absent (../shared models needed)")
-        original = evaluate(args.build, path, eval_lines)
-        entry = {"name": name, "original": original, "budgets": []}
+        lines_for_model = tiny_heldout() if own_eval == "heldout" else eval_lines
+        original = evaluate(args.build, path, lines_for_model)
+        entry = {"name": name, "original": original, "budgets": [],
+                 "evaluation_lines": lines_for_model}
         print(f"{name}: original ppl {original['perplexity']:.4f}", flush=True)
         for g in budgets:
             out = os.path.join(args.workdir, f"{name}-g{g}-{{method}}.st")
@@ -82,13 +106,15 @@ def main():
             budget = {"kv_heads": g, "compress_wall_seconds": time.time() - t0,
                       "methods": []}
             for s in summaries:
-                ppl = evaluate(args.build, path, eval_lines, s["out"])
+                ppl = evaluate(args.build, path, lines_for_model, s["out"])
                 budget["methods"].append({"summary": s, "eval": ppl})
                 print(f"  g={g} {s['method']:<24} ppl {ppl['perplexity']:.4f}",
                       flush=True)
             entry["budgets"].append(budget)
         results["models"].append(entry)
-    with open(os.path.join(ROOT, "docs/results.json"), "w") as f:
+    order = [m[0] for m in MODELS]
+    results["models"].sort(key=lambda m: order.index(m["name"]))
+    with open(json_path, "w") as f:
         json.dump(results, f, indent=1)
     write_markdown(results, eval_lines)
 
@@ -105,7 +131,9 @@ def write_markdown(r, eval_lines):
               "them).")
     md.append(f"- Evaluation: non-empty lines {eval_lines} of the same file "
               "(disjoint from calibration), each line its own sequence, "
-              "BOS + tokens, teacher-forced.")
+              "BOS + tokens, teacher-forced. The embedded default model was "
+              "trained on the first 90% of the lines, so it is evaluated on "
+              "the last 10% only (the range is given in its section).")
     md.append("- KV bytes per token are fp32, all layers, K and V, as the "
               "runtime allocates them.")
     md.append("- Gap closed: (ppl_svd-a - ppl) / (ppl_svd-a - ppl_original); "
@@ -121,7 +149,7 @@ def write_markdown(r, eval_lines):
         md.append(f"## {m['name']}\n")
         md.append(f"Original: perplexity **{o['perplexity']:.4f}** on "
                   f"{o['predicted_tokens']} predicted tokens "
-                  f"({o['lines']} lines).\n")
+                  f"({o['lines']} lines {m['evaluation_lines']}).\n")
         for b in m["budgets"]:
             first = b["methods"][0]["summary"]
             svda = next(x for x in b["methods"]

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every test of Headroom:
-#   1. the release build (CUDA too when nvcc is present), all tests;
+#   1. the release build (CUDA too when nvcc is present), all tests, then the
+#      README's main job (scripts/demo.sh) with a short max_tokens, its
+#      output checked for the memory-savings lines;
 #   2. clang AddressSanitizer + UBSan build, all tests but those labelled
 #      "slow" (quality measurements on real text), then each libFuzzer target
 #      for a bounded time;
@@ -21,6 +23,11 @@ cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/nul
 ninja -C build/release -j"$JOBS"
 stage "release tests"
 ctest --test-dir build/release --output-on-failure -j"$JOBS" --timeout 900
+
+stage "main job (the README's first command, short)"
+MAX_TOKENS=24 bash scripts/demo.sh | tee build/demo.log
+grep -q "KV bytes per token: .* before compression, .* after" build/demo.log
+grep -q "pool_capacity_tokens_served" build/demo.log
 
 stage "asan+ubsan build"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \

@@ -268,7 +268,9 @@ def main():
     info = {"seed": args.seed, "parameters": params,
             "train_lines": len(train_lines), "heldout_lines": len(heldout_lines),
             "train_tokens": sum(len(s) for s in train),
-            "heldout_tokens": sum(len(s) - 1 for s in heldout),
+            # Tokens the held-out loss predicts (sequences cut at the context).
+            "heldout_tokens": sum(min(len(s), args.context) - 1
+                                  for s in heldout),
             "steps": args.steps, "batch": args.batch, "context": args.context,
             "final_train_loss_ema": ema, "heldout_loss": held,
             "heldout_perplexity": math.exp(held),
