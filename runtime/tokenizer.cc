@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "runtime/llama2c_tokenizer.h"
+#include "runtime/sentencepiece_bpe_reader.h"
 #include "runtime/sentencepiece_tokenizer.h"
 
 namespace headroom::runtime {
@@ -54,6 +57,16 @@ std::string Tokenizer::Decode(const std::vector<int>& ids) const {
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(
     const std::string& path, int vocab_size) {
   if (absl::EndsWith(path, ".model")) {
+    // BPE models with byte fallback load without libsentencepiece (see
+    // sentencepiece_bpe_reader.h for why); the others go through it.
+    std::ifstream in(path, std::ios::binary);
+    if (in) {
+      std::stringstream contents;
+      contents << in.rdbuf();
+      auto bpe = ReadSentencePieceBpeModel(contents.str(), vocab_size, path);
+      if (bpe.ok()) return std::unique_ptr<Tokenizer>(std::move(*bpe));
+      if (!absl::IsUnimplemented(bpe.status())) return bpe.status();
+    }
     absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> tok =
         SentencePieceTokenizer::Load(path, vocab_size);
     if (!tok.ok()) return tok.status();

@@ -1,20 +1,15 @@
 #!/usr/bin/env bash
 # The main job: installs what it needs, builds Headroom, starts headroom-server
-# on ../shared/models/stories260K with its KV heads compressed on load (4 -> 2,
-# svd-a, calibrated on TinyStories; deploy/config/default.yaml), streams a
+# on the embedded default model (models/headroom-tiny, 8 KV heads) with its KV
+# heads compressed on load to 4 (svd-a; deploy/config/default.yaml), streams a
 # story through headroom-client, prints the KV memory saved as the server
-# reports it, and stops the server. (The embedded default model of our own
-# replaces stories260K in a later issue.)
+# reports it, and stops the server. Needs nothing outside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh
 source scripts/build-env.sh
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C build/release -j"$JOBS" headroom-server headroom-client
-if [ ! -f ../shared/models/stories260K/stories260K.bin ]; then
-  echo "demo: ../shared/models/stories260K/stories260K.bin is absent (the shared models live beside the project root)" >&2
-  exit 1
-fi
 grpc_port="${GRPC_PORT:-50051}"
 metrics_port="${METRICS_PORT:-9464}"
 log="$(mktemp -t headroom-demo.XXXXXX.log)"
@@ -23,7 +18,7 @@ build/release/server/headroom-server --config deploy/config/default.yaml \
   >"$log" 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-echo "demo: starting headroom-server (compressing on load; the first start calibrates, later starts use the cache)"
+echo "demo: starting headroom-server (compressing the KV heads on load)"
 for _ in $(seq 1 600); do
   grep -q "serving" "$log" && break
   if ! kill -0 $server 2>/dev/null; then cat "$log" >&2; exit 1; fi

@@ -352,14 +352,21 @@ class LlamaTokenizersTest : public ::testing::Test {
       auto bin = LoadTokenizer(bin_path, 32000);
       ASSERT_TRUE(bin.ok()) << bin.status();
       bin_ = std::move(*bin);
-      auto model = LoadTokenizer(model_path, 32000);
+      // libsentencepiece itself, and our protobuf-free reader of the same
+      // .model file (what LoadTokenizer picks for BPE models).
+      auto model = SentencePieceTokenizer::Load(model_path, 32000);
       ASSERT_TRUE(model.ok()) << model.status();
       model_ = std::move(*model);
+      auto native = LoadTokenizer(model_path, 32000);
+      ASSERT_TRUE(native.ok()) << native.status();
+      ASSERT_NE(dynamic_cast<const Llama2cTokenizer*>(native->get()), nullptr);
+      native_ = std::move(*native);
     }
   }
   static void TearDownTestSuite() {
     bin_.reset();
     model_.reset();
+    native_.reset();
   }
 
   // Same ids from both, with and without BOS, and exact round trips.
@@ -368,17 +375,21 @@ class LlamaTokenizersTest : public ::testing::Test {
     for (bool bos : {true, false}) {
       const std::vector<int> ids = bin_->Encode(s, bos);
       EXPECT_EQ(ids, model_->Encode(s, bos)) << "bos " << bos;
+      EXPECT_EQ(ids, native_->Encode(s, bos)) << "bos " << bos;
       EXPECT_EQ(bin_->Decode(ids), s) << "bos " << bos;
       EXPECT_EQ(model_->Decode(ids), s) << "bos " << bos;
+      EXPECT_EQ(native_->Decode(ids), s) << "bos " << bos;
     }
   }
 
   static std::unique_ptr<Tokenizer> bin_;
   static std::unique_ptr<Tokenizer> model_;
+  static std::unique_ptr<Tokenizer> native_;
 };
 
 std::unique_ptr<Tokenizer> LlamaTokenizersTest::bin_;
 std::unique_ptr<Tokenizer> LlamaTokenizersTest::model_;
+std::unique_ptr<Tokenizer> LlamaTokenizersTest::native_;
 
 TEST_F(LlamaTokenizersTest, Basics) {
   EXPECT_EQ(bin_->vocab_size(), 32000);
