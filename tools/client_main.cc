@@ -26,36 +26,12 @@
 #include "headroom/v1/headroom.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tools/cli_args.h"
+#include "tools/grpc_code_name.h"
 
 namespace headroom::tools {
 namespace {
 
 using nlohmann::json;
-
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK:
-      return "OK";
-    case grpc::StatusCode::CANCELLED:
-      return "CANCELLED";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    default:
-      return "UNKNOWN";
-  }
-}
 
 json UsageJson(const v1::Usage& u) {
   return {{"prompt_tokens", u.prompt_tokens()},
@@ -151,7 +127,7 @@ absl::StatusOr<v1::GenerateRequest> BuildRequest(const CliArgs& args) {
 }
 
 int Fail(const grpc::Status& s) {
-  std::cerr << "headroom-client: " << CodeName(s.error_code()) << ": "
+  std::cerr << "headroom-client: " << GrpcCodeName(s.error_code()) << ": "
             << s.error_message() << "\n";
   return 1;
 }
