@@ -34,10 +34,16 @@ struct ForwardProfile {
   double other_seconds = 0.0;      // norms, activations, embedding
 };
 
+// Storage type of weights and KV pages on GPU backends (the CPU backend is
+// fp32 throughout).
+enum class LowPrecision { kFloat16, kBFloat16 };
+
 struct BackendOptions {
   int block_size = 16;  // tokens per KV page
   int num_blocks = 0;   // KV pages; 0 = enough for one full context
   int num_threads = 1;  // CPU threads (GEMMs and attention)
+  LowPrecision dtype = LowPrecision::kFloat16;  // GPU backends
+  int device_id = 0;                            // GPU backends
 };
 
 class Backend {

@@ -224,11 +224,11 @@ absl::Status ParseTenant(const Parser& p, const YAML::Node& node,
 
 absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
                        ServerConfig* c) {
-  HEADROOM_RETURN_IF_ERROR(
-      p.CheckMap(root, "",
-                 {"model", "compression", "engine", "listen", "metrics_listen",
-                  "drain_deadline_seconds", "load_delay_seconds", "tenants",
-                  "allow_anonymous"}));
+  HEADROOM_RETURN_IF_ERROR(p.CheckMap(
+      root, "",
+      {"model", "compression", "engine", "device", "dtype", "device_id",
+       "listen", "metrics_listen", "drain_deadline_seconds",
+       "load_delay_seconds", "tenants", "allow_anonymous"}));
   if (const YAML::Node m = root["model"]; m.IsDefined()) {
     HEADROOM_RETURN_IF_ERROR(
         p.CheckMap(m, "model", {"path", "format", "tokenizer"}));
@@ -308,6 +308,17 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
                                        path, "threads",
                                        "must be in [1, 1024]"));
   }
+  HEADROOM_RETURN_IF_ERROR(p.GetString(root, "", "device", &c->device));
+  HEADROOM_RETURN_IF_ERROR(p.Require(c->device == "cpu" || c->device == "cuda",
+                                     root, "", "device",
+                                     "expected cpu or cuda"));
+  HEADROOM_RETURN_IF_ERROR(p.GetString(root, "", "dtype", &c->dtype));
+  HEADROOM_RETURN_IF_ERROR(
+      p.Require(c->dtype == "float16" || c->dtype == "bfloat16", root, "",
+                "dtype", "expected float16 or bfloat16"));
+  HEADROOM_RETURN_IF_ERROR(p.GetInt(root, "", "device_id", &c->device_id));
+  HEADROOM_RETURN_IF_ERROR(
+      p.Require(c->device_id >= 0, root, "", "device_id", "must be >= 0"));
   HEADROOM_RETURN_IF_ERROR(p.GetString(root, "", "listen", &c->listen));
   HEADROOM_RETURN_IF_ERROR(
       p.GetString(root, "", "metrics_listen", &c->metrics_listen));
@@ -404,6 +415,9 @@ constexpr FlagInfo kFlags[] = {
     {"block-size", true, "tokens per KV page"},
     {"kv-cache-memory-bytes", true, "KV pool memory budget"},
     {"threads", true, "CPU backend threads"},
+    {"device", true, "cpu | cuda"},
+    {"dtype", true, "cuda weights and KV pages: float16 | bfloat16"},
+    {"device-id", true, "cuda: which GPU"},
     {"drain-deadline-seconds", true, "SIGTERM: time given to in-flight work"},
     {"load-delay-seconds", true, "testing: stay NOT_SERVING this long"},
     {"allow-anonymous", false, "requests without a key run as anonymous"},
@@ -529,6 +543,12 @@ absl::Status ApplyServerFlags(const ServerFlags& flags, ServerConfig* c) {
       s = ParseNumber(name, value, &c->engine.kv_cache_memory_bytes);
     } else if (name == "threads") {
       s = ParseNumber(name, value, &c->engine.threads);
+    } else if (name == "device") {
+      c->device = value;
+    } else if (name == "dtype") {
+      c->dtype = value;
+    } else if (name == "device-id") {
+      s = ParseNumber(name, value, &c->device_id);
     } else if (name == "drain-deadline-seconds") {
       s = ParseNumber(name, value, &c->drain_deadline_seconds);
     } else if (name == "load-delay-seconds") {
@@ -577,6 +597,14 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
     return bad("engine.kv_cache_memory_bytes", "must be >= 1");
   }
   if (e.threads <= 0) return bad("engine.threads", "must be >= 1");
+  if (c.device != "cpu" && c.device != "cuda") {
+    return bad("device", "expected cpu or cuda, got \"" + c.device + "\"");
+  }
+  if (c.dtype != "float16" && c.dtype != "bfloat16") {
+    return bad("dtype",
+               "expected float16 or bfloat16, got \"" + c.dtype + "\"");
+  }
+  if (c.device_id < 0) return bad("device_id", "must be >= 0");
   if (c.listen.empty()) return bad("listen", "an address is required");
   std::set<std::string> names, digests;
   for (size_t i = 0; i < c.tenants.size(); ++i) {

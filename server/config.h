@@ -71,6 +71,11 @@ struct ServerConfig {
   ModelSection model;
   CompressionSection compression;
   EngineSection engine;
+  // Where the model runs: "cpu" (OpenBLAS, fp32) or "cuda" (fp16/bf16
+  // weights and KV pages, `dtype`).
+  std::string device = "cpu";
+  std::string dtype = "float16";           // cuda: float16 | bfloat16
+  int device_id = 0;                       // cuda: which GPU
   std::string listen = "127.0.0.1:50051";  // gRPC; port 0 = any free port
   std::string metrics_listen = "127.0.0.1:9464";  // HTTP; "" = off
   double drain_deadline_seconds = 30.0;  // SIGTERM: finish work within this

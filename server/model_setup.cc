@@ -13,6 +13,7 @@
 #include "compress/perplexity.h"
 #include "compress/projections_file.h"
 #include "compress/text_corpus.h"
+#include "runtime/backend_factory.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/model_digest.h"
 #include "runtime/model_loader.h"
@@ -245,10 +246,14 @@ absl::StatusOr<ServedModel> LoadServedModel(
     }
     served.layers.push_back(layer);
   }
+  // Bytes per cached value on the serving device (fp32 on the CPU, fp16 /
+  // bf16 on CUDA); the original layout is counted on the same device.
+  const auto device = runtime::ParseDevice(config.device);
+  if (!device.ok()) return device.status();
+  const int64_t value_bytes = runtime::KvBytesPerValue(*device);
   served.kv_bytes_per_token_original =
-      c.OriginalKvValuesPerToken() * static_cast<int64_t>(sizeof(float));
-  served.kv_bytes_per_token_served =
-      c.KvValuesPerToken() * static_cast<int64_t>(sizeof(float));
+      c.OriginalKvValuesPerToken() * value_bytes;
+  served.kv_bytes_per_token_served = c.KvValuesPerToken() * value_bytes;
   return served;
 }
 

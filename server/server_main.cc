@@ -26,8 +26,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/backend.h"
-#include "runtime/cpu/cpu_backend.h"
-#include "runtime/kv_cache.h"
+#include "runtime/backend_factory.h"
 #include "server/config.h"
 #include "server/engine/block_manager.h"
 #include "server/metrics_http.h"
@@ -153,6 +152,14 @@ int Run(int argc, char** argv) {
     Log(std::string(s.message()));
     return 1;
   }
+  // device: cuda without the module or a GPU stops here, in one line, before
+  // anything listens.
+  if (auto s =
+          runtime::CheckDeviceAvailable(*runtime::ParseDevice(config->device));
+      !s.ok()) {
+    Log(std::string(s.message()));
+    return 1;
+  }
 
   // SIGTERM / SIGINT: the handler only writes to a pipe (async-signal-safe;
   // libraries such as OpenBLAS start threads before main, so the signal may
@@ -236,14 +243,16 @@ int Run(int argc, char** argv) {
   // (compressed) layout; the original layout's capacity for comparison.
   const int block_size = config->engine.block_size;
   const int64_t budget = config->engine.kv_cache_memory_bytes;
+  // Validated with the config: cpu or cuda, float16 or bfloat16.
+  const runtime::Device device = *runtime::ParseDevice(config->device);
   const int64_t served_block_bytes =
-      runtime::KvCache::BytesPerBlock(served->weights.config, block_size);
+      runtime::KvBytesPerBlock(served->weights.config, block_size, device);
   runtime::ModelConfig original_config = served->weights.config;
   original_config.cache_kv_heads.clear();
   const int64_t original_pool_tokens =
       int64_t{BlockManager::BlocksForBudget(
           budget,
-          runtime::KvCache::BytesPerBlock(original_config, block_size))} *
+          runtime::KvBytesPerBlock(original_config, block_size, device))} *
       block_size;
   const int num_blocks =
       BlockManager::BlocksForBudget(budget, served_block_bytes);
@@ -271,9 +280,11 @@ int Run(int argc, char** argv) {
   backend_options.block_size = block_size;
   backend_options.num_blocks = num_blocks;
   backend_options.num_threads = config->engine.threads;
+  backend_options.dtype = *runtime::ParseLowPrecision(config->dtype);
+  backend_options.device_id = config->device_id;
   const std::string method = served->method;
-  auto backend =
-      runtime::CreateCpuBackend(std::move(served->weights), backend_options);
+  auto backend = runtime::CreateBackend(device, std::move(served->weights),
+                                        backend_options);
   if (!backend.ok()) {
     Log(absl::StrCat("backend: ", backend.status().message()));
     server->Shutdown();

@@ -131,6 +131,39 @@ TEST(ServerConfigTest, WrongTypeNamesKeyAndLine) {
               HasSubstr("c.yaml:3: compression.calibration.lines"));
 }
 
+TEST(ServerConfigTest, DeviceAndDtype) {
+  auto c = ParseServerConfig(
+      "model:\n  path: m.bin\ndevice: cuda\ndtype: bfloat16\ndevice_id: 1\n",
+      "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->device, "cuda");
+  EXPECT_EQ(c->dtype, "bfloat16");
+  EXPECT_EQ(c->device_id, 1);
+  auto defaults = ParseServerConfig("", "c.yaml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->device, "cpu");
+  EXPECT_EQ(defaults->dtype, "float16");
+
+  auto device = ParseServerConfig("device: tpu\n", "c.yaml");
+  EXPECT_THAT(std::string(device.status().message()),
+              HasSubstr("c.yaml:1: device: expected cpu or cuda"));
+  auto dtype = ParseServerConfig("dtype: fp8\n", "c.yaml");
+  EXPECT_THAT(std::string(dtype.status().message()),
+              HasSubstr("c.yaml:1: dtype: expected float16 or bfloat16"));
+  auto id = ParseServerConfig("device_id: -1\n", "c.yaml");
+  EXPECT_THAT(std::string(id.status().message()),
+              HasSubstr("c.yaml:1: device_id: must be >= 0"));
+
+  // The flags are checked by the same rules.
+  const char* argv[] = {"headroom-server", "--model", "m.bin", "--device",
+                        "gpu"};
+  auto flags = ParseServerFlags(5, argv);
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  ServerConfig from_flags;
+  EXPECT_THAT(std::string(ApplyServerFlags(*flags, &from_flags).message()),
+              HasSubstr("device: expected cpu or cuda, got \"gpu\""));
+}
+
 TEST(ServerConfigTest, MalformedYamlNamesLine) {
   auto c = ParseServerConfig("model:\n  path: [unclosed\n", "bad.yaml");
   ASSERT_FALSE(c.ok());
