@@ -324,9 +324,12 @@ int Run(int argc, char** argv) {
     health->SetServingStatus(true);
     ready.store(true);
     metrics.ready.WithLabels({}).Set(1);
-    Log(absl::StrCat("serving ", config->model.path, " (compression ", method,
-                     ", KV pool ", num_blocks, " pages of ", block_size,
-                     " tokens)"));
+    Log(absl::StrCat(
+        "serving ", config->model.path, " (compression ", method, ", device ",
+        config->device == "cuda"
+            ? absl::StrCat("cuda:", config->device_id, " ", config->dtype)
+            : "cpu",
+        ", KV pool ", num_blocks, " pages of ", block_size, " tokens)"));
     stop.Wait();
   }
 
