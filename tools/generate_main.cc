@@ -1,7 +1,8 @@
-// headroom-generate: prompt in, text out, one sequence on the CPU backend.
+// headroom-generate: prompt in, text out, one sequence.
 //
 //   headroom-generate --model PATH [--tokenizer PATH] [--prompt TEXT]
 //       [--max-tokens N] [--temperature T] [--seed S] [--threads N]
+//       [--device cpu|cuda] [--dtype float16|bfloat16]
 //
 // Greedy (argmax) when --temperature is 0 (the default); otherwise samples
 // from softmax(logits / T) with a seeded generator. Stops at EOS, at BOS
@@ -14,7 +15,7 @@
 #include <random>
 
 #include "absl/strings/str_format.h"
-#include "runtime/cpu/cpu_backend.h"
+#include "runtime/backend_factory.h"
 #include "runtime/sequence_runner.h"
 #include "tools/cli_args.h"
 #include "tools/model_bundle.h"
@@ -41,9 +42,15 @@ int SampleWithTemperature(const std::vector<float>& logits, double temperature,
 
 absl::Status Run(int argc, char** argv) {
   auto args = CliArgs::Parse(argc, argv, 1,
-                             {{"model"}, {"tokenizer"}, {"prompt"},
-                              {"max-tokens"}, {"temperature"}, {"seed"},
-                              {"threads"}});
+                             {{"model"},
+                              {"tokenizer"},
+                              {"prompt"},
+                              {"max-tokens"},
+                              {"temperature"},
+                              {"seed"},
+                              {"threads"},
+                              {"device"},
+                              {"dtype"}});
   if (!args.ok()) return args.status();
   auto model = args->Require("model");
   if (!model.ok()) return model.status();
@@ -61,20 +68,27 @@ absl::Status Run(int argc, char** argv) {
   if (*temperature < 0.0) {
     return absl::InvalidArgumentError("--temperature must be >= 0");
   }
+  auto device = runtime::ParseDevice(args->Get("device", "cpu"));
+  if (!device.ok()) return device.status();
+  auto dtype = runtime::ParseLowPrecision(args->Get("dtype", "float16"));
+  if (!dtype.ok()) return dtype.status();
+  if (auto s = runtime::CheckDeviceAvailable(*device); !s.ok()) return s;
   auto bundle = LoadModelBundle(*model, args->Get("tokenizer"));
   if (!bundle.ok()) return bundle.status();
   const runtime::Tokenizer& tok = *bundle->tokenizer;
   const runtime::ModelConfig config = bundle->weights.config;
   runtime::BackendOptions options;
   options.num_threads = *threads;
-  auto backend = runtime::CreateCpuBackend(std::move(bundle->weights), options);
+  options.dtype = *dtype;
+  auto backend =
+      runtime::CreateBackend(*device, std::move(bundle->weights), options);
   if (!backend.ok()) return backend.status();
 
   std::vector<int> ids = tok.Encode(args->Get("prompt"), /*add_bos=*/true);
   if (static_cast<int>(ids.size()) >= config.max_seq_len) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--prompt has %d tokens; the context is %d", ids.size(),
-        config.max_seq_len));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--prompt has %d tokens; the context is %d", ids.size(),
+                        config.max_seq_len));
   }
   std::mt19937_64 rng(static_cast<uint64_t>(*seed));
   runtime::SequenceRunner runner(backend->get());
