@@ -1,12 +1,13 @@
 #include "tests/test_support.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include <unistd.h>
+#include "runtime/sequence_runner.h"
 
 namespace headroom::testing {
 
@@ -44,6 +45,24 @@ std::string ReadTextFile(const std::string& path) {
 
 nlohmann::json ReadJsonFile(const std::string& path) {
   return nlohmann::json::parse(ReadTextFile(path));
+}
+
+std::vector<int> GreedyTokens(runtime::Backend& backend,
+                              const std::vector<int>& prompt, int steps) {
+  runtime::SequenceRunner runner(&backend);
+  std::vector<float> logits;
+  auto s = runner.Append(prompt, false, &logits);
+  EXPECT_TRUE(s.ok()) << s;
+  std::vector<int> out;
+  for (int i = 0; i < steps && s.ok(); ++i) {
+    const int next = runtime::Argmax(logits);
+    out.push_back(next);
+    if (i + 1 < steps) {
+      s = runner.Append({&next, 1}, false, &logits);
+      EXPECT_TRUE(s.ok()) << s;
+    }
+  }
+  return out;
 }
 
 }  // namespace headroom::testing

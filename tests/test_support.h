@@ -3,8 +3,10 @@
 #define HEADROOM_TESTS_TEST_SUPPORT_H_
 
 #include <string>
+#include <vector>
 
 #include "nlohmann/json.hpp"
+#include "runtime/backend.h"
 
 namespace headroom::testing {
 
@@ -17,16 +19,21 @@ std::string MakeTempDir(const std::string& name);
 nlohmann::json ReadJsonFile(const std::string& path);
 std::string ReadTextFile(const std::string& path);
 
+// Greedy (argmax) continuation of `prompt` for `steps` tokens on `backend`,
+// one sequence; failures are test failures.
+std::vector<int> GreedyTokens(runtime::Backend& backend,
+                              const std::vector<int>& prompt, int steps);
+
 }  // namespace headroom::testing
 
 // Skips the current test with a clear message when a ../shared file is
 // absent; otherwise sets `var` to its absolute path.
-#define HEADROOM_REQUIRE_SHARED(var, relative)                              \
-  std::string var = ::headroom::testing::SharedPath(relative);             \
-  if (var.empty()) {                                                        \
-    GTEST_SKIP() << "../shared/" << (relative)                              \
-                 << " is absent: this test needs the shared models/data "   \
-                    "beside the project root";                              \
+#define HEADROOM_REQUIRE_SHARED(var, relative)                            \
+  std::string var = ::headroom::testing::SharedPath(relative);            \
+  if (var.empty()) {                                                      \
+    GTEST_SKIP() << "../shared/" << (relative)                            \
+                 << " is absent: this test needs the shared models/data " \
+                    "beside the project root";                            \
   }
 
 #endif  // HEADROOM_TESTS_TEST_SUPPORT_H_

@@ -209,12 +209,12 @@ cudaError_t PagedAttention(const PagedAttentionParams& params,
     PagedAttentionKernel<T><<<grid, kThreads, shared, stream>>>(params);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return e;
-    const int threads = params.head_dim < 32 ? 32 : params.head_dim;
-    CombineSplitsKernel<T> < < <params.num_tokens * params.num_heads,
-                                threads> 256
-        ? 256
-        : threads,
-        0, stream >>> (params);
+    // One thread per output coordinate (at least a warp, at most 256).
+    const int threads = params.head_dim < 32    ? 32
+                        : params.head_dim > 256 ? 256
+                                                : params.head_dim;
+    const int rows = params.num_tokens * params.num_heads;
+    CombineSplitsKernel<T><<<rows, threads, 0, stream>>>(params);
     return cudaGetLastError();
   });
 }

@@ -24,6 +24,7 @@
 namespace headroom::runtime {
 namespace {
 
+using ::headroom::testing::GreedyTokens;
 using ::testing::HasSubstr;
 
 constexpr char kStories[] = "models/stories260K/stories260K.bin";
@@ -156,25 +157,6 @@ void ExpectClose(const std::vector<float>& cuda, const std::vector<float>& cpu,
               worst_all, positions);
 }
 
-int Argmax(const float* row, int n) {
-  return static_cast<int>(std::max_element(row, row + n) - row);
-}
-
-std::vector<int> Greedy(Backend& backend, const std::vector<int>& prompt,
-                        int steps) {
-  SequenceRunner runner(&backend);
-  std::vector<float> logits;
-  EXPECT_TRUE(runner.Append(prompt, false, &logits).ok());
-  std::vector<int> out;
-  const int vocab = backend.config().vocab_size;
-  for (int i = 0; i < steps; ++i) {
-    const int next = Argmax(logits.data(), vocab);
-    out.push_back(next);
-    EXPECT_TRUE(runner.Append({next}, false, &logits).ok());
-  }
-  return out;
-}
-
 class CudaBackendTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -215,8 +197,8 @@ TEST_F(CudaBackendTest, GreedyTextIdenticalForFiftyTokens) {
   auto cuda = Make(Device::kCuda, weights_);
   ASSERT_NE(cuda, nullptr);
   const std::vector<int> bos = {weights_.config.bos_id};
-  EXPECT_EQ(Greedy(*cuda, bos, 50), Greedy(*cpu, bos, 50));
-  EXPECT_EQ(Greedy(*cuda, tokens_, 50), Greedy(*cpu, tokens_, 50));
+  EXPECT_EQ(GreedyTokens(*cuda, bos, 50), GreedyTokens(*cpu, bos, 50));
+  EXPECT_EQ(GreedyTokens(*cuda, tokens_, 50), GreedyTokens(*cpu, tokens_, 50));
 }
 
 TEST_F(CudaBackendTest, BatchedEqualsSingleSequence) {

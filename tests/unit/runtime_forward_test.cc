@@ -14,6 +14,7 @@
 namespace headroom::runtime {
 namespace {
 
+using ::headroom::testing::GreedyTokens;
 using ::headroom::testing::ReadJsonFile;
 
 std::unique_ptr<Backend> MakeBackend(const std::string& path,
@@ -42,29 +43,11 @@ void ExpectLogitsMatch(Backend& backend, const nlohmann::json& ref,
   for (size_t pos = 0; pos < ids.size(); ++pos) {
     float worst = 0.0f;
     for (int v = 0; v < vocab; ++v) {
-      worst = std::max(worst, std::abs(logits[pos * vocab + v] -
-                                       expected[pos][v]));
+      worst =
+          std::max(worst, std::abs(logits[pos * vocab + v] - expected[pos][v]));
     }
     EXPECT_LE(worst, tolerance) << "position " << pos;
   }
-}
-
-std::vector<int> Greedy(Backend& backend, const std::vector<int>& prompt,
-                        int steps) {
-  SequenceRunner runner(&backend);
-  std::vector<float> logits;
-  EXPECT_TRUE(runner.Append(prompt, false, &logits).ok());
-  std::vector<int> out;
-  for (int i = 0; i < steps; ++i) {
-    const int next = Argmax(logits);
-    out.push_back(next);
-    if (i + 1 < steps) {
-      auto s = runner.Append({&next, 1}, false, &logits);
-      EXPECT_TRUE(s.ok()) << s;
-      if (!s.ok()) break;
-    }
-  }
-  return out;
 }
 
 TEST(ForwardTest, LogitsMatchReference) {
@@ -75,7 +58,8 @@ TEST(ForwardTest, LogitsMatchReference) {
 }
 
 TEST(ForwardTest, Mha8LogitsMatchReference) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K-mha8/stories260K_mha8.bin");
+  HEADROOM_REQUIRE_SHARED(model,
+                          "models/stories260K-mha8/stories260K_mha8.bin");
   HEADROOM_REQUIRE_SHARED(ref, "testdata/stories260K_logits.json");
   auto backend = MakeBackend(model);
   ExpectLogitsMatch(*backend, ReadJsonFile(ref), 1e-4f);
@@ -100,7 +84,8 @@ TEST(ForwardTest, ChunkedPrefillMatchesUnchunked) {
   ASSERT_TRUE(weights.ok());
   auto tokenizer = LoadTokenizer(*FindTokenizerFor(model), 512);
   ASSERT_TRUE(tokenizer.ok());
-  const std::string line = ::headroom::testing::ReadTextFile(text).substr(0, 600);
+  const std::string line =
+      ::headroom::testing::ReadTextFile(text).substr(0, 600);
   const std::vector<int> ids = (*tokenizer)->Encode(line, true);
   ASSERT_GT(ids.size(), 50u);
   auto backend = CreateCpuBackend(std::move(*weights), {});
@@ -133,8 +118,8 @@ TEST(ForwardTest, GreedyFromBosMatchesReference) {
   const auto ref = ReadJsonFile(ref_path);
   const auto expected = ref["generated_tokens"].get<std::vector<int>>();
   auto backend = MakeBackend(model);
-  EXPECT_EQ(Greedy(*backend, ref["prompt_tokens"].get<std::vector<int>>(),
-                   static_cast<int>(expected.size())),
+  EXPECT_EQ(GreedyTokens(*backend, ref["prompt_tokens"].get<std::vector<int>>(),
+                         static_cast<int>(expected.size())),
             expected);
 }
 
@@ -144,8 +129,8 @@ TEST(ForwardTest, GreedyContinuationMatchesReference) {
   const auto ref = ReadJsonFile(ref_path);
   const auto expected = ref["generated_tokens"].get<std::vector<int>>();
   auto backend = MakeBackend(model);
-  EXPECT_EQ(Greedy(*backend, ref["prompt_tokens"].get<std::vector<int>>(),
-                   static_cast<int>(expected.size())),
+  EXPECT_EQ(GreedyTokens(*backend, ref["prompt_tokens"].get<std::vector<int>>(),
+                         static_cast<int>(expected.size())),
             expected);
 }
 
@@ -233,8 +218,8 @@ TEST(ForwardTest, ConvertedHuggingFaceModelGivesTheSameLogits) {
   // ~1e-6 relative on logits of size ~10.
   float worst = 0.0f;
   for (size_t i = 0; i < a.size(); ++i) {
-    worst = std::max(worst,
-                     std::abs(a[i] - b[i]) / std::max(1.0f, std::abs(a[i])));
+    worst =
+        std::max(worst, std::abs(a[i] - b[i]) / std::max(1.0f, std::abs(a[i])));
   }
   EXPECT_LE(worst, 1e-5f);
 }
