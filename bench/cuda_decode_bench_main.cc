@@ -167,15 +167,19 @@ absl::Status Run(int argc, char** argv) {
     auto backend =
         runtime::CreateCudaBackendWithRandomWeights(c, options, 1234);
     if (!backend.ok()) return backend.status();
-    const int blocks_per_seq = (max_context + block_size - 1) / block_size;
     for (const RunSpec& r : runs) {
-      // Sequence s owns pages [s * blocks_per_seq, ...): a decode step at
-      // position context + i for every sequence.
+      // Sequence s owns pages [s * blocks_per_seq, (s + 1) * blocks_per_seq):
+      // a decode step at position context + i for every sequence. Sized by
+      // this run, so no two sequences share a page (shared pages would be
+      // read from L2 and flatter the step time); max_tokens makes the pool
+      // hold batch * blocks_per_seq pages.
+      const int blocks_per_seq =
+          (r.context + steps + 4 + block_size - 1) / block_size;
       runtime::Batch batch;
       for (int s = 0; s < r.batch; ++s) {
         std::vector<int> table(blocks_per_seq);
         for (int b = 0; b < blocks_per_seq; ++b) {
-          table[b] = (s * blocks_per_seq + b) % options.num_blocks;
+          table[b] = s * blocks_per_seq + b;
         }
         batch.block_tables.push_back(std::move(table));
       }

@@ -64,6 +64,7 @@ absl::StatusOr<CudaModule> LoadCudaModule() {
     module.create_backend = reinterpret_cast<HeadroomCudaCreateBackendFn>(
         ::dlsym(handle, "headroom_cuda_create_backend"));
     if (module.device_count == nullptr || module.create_backend == nullptr) {
+      ::dlclose(handle);
       return absl::FailedPreconditionError(absl::StrCat(
           "device: cuda: ", path, " is not Headroom's CUDA backend module"));
     }

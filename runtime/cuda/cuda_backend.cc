@@ -99,7 +99,8 @@ class CudaBackend final : public Backend {
   cuda::CublasHandle cublas_;
   std::vector<DeviceLayer> layers_;
   DeviceBuffer embedding_, rms_final_, classifier_;  // classifier: untied only
-  DeviceBuffer staging_;                             // fp32 upload staging
+  DeviceBuffer rope_inv_freq_;  // [d/2] theta^(-2p/d), fp32
+  DeviceBuffer staging_;        // fp32 upload staging
 
   // Step state, grown on demand.
   std::vector<int32_t> meta_;  // host copy of the step metadata
@@ -162,6 +163,14 @@ absl::Status CudaBackend::Allocate(const std::vector<bool>& post_rope_proj) {
       !s.ok())
     return s;
   if (auto s = alloc(&rms_final_, D * 4); !s.ok()) return s;
+  // RoPE frequencies with the CPU backend's float arithmetic
+  // (runtime/cpu/kernels.cc), so both rotate by the same angles.
+  std::vector<float> inv_freq(d / 2);
+  for (int64_t p = 0; p < d / 2; ++p) {
+    inv_freq[p] = 1.0f / std::pow(c.rope_theta, static_cast<float>(2 * p) / d);
+  }
+  if (auto s = alloc(&rope_inv_freq_, d / 2 * 4); !s.ok()) return s;
+  if (auto s = UploadFloat(inv_freq, &rope_inv_freq_); !s.ok()) return s;
   if (!c.tied_embeddings) {
     if (auto s = alloc(&classifier_, int64_t{c.vocab_size} * D * kLowpBytes);
         !s.ok())
@@ -310,6 +319,19 @@ void CudaBackend::PlanStep(const Batch& batch) {
     const int heads_per_tile = std::min(group, cuda::kAttentionMaxRows);
     const int tokens_per_tile =
         std::max(1, cuda::kAttentionMaxRows / heads_per_tile);
+    const int head_chunks = (group + heads_per_tile - 1) / heads_per_tile;
+    // Tiles of the step (each sequence's tokens are contiguous); split the
+    // key ranges only as far as needed to give the GPU enough blocks.
+    int64_t tiles = 0;
+    for (int begin = 0; begin < T;) {
+      int end = begin;
+      while (end < T && batch.seq_ids[end] == batch.seq_ids[begin]) ++end;
+      tiles += (end - begin + tokens_per_tile - 1) / tokens_per_tile;
+      begin = end;
+    }
+    const int64_t blocks = tiles * head_chunks * layer.g;
+    const int max_split_factor = static_cast<int>(std::max<int64_t>(
+        1, cuda::kAttentionTargetBlocks / std::max<int64_t>(1, blocks)));
     plan.splits_offset = static_cast<int64_t>(meta_.size());
     meta_.resize(meta_.size() + T);
     std::vector<cuda::AttentionWorkItem> items;
@@ -320,8 +342,13 @@ void CudaBackend::PlanStep(const Batch& batch) {
       for (int t0 = begin; t0 < end; t0 += tokens_per_tile) {
         const int nt = std::min(tokens_per_tile, end - t0);
         const int max_pos = batch.positions[t0 + nt - 1];
-        const int splits =
-            (max_pos + cuda::kAttentionSplitKeys) / cuda::kAttentionSplitKeys;
+        // Keys 0..max_pos in `splits` ranges of split_keys (the last one
+        // shorter): at most one range per kAttentionSplitKeys keys.
+        const int wanted =
+            std::min(max_split_factor, (max_pos + cuda::kAttentionSplitKeys) /
+                                           cuda::kAttentionSplitKeys);
+        const int split_keys = (max_pos + wanted) / wanted;
+        const int splits = (max_pos + split_keys) / split_keys;
         for (int t = t0; t < t0 + nt; ++t) {
           meta_[plan.splits_offset + t] = splits;
         }
@@ -330,10 +357,9 @@ void CudaBackend::PlanStep(const Batch& batch) {
           const int nh = std::min(heads_per_tile, group - h0);
           plan.max_rows = std::max(plan.max_rows, nt * nh);
           for (int s = 0; s < splits; ++s) {
-            items.push_back(
-                {t0, nt, h0, nh, s, s * cuda::kAttentionSplitKeys,
-                 std::min((s + 1) * cuda::kAttentionSplitKeys, max_pos + 1),
-                 table_offset[seq]});
+            items.push_back({t0, nt, h0, nh, s, s * split_keys,
+                             std::min((s + 1) * split_keys, max_pos + 1),
+                             table_offset[seq]});
           }
         }
       }
@@ -393,6 +419,10 @@ absl::Status CudaBackend::Forward(const Batch& batch,
   const int D = c.dim, d = c.head_dim, h = c.n_heads, F = c.hidden_dim;
   cudaStream_t stream = stream_.get();
 
+  // A step that failed part-way may have left work queued, its copy out of
+  // meta_host_ among it: let it drain before the host rewrites the buffer
+  // (free when the previous step succeeded, it synchronized).
+  HEADROOM_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
   PlanStep(batch);
   if (auto s = ReserveStepBuffers(T, n_out); !s.ok()) return s;
   std::memcpy(meta_host_.get(), meta_.data(), meta_.size() * 4);
@@ -423,11 +453,11 @@ absl::Status CudaBackend::Forward(const Batch& batch,
                       layer.wqkv.get(), q, static_cast<int>(width), false);
         !s.ok())
       return s;
+    const float* inv_freq = rope_inv_freq_.as<float>();
     HEADROOM_CUDA_RETURN_IF_ERROR(cuda::ApplyRope(
-        q, T, h, d, width, positions, c.rope_theta, half_pairing, stream));
-    HEADROOM_CUDA_RETURN_IF_ERROR(cuda::ApplyRope(k, T, layer.nk, d, width,
-                                                  positions, c.rope_theta,
-                                                  half_pairing, stream));
+        q, T, h, d, width, positions, inv_freq, half_pairing, stream));
+    HEADROOM_CUDA_RETURN_IF_ERROR(cuda::ApplyRope(
+        k, T, layer.nk, d, width, positions, inv_freq, half_pairing, stream));
     const float* q_att = q;
     int64_t q_stride = width;
     const float* k_cache_src = k;

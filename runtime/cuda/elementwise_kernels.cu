@@ -48,13 +48,13 @@ __global__ void RmsNormKernel(const float* x, const int32_t* rows, int dim,
   }
 }
 
-// One thread per (token, head, pair). The angle uses the same float
-// arithmetic as the CPU backend (runtime/cpu/kernels.cc): freq =
-// 1 / theta^(2p/d), angle = pos * freq, with accurate sinf/cosf (no fast
-// math) so long contexts keep their precision.
+// One thread per (token, head, pair). The frequencies come from the host
+// (the CPU backend's float arithmetic) and angle = pos * freq is computed in
+// float as there, with accurate sincosf (no fast math) so long contexts keep
+// their precision.
 __global__ void RopeKernel(float* x, int num_tokens, int num_heads,
                            int head_dim, int64_t row_stride,
-                           const int32_t* positions, float theta,
+                           const int32_t* positions, const float* inv_freq,
                            bool half_pairing) {
   const int half = head_dim / 2;
   const int64_t total = static_cast<int64_t>(num_tokens) * num_heads * half;
@@ -63,8 +63,7 @@ __global__ void RopeKernel(float* x, int num_tokens, int num_heads,
     const int p = static_cast<int>(i % half);
     const int head = static_cast<int>((i / half) % num_heads);
     const int t = static_cast<int>(i / (int64_t{half} * num_heads));
-    const float freq = 1.0f / powf(theta, static_cast<float>(2 * p) / head_dim);
-    const float angle = static_cast<float>(positions[t]) * freq;
+    const float angle = static_cast<float>(positions[t]) * inv_freq[p];
     float s, c;
     sincosf(angle, &s, &c);
     float* v = x + t * row_stride + int64_t{head} * head_dim;
@@ -168,12 +167,13 @@ cudaError_t RmsNorm(DType dtype, const float* x, const int32_t* rows,
 }
 
 cudaError_t ApplyRope(float* x, int num_tokens, int num_heads, int head_dim,
-                      int64_t row_stride, const int32_t* positions, float theta,
-                      bool half_pairing, cudaStream_t stream) {
+                      int64_t row_stride, const int32_t* positions,
+                      const float* inv_freq, bool half_pairing,
+                      cudaStream_t stream) {
   const int64_t total = int64_t{num_tokens} * num_heads * (head_dim / 2);
   if (total == 0) return cudaSuccess;
   RopeKernel<<<GridFor(total, kThreads), kThreads, 0, stream>>>(
-      x, num_tokens, num_heads, head_dim, row_stride, positions, theta,
+      x, num_tokens, num_heads, head_dim, row_stride, positions, inv_freq,
       half_pairing);
   return cudaGetLastError();
 }

@@ -21,9 +21,12 @@ enum class DType { kFloat16, kBFloat16 };
 inline constexpr int kAttentionKeysPerTile = 32;
 inline constexpr int kAttentionMaxRows = 32;
 inline constexpr int kMaxHeadDim = 256;
-// Keys one attention block covers before the key range is split (split-K):
-// a multiple of kAttentionKeysPerTile.
+// Split-K: a tile's key range is split into ranges of at least this many
+// keys, and only while the step has fewer than kAttentionTargetBlocks
+// blocks (tiles x KV heads) to keep the GPU busy; the partials then stay
+// bounded by about kAttentionTargetBlocks x kAttentionMaxRows rows.
 inline constexpr int kAttentionSplitKeys = 512;
+inline constexpr int kAttentionTargetBlocks = 1024;
 
 // x[t, :] = table[ids[t], :] (lowp -> fp32), t < num_tokens.
 cudaError_t EmbeddingGather(DType dtype, const void* table, const int32_t* ids,
@@ -37,11 +40,13 @@ cudaError_t RmsNorm(DType dtype, const float* x, const int32_t* rows,
                     cudaStream_t stream);
 
 // Rotates `num_heads` heads of head_dim coordinates of each token in place
-// (rows `row_stride` floats apart), angle positions[t] * theta^(-2p/d) for
-// pair p; pairs (2p, 2p+1), or (p, p + d/2) when `half_pairing`.
+// (rows `row_stride` floats apart) by angle positions[t] * inv_freq[p] for
+// pair p (inv_freq = theta^(-2p/d), computed on the host as the CPU backend
+// does); pairs (2p, 2p+1), or (p, p + d/2) when `half_pairing`.
 cudaError_t ApplyRope(float* x, int num_tokens, int num_heads, int head_dim,
-                      int64_t row_stride, const int32_t* positions, float theta,
-                      bool half_pairing, cudaStream_t stream);
+                      int64_t row_stride, const int32_t* positions,
+                      const float* inv_freq, bool half_pairing,
+                      cudaStream_t stream);
 
 // out[t, i] = lowp(silu(gate_up[t, i]) * gate_up[t, hidden + i]); gate_up is
 // [num_tokens, 2 * hidden] (W_1 and W_3 outputs side by side).
