@@ -13,7 +13,7 @@ packages=(
   nlohmann-json3-dev
   libcivetweb-dev civetweb
   libgtest-dev libgmock-dev libbenchmark-dev
-  prometheus yamllint
+  prometheus yamllint python3-yaml python3-jsonschema
 )
 
 missing=()

@@ -17,6 +17,8 @@
 namespace headroom::runtime::cuda {
 namespace {
 
+// At most four warps a block; fewer when the step's tiles have fewer rows
+// (decode of an MHA layout has one row a tile), so no warp idles.
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
 constexpr int kKeys = kAttentionKeysPerTile;
@@ -61,17 +63,18 @@ __global__ void __launch_bounds__(kThreads)
   float* m_s = p_s + kWarps * kKeys;
   float* l_s = m_s + R;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int num_warps = blockDim.x / 32;
 
   // Row r serves token token_begin + r / num_heads and query head
   // kv * group + head_begin + r % num_heads.
-  for (int i = threadIdx.x; i < rows * d; i += kThreads) {
+  for (int i = threadIdx.x; i < rows * d; i += blockDim.x) {
     const int r = i / d, e = i % d;
     const int64_t t = item.token_begin + r / item.num_heads;
     const int j = kv * group + item.head_begin + r % item.num_heads;
     q_s[i] = p.q[t * p.q_stride + int64_t{j} * d + e] * p.scale;
     acc_s[i] = 0.0f;
   }
-  for (int r = threadIdx.x; r < rows; r += kThreads) {
+  for (int r = threadIdx.x; r < rows; r += blockDim.x) {
     m_s[r] = -INFINITY;
     l_s[r] = 0.0f;
   }
@@ -87,7 +90,7 @@ __global__ void __launch_bounds__(kThreads)
   for (int tile = item.key_begin; tile < item.key_end; tile += kKeys) {
     const int n = min(kKeys, item.key_end - tile);
     __syncthreads();  // the previous tile is consumed (first: init is done)
-    for (int i = threadIdx.x; i < n * vecs_per_key; i += kThreads) {
+    for (int i = threadIdx.x; i < n * vecs_per_key; i += blockDim.x) {
       const int key = i / vecs_per_key, e0 = (i % vecs_per_key) * 8;
       const int pos = tile + key;
       const int64_t page = table[pos / p.block_size];
@@ -105,7 +108,7 @@ __global__ void __launch_bounds__(kThreads)
     }
     __syncthreads();
 
-    for (int r = warp; r < rows; r += kWarps) {
+    for (int r = warp; r < rows; r += num_warps) {
       const int t = item.token_begin + r / item.num_heads;
       const int pos_r = p.positions[t];  // causal: keys 0..pos_r
       const int key_pos = tile + lane;
@@ -143,7 +146,7 @@ __global__ void __launch_bounds__(kThreads)
   __syncthreads();
 
   const int width = d + 2;
-  for (int i = threadIdx.x; i < rows * width; i += kThreads) {
+  for (int i = threadIdx.x; i < rows * width; i += blockDim.x) {
     const int r = i / width, e = i % width;
     const int64_t t = item.token_begin + r / item.num_heads;
     const int j = kv * group + item.head_begin + r % item.num_heads;
@@ -206,7 +209,8 @@ cudaError_t PagedAttention(const PagedAttentionParams& params,
   return DispatchLowp(params.dtype, [&](auto tag) {
     using T = decltype(tag);
     const dim3 grid(params.num_items, params.kv_heads);
-    PagedAttentionKernel<T><<<grid, kThreads, shared, stream>>>(params);
+    const int warps = params.max_rows < kWarps ? params.max_rows : kWarps;
+    PagedAttentionKernel<T><<<grid, 32 * warps, shared, stream>>>(params);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return e;
     // One thread per output coordinate (at least a warp, at most 256).

@@ -28,6 +28,7 @@
 #include "server/engine/engine.h"
 #include "tools/model_bundle.h"
 #include "tests/integration/server_process.h"
+#include "tests/promql_metrics.h"
 #include "tests/test_support.h"
 #include "tests/tool_runner.h"
 
@@ -612,36 +613,15 @@ TEST_F(ServerTest, MetricsPassPromtoolAndCoverTheDashboard) {
     }
   }
 
-  const std::string dashboard =
-      ReadTextFile(std::string(HEADROOM_SOURCE_DIR) +
-                   "/deploy/grafana/headroom-dashboard.json");
-  const nlohmann::json d = nlohmann::json::parse(dashboard);
-  std::set<std::string> queried;
-  const std::regex name_re("headroom:[a-zA-Z0-9_:]+");
-  for (const auto& panel : d["panels"]) {
-    for (const auto& target : panel["targets"]) {
-      const std::string expr = target["expr"];
-      for (auto it = std::sregex_iterator(expr.begin(), expr.end(), name_re);
-           it != std::sregex_iterator(); ++it) {
-        std::string name = it->str();
-        for (const char* suffix : {"_bucket", "_sum", "_count"}) {
-          const std::string s = suffix;
-          if (name.size() > s.size() &&
-              name.compare(name.size() - s.size(), s.size(), s) == 0 &&
-              metrics.find("# TYPE " + name.substr(0, name.size() - s.size()) +
-                           " histogram") != std::string::npos) {
-            name = name.substr(0, name.size() - s.size());
-          }
-        }
-        queried.insert(name);
-      }
-    }
-  }
-  EXPECT_GT(queried.size(), 15u);
-  for (const std::string& name : queried) {
-    EXPECT_THAT(metrics, HasSubstr("# TYPE " + name + " "))
-        << "the dashboard queries " << name << ", which /metrics lacks";
-  }
+  // Every metric the dashboard queries (panels and variables) is exported;
+  // tests/deploy checks the alert rules the same way (tests/promql_metrics.h).
+  auto queried = DashboardMetricNames(
+      ReadJsonFile(std::string(HEADROOM_SOURCE_DIR) +
+                   "/deploy/grafana/headroom-dashboard.json"));
+  ASSERT_TRUE(queried.ok()) << queried.status();
+  EXPECT_GT(queried->size(), 15u);
+  EXPECT_THAT(MissingMetrics(*queried, metrics), ::testing::IsEmpty())
+      << "the dashboard queries metrics that /metrics lacks";
 }
 
 // --- Start-up and lifecycle, each with its own process. ---------------------

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds Headroom's release binaries in a build stage of the Dockerfile and
+# gathers what the runtime stage copies, under PREFIX:
+#   PREFIX/bin/                    headroom-server, -client, -compress,
+#                                  -generate, -eval, -convert
+#   PREFIX/runtime-packages.txt    the packages of the shared libraries they
+#                                  load (scripts/container-runtime-packages.sh)
+# usage: scripts/container-build.sh ON|OFF PREFIX
+#   ON|OFF: -DHEADROOM_CUDA (the CUDA backend; ON needs nvcc)
+# Environment: JOBS (default: all cores), BUILD_DIR (default build/container).
+set -euo pipefail
+
+usage() {
+  echo "usage: $0 ON|OFF PREFIX  (ON|OFF: build the CUDA backend)" >&2
+  exit 2
+}
+[ $# -eq 2 ] || usage
+case "$1" in ON | OFF) ;; *) usage ;; esac
+[ -n "$2" ] || usage
+cuda="$1"
+prefix="$2"
+cd "$(dirname "$0")/.."
+build_dir="${BUILD_DIR:-build/container}"
+jobs="${JOBS:-$(nproc)}"
+tools=(headroom-server headroom-client headroom-compress headroom-generate
+       headroom-eval headroom-convert)
+
+# Release, no tests and no benchmarks (bench/ is only pulled in by the tests).
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DHEADROOM_CUDA="$cuda" -DHEADROOM_BUILD_TESTS=OFF \
+  -DHEADROOM_BUILD_BENCH=OFF
+ninja -C "$build_dir" -j"$jobs" "${tools[@]}"
+
+mkdir -p "$prefix/bin"
+for t in "${tools[@]}"; do
+  # server/headroom-server, tools/headroom-*: wherever CMake put it.
+  bin=$(find "$build_dir" -type f -name "$t" -perm -u+x | head -n 1)
+  [ -n "$bin" ] || { echo "$0: $t was not built" >&2; exit 1; }
+  install -m 0755 "$bin" "$prefix/bin/$t"
+done
+strip --strip-unneeded "$prefix"/bin/*
+bash scripts/container-runtime-packages.sh "$prefix"/bin/* \
+  >"$prefix/runtime-packages.txt"
+echo "container-build: $(ls "$prefix/bin" | wc -l) programs in $prefix/bin," \
+  "runtime packages: $(tr '\n' ' ' <"$prefix/runtime-packages.txt")"
