@@ -2,7 +2,9 @@
 # Builds Headroom's release binaries in a build stage of the Dockerfile and
 # gathers what the runtime stage copies, under PREFIX:
 #   PREFIX/bin/                    headroom-server, -client, -compress,
-#                                  -generate, -eval, -convert
+#                                  -generate, -eval, -convert (and with
+#                                  CUDA libheadroom_cuda.so, the backend
+#                                  module the server loads from beside it)
 #   PREFIX/runtime-packages.txt    the packages of the shared libraries they
 #                                  load (scripts/container-runtime-packages.sh)
 # usage: scripts/container-build.sh ON|OFF PREFIX
@@ -38,6 +40,13 @@ for t in "${tools[@]}"; do
   [ -n "$bin" ] || { echo "$0: $t was not built" >&2; exit 1; }
   install -m 0755 "$bin" "$prefix/bin/$t"
 done
+if [ "$cuda" = ON ]; then
+  # The CUDA backend module: headroom-server loads it (dlopen) from beside
+  # its executable when the config says device: cuda.
+  ninja -C "$build_dir" -j"$jobs" headroom_cuda
+  install -m 0755 "$build_dir/runtime/cuda/libheadroom_cuda.so" \
+    "$prefix/bin/libheadroom_cuda.so"
+fi
 strip --strip-unneeded "$prefix"/bin/*
 bash scripts/container-runtime-packages.sh "$prefix"/bin/* \
   >"$prefix/runtime-packages.txt"

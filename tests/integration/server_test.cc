@@ -23,14 +23,15 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "headroom/v1/headroom.grpc.pb.h"
+#include "runtime/backend_factory.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/sha256.h"
 #include "server/engine/engine.h"
-#include "tools/model_bundle.h"
 #include "tests/integration/server_process.h"
 #include "tests/promql_metrics.h"
 #include "tests/test_support.h"
 #include "tests/tool_runner.h"
+#include "tools/model_bundle.h"
 
 namespace headroom::testing {
 namespace {
@@ -247,8 +248,8 @@ TEST_F(ServerTest, ServedTextEqualsTheInProcessEngine) {
     }
   }
   ASSERT_FALSE(projections.empty()) << "the server caches its projections";
-  auto bundle = tools::LoadCompressedModelBundle(SharedPath(kModel), "",
-                                                 projections);
+  auto bundle =
+      tools::LoadCompressedModelBundle(SharedPath(kModel), "", projections);
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   auto backend = runtime::CreateCpuBackend(std::move(bundle->weights), {});
   ASSERT_TRUE(backend.ok());
@@ -263,12 +264,11 @@ TEST_F(ServerTest, ServedTextEqualsTheInProcessEngine) {
   local.sampling.seed = 11;
   local.sampling.temperature = 0.7f;
   std::string text;
-  ASSERT_TRUE((*engine)
-                  ->Submit(local,
-                           [&text](const server::EngineEvent& e) {
-                             text += e.text;
-                           })
-                  .ok());
+  ASSERT_TRUE(
+      (*engine)
+          ->Submit(local,
+                   [&text](const server::EngineEvent& e) { text += e.text; })
+          .ok());
   while ((*engine)->HasWork()) ASSERT_TRUE((*engine)->Step().ok());
   EXPECT_FALSE(text.empty());
   EXPECT_EQ(served.text(), text);
@@ -685,6 +685,24 @@ TEST(ServerStartupTest, PortInUseStopsWithOneLine) {
     EXPECT_THAT(lines[0], HasSubstr(busy));
   }
   ::close(fd);
+}
+
+TEST(ServerStartupTest, CudaWithoutDeviceStopsWithOneLine) {
+  if (runtime::CheckDeviceAvailable(runtime::Device::kCuda).ok()) {
+    GTEST_SKIP() << "a CUDA device is present: device: cuda would start "
+                    "(cuda_backend_test covers the CUDA backend)";
+  }
+  HEADROOM_REQUIRE_SHARED(model, kModel);
+  const std::string dir = MakeTempDir("cuda");
+  ServerProcess p;
+  ASSERT_TRUE(p.Start({"--model", model, "--listen", "127.0.0.1:0",
+                       "--metrics-listen", "", "--device", "cuda"},
+                      dir + "/log"));
+  EXPECT_EQ(p.WaitExit(120), 1);
+  const auto lines = NonEmptyLines(p.Log());
+  ASSERT_EQ(lines.size(), 1u) << p.Log();
+  // Without a device, or in a build without the CUDA backend.
+  EXPECT_THAT(lines[0], HasSubstr("device: cuda was requested but"));
 }
 
 TEST(ServerLifecycleTest, NotReadyIsUnavailableAndSigtermExitsZero) {
