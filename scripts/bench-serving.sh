@@ -4,7 +4,8 @@
 # ports (stories260K-mha8, 8 KV heads; one uncompressed, one compressed to 2
 # KV heads with rope-commuting+refit calibrated on TinyStories lines
 # 1:2000), headroom-bench against each at several concurrencies, then a
-# side-by-side table. Environment: BUILD (default build/release), WORK
+# side-by-side table (scripts/bench-serving-sweep.sh: open-loop rates, three
+# layouts, plots). Environment: BUILD (default build/release), WORK
 # (default /tmp/headroom-bench-serving), KV_BYTES (default 1 MiB: 400 tokens
 # in the original layout), CONCURRENCY (default "1 8 32"), MAX_TOKENS
 # (default 64), REQUESTS_PER_STREAM (default 8; at least 16 requests).
@@ -18,70 +19,18 @@ max_tokens="${MAX_TOKENS:-64}"
 per_stream="${REQUESTS_PER_STREAM:-8}"
 model=../shared/models/stories260K-mha8/stories260K_mha8.bin
 text=../shared/data/tinystories_val.txt
-for bin in "$build/server/headroom-server" "$build/bench/headroom-bench"; do
-  [ -x "$bin" ] || { echo "bench-serving: $bin not built (BUILD=$build)" >&2; exit 1; }
-done
+source scripts/bench-common.sh
+bench_require server/headroom-server bench/headroom-bench
 mkdir -p "$work"
 
-write_config() {  # name method
-  local name=$1 method=$2
-  {
-    echo "model:"
-    echo "  path: $model"
-    echo "compression:"
-    echo "  method: $method"
-    if [ "$method" != none ]; then
-      echo "  kv_heads: 2"
-      echo "  calibration:"
-      echo "    text: $text"
-      echo "    lines: \"1:2000\""
-      echo "  cache_dir: $work/projections"
-    fi
-    echo "engine:"
-    echo "  kv_cache_memory_bytes: $kv_bytes"
-    echo "drain_deadline_seconds: 5"
-    echo "allow_anonymous: true"
-  } >"$work/$name.yaml"
-}
+bench_write_config original "$model" none 0 "$kv_bytes" "$text" 1:2000
+bench_write_config compressed "$model" rope-commuting+refit 2 "$kv_bytes" "$text" 1:2000
+bench_start_server original
+bench_start_server compressed
+addr_original=$(bench_wait_serving original "${bench_pids[0]}")
+addr_compressed=$(bench_wait_serving compressed "${bench_pids[1]}")
 
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-
-start_server() {  # name
-  local name=$1
-  "$build/server/headroom-server" --config "$work/$name.yaml" \
-    --listen 127.0.0.1:0 --metrics-listen "" >"$work/$name.log" 2>&1 &
-  pids+=($!)
-}
-
-wait_serving() {  # name pid -> prints the gRPC address
-  local name=$1 pid=$2
-  for _ in $(seq 1 3000); do
-    if grep -q "^headroom-server: serving" "$work/$name.log"; then
-      sed -n 's/.*grpc listening on \([0-9.]*:[0-9]*\).*/\1/p' \
-        "$work/$name.log" | head -1
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  echo "bench-serving: $name did not start:" >&2
-  cat "$work/$name.log" >&2
-  return 1
-}
-
-write_config original none
-write_config compressed rope-commuting+refit
-start_server original
-start_server compressed
-addr_original=$(wait_serving original "${pids[0]}")
-addr_compressed=$(wait_serving compressed "${pids[1]}")
-
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+bench_machine
 echo "model: $model, KV budget $kv_bytes bytes, max_tokens $max_tokens (ignore_eos)"
 for name in original compressed; do
   grep -m1 "^headroom-server: serving" "$work/$name.log" | sed "s/^/$name: /"
