@@ -29,9 +29,11 @@ bench_machine() {
 # Writes $work/NAME.yaml: MODEL served as it is (METHOD none) or compressed
 # on load to KV_HEADS KV heads by METHOD, calibrated on the non-empty lines
 # CALIB_LINES of CALIB_TEXT (projections cached in $work/projections), with a
-# KV pool of KV_BYTES bytes.
-bench_write_config() {  # name model method kv_heads kv_bytes calib_text calib_lines
+# KV pool of KV_BYTES bytes; ENGINE_EXTRA, if given, is one more `key: value`
+# line of the engine section.
+bench_write_config() {  # name model method kv_heads kv_bytes calib_text calib_lines [engine_extra]
   local name=$1 model=$2 method=$3 kv_heads=$4 kv_bytes=$5 text=$6 lines=$7
+  local extra=${8:-}
   {
     echo "model:"
     echo "  path: $model"
@@ -46,6 +48,7 @@ bench_write_config() {  # name model method kv_heads kv_bytes calib_text calib_l
     fi
     echo "engine:"
     echo "  kv_cache_memory_bytes: $kv_bytes"
+    [ -z "$extra" ] || echo "  $extra"
     echo "drain_deadline_seconds: 5"
     echo "allow_anonymous: true"
   } >"$work/$name.yaml"

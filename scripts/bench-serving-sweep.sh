@@ -25,7 +25,10 @@
 # (default 64), PROMPT_WORDS (default 4:16: the default model has 128 tokens of
 # context, prompt and output), SLO_TTFT_MS (default 100), SLO_TPOT_MS
 # (default 5), CALIB_LINES (default 1:2000), PLOT (default 1: the PNGs, into
-# IMG_DIR, default docs/img; 0: the table only). The plots need Debian's
+# IMG_DIR, default docs/img; 0: the table only), LAYOUT_SET (default
+# kv-heads: the three layouts above; admission: the original layout with
+# engine.admission_reserve false ("original-greedy") and true ("original"),
+# and n/4 KV heads with it true). The plots need Debian's
 # python3-matplotlib: installed here with apt-get when missing (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,9 +68,19 @@ if [ -d "$model" ]; then
 else
   n=$(python3 -c 'import struct,sys; print(struct.unpack("<7i", open(sys.argv[1],"rb").read(28))[4])' "$model")
 fi
-layouts=(original "g$((n / 2))" "g$((n / 4))")
+case "${LAYOUT_SET:-kv-heads}" in
+  kv-heads)
+    layouts=(original "g$((n / 2))" "g$((n / 4))")
+    bench_write_config "g$((n / 2))" "$model" "$method" $((n / 2)) "$kv_bytes" "$text" "$calib_lines"
+    ;;
+  admission)
+    layouts=(original-greedy original "g$((n / 4))")
+    bench_write_config original-greedy "$model" none 0 "$kv_bytes" "$text" \
+      "$calib_lines" "admission_reserve: false"
+    ;;
+  *) echo "bench-serving-sweep: LAYOUT_SET must be kv-heads or admission" >&2; exit 2 ;;
+esac
 bench_write_config original "$model" none 0 "$kv_bytes" "$text" "$calib_lines"
-bench_write_config "g$((n / 2))" "$model" "$method" $((n / 2)) "$kv_bytes" "$text" "$calib_lines"
 bench_write_config "g$((n / 4))" "$model" "$method" $((n / 4)) "$kv_bytes" "$text" "$calib_lines"
 
 # Prompts: non-empty lines 3001.. ("non-empty" as the tools count them: a
@@ -99,7 +112,7 @@ labels = {}
 for name in layouts:
     log = open(f"{work}/{name}.log").read()
     m = re.search(r"KV pool (\d+) pages of (\d+) tokens", log)
-    heads = n if name == "original" else int(name[1:])
+    heads = n if name.startswith("original") else int(name[1:])
     labels[name] = (f"{name}: {heads} KV heads, pool {int(m.group(1)) * int(m.group(2))} tokens"
                     if m else name)
 json.dump({"model": model, "kv_bytes": kv_bytes, "labels": labels},

@@ -284,7 +284,7 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
     HEADROOM_RETURN_IF_ERROR(
         p.CheckMap(m, path,
                    {"max_num_batched_tokens", "max_num_seqs", "block_size",
-                    "kv_cache_memory_bytes", "threads"}));
+                    "kv_cache_memory_bytes", "threads", "admission_reserve"}));
     HEADROOM_RETURN_IF_ERROR(
         p.GetInt(m, path, "max_num_batched_tokens", &e.max_num_batched_tokens));
     HEADROOM_RETURN_IF_ERROR(p.Require(e.max_num_batched_tokens > 0, m, path,
@@ -304,6 +304,8 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
                                        "kv_cache_memory_bytes",
                                        "must be >= 1"));
     HEADROOM_RETURN_IF_ERROR(p.GetInt(m, path, "threads", &e.threads));
+    HEADROOM_RETURN_IF_ERROR(
+        p.GetBool(m, path, "admission_reserve", &e.admission_reserve));
     HEADROOM_RETURN_IF_ERROR(p.Require(e.threads > 0 && e.threads <= 1024, m,
                                        path, "threads",
                                        "must be in [1, 1024]"));

@@ -52,6 +52,9 @@ struct EngineSection {
   // served layout) pages. Default 64 MiB.
   int64_t kv_cache_memory_bytes = int64_t{64} << 20;
   int threads = 1;  // CPU backend threads
+  // Admit waiting requests only while one free KV page per sequence in the
+  // batch remains (false: admit whenever the prompt chunk fits).
+  bool admission_reserve = true;
 };
 
 struct TenantConfig {

@@ -293,6 +293,7 @@ int Run(int argc, char** argv) {
   EngineOptions engine_options;
   engine_options.max_num_batched_tokens = config->engine.max_num_batched_tokens;
   engine_options.max_num_seqs = config->engine.max_num_seqs;
+  engine_options.admission_reserve = config->engine.admission_reserve;
   FairShare* fair = context->fair_share.get();
   engine_options.reorder_waiting = [fair](std::vector<SequenceView>& waiting) {
     fair->Order(waiting);

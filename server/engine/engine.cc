@@ -91,18 +91,18 @@ absl::StatusOr<int64_t> Engine::Submit(GenerateRequest request,
     }
   }
   if (n >= config_.max_seq_len) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("prompt has ", n, " tokens; the context is ",
-                     config_.max_seq_len, " (room for at least one more needed)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prompt has ", n, " tokens; the context is ", config_.max_seq_len,
+        " (room for at least one more needed)"));
   }
   if (request.max_tokens <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_tokens must be >= 1, got ", request.max_tokens));
   }
   if (n + request.max_tokens > config_.max_seq_len) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_tokens ", request.max_tokens, " plus the prompt's ", n,
-        " tokens exceed the context of ", config_.max_seq_len));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_tokens ", request.max_tokens, " plus the prompt's ",
+                     n, " tokens exceed the context of ", config_.max_seq_len));
   }
   if (request.min_tokens < 0 || request.min_tokens > request.max_tokens) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -121,16 +121,15 @@ absl::StatusOr<int64_t> Engine::Submit(GenerateRequest request,
           "stop_token_ids[", i, "] = ", t, " is outside the vocabulary"));
     }
   }
-  if (auto s = runtime::ValidateSamplingParams(request.sampling,
-                                               config_.vocab_size);
+  if (auto s =
+          runtime::ValidateSamplingParams(request.sampling, config_.vocab_size);
       !s.ok())
     return s;
   const int pages = BlocksFor(n + request.max_tokens, backend_->block_size());
   if (pages > backend_->num_blocks()) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "the request needs ", pages, " KV pages (prompt ", n,
-        " + max_tokens ", request.max_tokens, "); the pool has ",
-        backend_->num_blocks()));
+        "the request needs ", pages, " KV pages (prompt ", n, " + max_tokens ",
+        request.max_tokens, "); the pool has ", backend_->num_blocks()));
   }
 
   seq->tokens = ids;
@@ -329,6 +328,7 @@ absl::Status Engine::Step() {
   SchedulerLimits limits;
   limits.max_num_batched_tokens = options_.max_num_batched_tokens;
   limits.max_num_seqs = options_.max_num_seqs;
+  limits.admission_reserve = options_.admission_reserve;
   limits.block_size = bs;
   const ScheduleResult plan =
       Schedule(views, blocks_.num_free(), limits, options_.reorder_waiting);
@@ -355,8 +355,8 @@ absl::Status Engine::Step() {
     }
     const int seq_index = static_cast<int>(batch.block_tables.size());
     batch.block_tables.push_back(s.blocks);
-    const bool last = s.num_computed + c.num_tokens ==
-                      static_cast<int>(s.tokens.size());
+    const bool last =
+        s.num_computed + c.num_tokens == static_cast<int>(s.tokens.size());
     batch.AddTokens(seq_index, s.tokens.data() + s.num_computed, c.num_tokens,
                     s.num_computed, /*logits_for_last=*/last);
     in_batch.push_back(&s);

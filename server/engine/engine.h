@@ -32,6 +32,9 @@ namespace headroom::server {
 struct EngineOptions {
   int max_num_batched_tokens = 256;  // tokens per step, all sequences
   int max_num_seqs = 64;             // sequences per step
+  // Admit waiting requests only while one free page per sequence in the
+  // batch remains (fewer preemptions under overload; scheduler.h).
+  bool admission_reserve = true;
   WaitingOrderHook reorder_waiting;  // fairness between tenants (optional)
   // Called on the engine thread after each step that ran a forward pass,
   // with the tokens it computed (prefill chunks + decodes), e.g. for an
@@ -42,11 +45,11 @@ struct EngineOptions {
 struct EngineStats {
   int64_t steps = 0;
   int64_t preemptions = 0;
-  int64_t prompt_tokens = 0;      // admitted prompts
+  int64_t prompt_tokens = 0;  // admitted prompts
   int64_t generated_tokens = 0;
   int64_t finished_requests = 0;
-  int running = 0;                // sequences holding pages
-  int waiting = 0;                // queued, holding none
+  int running = 0;  // sequences holding pages
+  int waiting = 0;  // queued, holding none
   int free_blocks = 0;
   int total_blocks = 0;
   int block_size = 0;

@@ -68,10 +68,18 @@ ScheduleResult Schedule(const std::vector<SequenceView>& sequences,
   if (!result.preempted.empty()) return result;
 
   if (reorder_waiting) reorder_waiting(waiting);
+  // Admission leaves one free page per sequence in the batch: each may open
+  // a page within its next block_size tokens, and a page a newcomer takes
+  // now would otherwise be won back by preempting (and recomputing) someone
+  // a few steps later. With nothing in the batch, the first waiting
+  // sequence is admitted whenever its chunk fits.
+  int reserve =
+      limits.admission_reserve ? static_cast<int>(result.scheduled.size()) : 0;
   for (const SequenceView& s : waiting) {
     if (batch_full()) break;
     const auto [want, needed] = next_chunk(s);
-    if (needed > free) break;
+    if (needed + reserve > free) break;
+    if (limits.admission_reserve) ++reserve;
     free -= needed;
     tokens_left -= want;
     result.scheduled.push_back({s.id, want, needed});

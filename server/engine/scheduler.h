@@ -11,8 +11,10 @@
 //      its pages and later recomputes its prompt and output so far);
 //   2. then waiting sequences in order (priority desc, arrival asc, unless a
 //      fairness hook reorders them), chunked prefill, while tokens, sequence
-//      slots and pages last; a waiting sequence that does not fit stops the
-//      admission (no overtaking within the order).
+//      slots and pages last, keeping one free page per sequence in the
+//      batch (room to grow, so admissions do not cause preemptions); a
+//      waiting sequence that does not fit stops the admission (no
+//      overtaking within the order).
 #ifndef HEADROOM_SERVER_ENGINE_SCHEDULER_H_
 #define HEADROOM_SERVER_ENGINE_SCHEDULER_H_
 
@@ -25,19 +27,21 @@ namespace headroom::server {
 
 struct SequenceView {
   int64_t id = 0;
-  int priority = 0;       // higher runs first
-  int64_t arrival = 0;    // submission order
+  int priority = 0;     // higher runs first
+  int64_t arrival = 0;  // submission order
   std::string tenant;
-  int num_tokens = 0;     // prompt + generated so far
-  int num_computed = 0;   // tokens whose K/V are in the cache
-  int num_blocks = 0;     // pages held
-  bool running = false;   // holds pages / was scheduled before
+  int num_tokens = 0;    // prompt + generated so far
+  int num_computed = 0;  // tokens whose K/V are in the cache
+  int num_blocks = 0;    // pages held
+  bool running = false;  // holds pages / was scheduled before
 };
 
 struct SchedulerLimits {
   int max_num_batched_tokens = 512;
   int max_num_seqs = 64;
   int block_size = 16;
+  // Admission keeps one free page per sequence in the batch (see Schedule).
+  bool admission_reserve = true;
 };
 
 struct ScheduledChunk {

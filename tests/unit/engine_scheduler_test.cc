@@ -8,8 +8,8 @@
 namespace headroom::server {
 namespace {
 
-SequenceView Seq(int64_t id, int tokens, int computed, int blocks,
-                 bool running, int priority = 0) {
+SequenceView Seq(int64_t id, int tokens, int computed, int blocks, bool running,
+                 int priority = 0) {
   SequenceView s;
   s.id = id;
   s.arrival = id;
@@ -31,9 +31,9 @@ SchedulerLimits Limits(int tokens, int seqs, int block = 4) {
 
 TEST(SchedulerTest, DecodesFirstThenChunkedPrefill) {
   // Two running decodes, one waiting prompt of 10 tokens; budget 6 tokens.
-  const auto r = Schedule({Seq(3, 10, 0, 0, false), Seq(1, 5, 4, 1, true),
-                           Seq(2, 9, 8, 2, true)},
-                          /*free_blocks=*/10, Limits(6, 8));
+  const auto r = Schedule(
+      {Seq(3, 10, 0, 0, false), Seq(1, 5, 4, 1, true), Seq(2, 9, 8, 2, true)},
+      /*free_blocks=*/10, Limits(6, 8));
   ASSERT_EQ(r.scheduled.size(), 3u);
   EXPECT_EQ(r.scheduled[0].id, 1);
   EXPECT_EQ(r.scheduled[0].num_tokens, 1);
@@ -47,9 +47,9 @@ TEST(SchedulerTest, DecodesFirstThenChunkedPrefill) {
 }
 
 TEST(SchedulerTest, MaxNumSeqsBoundsTheBatch) {
-  const auto r = Schedule({Seq(1, 3, 0, 0, false), Seq(2, 3, 0, 0, false),
-                           Seq(3, 3, 0, 0, false)},
-                          10, Limits(100, 2));
+  const auto r = Schedule(
+      {Seq(1, 3, 0, 0, false), Seq(2, 3, 0, 0, false), Seq(3, 3, 0, 0, false)},
+      10, Limits(100, 2));
   EXPECT_EQ(r.scheduled.size(), 2u);
 }
 
@@ -74,9 +74,30 @@ TEST(SchedulerTest, PriorityDecidesWhoIsPreempted) {
 TEST(SchedulerTest, WaitingSequencesDoNotOvertake) {
   // The first waiting prompt needs 3 pages, only 2 are free: nobody after
   // it is admitted either (FCFS).
-  const auto r = Schedule({Seq(1, 12, 0, 0, false), Seq(2, 2, 0, 0, false)},
-                          2, Limits(100, 8));
+  const auto r = Schedule({Seq(1, 12, 0, 0, false), Seq(2, 2, 0, 0, false)}, 2,
+                          Limits(100, 8));
   EXPECT_TRUE(r.scheduled.empty());
+}
+
+TEST(SchedulerTest, AdmissionLeavesAPagePerSequenceInTheBatch) {
+  // Two running decodes inside their pages (no new page), a waiting prompt
+  // of 4 tokens (one page). With 2 free pages admitting it would leave 1
+  // for 3 sequences: it waits. With 3 it is admitted.
+  const std::vector<SequenceView> seqs = {
+      Seq(1, 3, 2, 1, true), Seq(2, 6, 5, 2, true), Seq(3, 4, 0, 0, false)};
+  const auto tight = Schedule(seqs, /*free_blocks=*/2, Limits(64, 8));
+  ASSERT_EQ(tight.scheduled.size(), 2u);
+  EXPECT_TRUE(tight.preempted.empty());
+  const auto room = Schedule(seqs, /*free_blocks=*/3, Limits(64, 8));
+  ASSERT_EQ(room.scheduled.size(), 3u);
+  EXPECT_EQ(room.scheduled[2].id, 3);
+  // With nothing running, a sequence is admitted when its chunk fits.
+  const auto alone = Schedule({Seq(3, 4, 0, 0, false)}, 1, Limits(64, 8));
+  EXPECT_EQ(alone.scheduled.size(), 1u);
+  // Without the reserve, whenever the chunk fits.
+  SchedulerLimits greedy = Limits(64, 8);
+  greedy.admission_reserve = false;
+  EXPECT_EQ(Schedule(seqs, 1, greedy).scheduled.size(), 3u);
 }
 
 TEST(SchedulerTest, FairnessHookReordersWaiting) {

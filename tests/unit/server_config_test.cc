@@ -131,6 +131,17 @@ TEST(ServerConfigTest, WrongTypeNamesKeyAndLine) {
               HasSubstr("c.yaml:3: compression.calibration.lines"));
 }
 
+TEST(ServerConfigTest, AdmissionReserve) {
+  auto c = ParseServerConfig("engine:\n  admission_reserve: false\n", "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->engine.admission_reserve);
+  EXPECT_TRUE(ParseServerConfig("", "c.yaml")->engine.admission_reserve);
+  auto bad = ParseServerConfig("engine:\n  admission_reserve: 2\n", "c.yaml");
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("c.yaml:2: engine.admission_reserve: expected true or "
+                        "false"));
+}
+
 TEST(ServerConfigTest, DeviceAndDtype) {
   auto c = ParseServerConfig(
       "model:\n  path: m.bin\ndevice: cuda\ndtype: bfloat16\ndevice_id: 1\n",
