@@ -13,6 +13,7 @@
 #include "runtime/cuda/cuda_resources.h"
 #include "runtime/cuda/cuda_status.h"
 #include "runtime/cuda/kernels.h"
+#include "runtime/paged_attention_plan.h"
 
 namespace headroom::runtime {
 namespace {
@@ -313,61 +314,15 @@ void CudaBackend::PlanStep(const Batch& batch) {
   plans_.clear();
   for (const DeviceLayer& layer : layers_) {
     if (plans_.count(layer.g) != 0) continue;
+    const PagedAttentionPlan p =
+        PlanPagedAttention(batch, config_.n_heads, layer.g, table_offset);
     AttentionPlan& plan = plans_[layer.g];
-    const int group = config_.n_heads / layer.g;
-    // Rows of a tile: tokens x heads of the group, at most kAttentionMaxRows.
-    const int heads_per_tile = std::min(group, cuda::kAttentionMaxRows);
-    const int tokens_per_tile =
-        std::max(1, cuda::kAttentionMaxRows / heads_per_tile);
-    const int head_chunks = (group + heads_per_tile - 1) / heads_per_tile;
-    // Tiles of the step (each sequence's tokens are contiguous); split the
-    // key ranges only as far as needed to give the GPU enough blocks.
-    int64_t tiles = 0;
-    for (int begin = 0; begin < T;) {
-      int end = begin;
-      while (end < T && batch.seq_ids[end] == batch.seq_ids[begin]) ++end;
-      tiles += (end - begin + tokens_per_tile - 1) / tokens_per_tile;
-      begin = end;
-    }
-    const int64_t blocks = tiles * head_chunks * layer.g;
-    const int max_split_factor = static_cast<int>(std::max<int64_t>(
-        1, cuda::kAttentionTargetBlocks / std::max<int64_t>(1, blocks)));
-    plan.splits_offset = static_cast<int64_t>(meta_.size());
-    meta_.resize(meta_.size() + T);
-    std::vector<cuda::AttentionWorkItem> items;
-    for (int begin = 0; begin < T;) {
-      const int seq = batch.seq_ids[begin];
-      int end = begin;
-      while (end < T && batch.seq_ids[end] == seq) ++end;
-      for (int t0 = begin; t0 < end; t0 += tokens_per_tile) {
-        const int nt = std::min(tokens_per_tile, end - t0);
-        const int max_pos = batch.positions[t0 + nt - 1];
-        // Keys 0..max_pos in `splits` ranges of split_keys (the last one
-        // shorter): at most one range per kAttentionSplitKeys keys.
-        const int wanted =
-            std::min(max_split_factor, (max_pos + cuda::kAttentionSplitKeys) /
-                                           cuda::kAttentionSplitKeys);
-        const int split_keys = (max_pos + wanted) / wanted;
-        const int splits = (max_pos + split_keys) / split_keys;
-        for (int t = t0; t < t0 + nt; ++t) {
-          meta_[plan.splits_offset + t] = splits;
-        }
-        plan.max_splits = std::max(plan.max_splits, splits);
-        for (int h0 = 0; h0 < group; h0 += heads_per_tile) {
-          const int nh = std::min(heads_per_tile, group - h0);
-          plan.max_rows = std::max(plan.max_rows, nt * nh);
-          for (int s = 0; s < splits; ++s) {
-            items.push_back({t0, nt, h0, nh, s, s * split_keys,
-                             std::min((s + 1) * split_keys, max_pos + 1),
-                             table_offset[seq]});
-          }
-        }
-      }
-      begin = end;
-    }
-    plan.num_items = static_cast<int>(items.size());
-    plan.items_offset = static_cast<int64_t>(meta_.size());
-    append(reinterpret_cast<const int32_t*>(items.data()), items.size() * 8);
+    plan.num_items = static_cast<int>(p.items.size());
+    plan.max_splits = p.max_splits;
+    plan.max_rows = p.max_rows;
+    plan.splits_offset = append(p.num_splits.data(), p.num_splits.size());
+    plan.items_offset = append(reinterpret_cast<const int32_t*>(p.items.data()),
+                               p.items.size() * 8);
   }
 }
 

@@ -11,22 +11,20 @@
 
 #include <cstdint>
 
+#include "runtime/paged_attention_plan.h"
+
 namespace headroom::runtime::cuda {
 
 enum class DType { kFloat16, kBFloat16 };
 
-// Keys (query rows) an attention block stages per tile, and the most query
-// rows one block serves. Head dims must be a multiple of 8 (16-byte loads of
-// a cache row) and at most kMaxHeadDim.
+// Keys an attention block stages in shared memory at a time. Head dims
+// must be a multiple of 8 (16-byte loads of a cache row) and at most
+// kMaxHeadDim. Tiles, rows and splits: runtime/paged_attention_plan.h.
 inline constexpr int kAttentionKeysPerTile = 32;
-inline constexpr int kAttentionMaxRows = 32;
 inline constexpr int kMaxHeadDim = 256;
-// Split-K: a tile's key range is split into ranges of at least this many
-// keys, and only while the step has fewer than kAttentionTargetBlocks
-// blocks (tiles x KV heads) to keep the GPU busy; the partials then stay
-// bounded by about kAttentionTargetBlocks x kAttentionMaxRows rows.
-inline constexpr int kAttentionSplitKeys = 512;
-inline constexpr int kAttentionTargetBlocks = 1024;
+using ::headroom::runtime::AttentionWorkItem;
+using ::headroom::runtime::kAttentionMaxRows;
+using ::headroom::runtime::kAttentionSplitKeys;
 
 // x[t, :] = table[ids[t], :] (lowp -> fp32), t < num_tokens.
 cudaError_t EmbeddingGather(DType dtype, const void* table, const int32_t* ids,
@@ -73,22 +71,6 @@ cudaError_t WriteKvCache(DType dtype, const float* k, int64_t k_stride,
                          int kv_heads, int head_dim, int block_size,
                          const int32_t* slots, void* k_cache, void* v_cache,
                          cudaStream_t stream);
-
-// One block of paged attention: query rows (num_tokens consecutive tokens of
-// one sequence) x (num_heads query heads of one GQA group, from head_begin
-// within the group) against the sequence's positions [key_begin, key_end).
-// The KV head is the grid's y index. Layout: 8 int32 (uploaded as such).
-struct AttentionWorkItem {
-  int32_t token_begin;
-  int32_t num_tokens;
-  int32_t head_begin;
-  int32_t num_heads;
-  int32_t split;  // which of the tile's key ranges
-  int32_t key_begin;
-  int32_t key_end;
-  int32_t table_offset;  // the sequence's block table in block_tables
-};
-static_assert(sizeof(AttentionWorkItem) == 8 * sizeof(int32_t));
 
 struct PagedAttentionParams {
   DType dtype = DType::kFloat16;
