@@ -152,11 +152,10 @@ int Run(int argc, char** argv) {
     Log(std::string(s.message()));
     return 1;
   }
-  // device: cuda without the module or a GPU stops here, in one line, before
-  // anything listens.
-  if (auto s =
-          runtime::CheckDeviceAvailable(*runtime::ParseDevice(config->device));
-      !s.ok()) {
+  // Validated with the config: cpu or cuda. cuda without the module or a
+  // GPU stops here, in one line, before anything listens.
+  const runtime::Device device = *runtime::ParseDevice(config->device);
+  if (auto s = runtime::CheckDeviceAvailable(device); !s.ok()) {
     Log(std::string(s.message()));
     return 1;
   }
@@ -243,8 +242,6 @@ int Run(int argc, char** argv) {
   // (compressed) layout; the original layout's capacity for comparison.
   const int block_size = config->engine.block_size;
   const int64_t budget = config->engine.kv_cache_memory_bytes;
-  // Validated with the config: cpu or cuda, float16 or bfloat16.
-  const runtime::Device device = *runtime::ParseDevice(config->device);
   const int64_t served_block_bytes =
       runtime::KvBytesPerBlock(served->weights.config, block_size, device);
   runtime::ModelConfig original_config = served->weights.config;
@@ -280,7 +277,8 @@ int Run(int argc, char** argv) {
   backend_options.block_size = block_size;
   backend_options.num_blocks = num_blocks;
   backend_options.num_threads = config->engine.threads;
-  backend_options.dtype = *runtime::ParseLowPrecision(config->dtype);
+  backend_options.dtype =
+      *runtime::ParseLowPrecision(config->dtype);  // validated with it
   backend_options.device_id = config->device_id;
   const std::string method = served->method;
   auto backend = runtime::CreateBackend(device, std::move(served->weights),
