@@ -375,6 +375,32 @@ namespace {
 // Invariants: at most one write in flight; Finish (or StartWriteAndFinish)
 // is called exactly once, after which nothing touches the reactor; the
 // reactor is alive until OnDone, which gRPC calls only after Finish.
+// The engine request behind a Generate or GenerateStream reactor: admitted
+// by Start, cancelled by Cancel (a no-op before a successful Start).
+class EngineRequestHandle {
+ public:
+  absl::Status Start(HeadroomService* service,
+                     grpc::CallbackServerContext* context,
+                     const v1::GenerateRequest& request,
+                     std::function<void(const EngineEvent&)> sink) {
+    auto call = service->StartCall(context, request, std::move(sink));
+    if (!call.ok()) return call.status();
+    call_ = *std::move(call);
+    engine_ = service->engine();
+    return absl::OkStatus();
+  }
+
+  void Cancel() const {
+    if (call_ != nullptr && engine_ != nullptr) {
+      engine_->Cancel(call_->engine_id());
+    }
+  }
+
+ private:
+  std::shared_ptr<HeadroomService::Call> call_;
+  Engine* engine_ = nullptr;
+};
+
 class StreamReactor final
     : public grpc::ServerWriteReactor<v1::GenerateStreamResponse> {
  public:
@@ -421,14 +447,11 @@ class StreamReactor final
       }
       Perform(action);
     };
-    auto call = service->StartCall(context, *request, std::move(sink));
-    if (!call.ok()) {
+    if (auto s = request_.Start(service, context, *request, std::move(sink));
+        !s.ok()) {
       shared_->finished = true;
-      Finish(ToGrpc(call.status()));
-      return;
+      Finish(ToGrpc(s));
     }
-    call_ = *call;
-    engine_ = service->engine();
   }
 
   void OnWriteDone(bool ok) override {
@@ -439,12 +462,12 @@ class StreamReactor final
       if (!ok) shared_->cancelled = true;  // the client is gone
       action = NextLocked(*shared_);
     }
-    if (!ok) CancelEngine();
+    if (!ok) request_.Cancel();
     Perform(action);
   }
 
   void OnCancel() override {
-    CancelEngine();
+    request_.Cancel();
     Action action;
     {
       std::lock_guard<std::mutex> lock(shared_->mu);
@@ -505,15 +528,8 @@ class StreamReactor final
     }
   }
 
-  void CancelEngine() {
-    if (call_ != nullptr && engine_ != nullptr) {
-      engine_->Cancel(call_->engine_id());
-    }
-  }
-
   std::shared_ptr<Shared> shared_;
-  std::shared_ptr<HeadroomService::Call> call_;
-  Engine* engine_ = nullptr;
+  EngineRequestHandle request_;
 };
 
 // Generate's reactor: the engine events fill the response; the final one
@@ -548,20 +564,15 @@ class UnaryReactor final : public grpc::ServerUnaryReactor {
                                 "generation failed: " + e.error)
                  : grpc::Status::OK);
     };
-    auto call = service->StartCall(context, *request, std::move(sink));
-    if (!call.ok()) {
+    if (auto s = request_.Start(service, context, *request, std::move(sink));
+        !s.ok()) {
       shared_->finished = true;
-      Finish(ToGrpc(call.status()));
-      return;
+      Finish(ToGrpc(s));
     }
-    call_ = *call;
-    engine_ = service->engine();
   }
 
   void OnCancel() override {
-    if (call_ != nullptr && engine_ != nullptr) {
-      engine_->Cancel(call_->engine_id());
-    }
+    request_.Cancel();
     {
       std::lock_guard<std::mutex> lock(shared_->mu);
       if (shared_->finished) return;
@@ -575,8 +586,7 @@ class UnaryReactor final : public grpc::ServerUnaryReactor {
 
  private:
   std::shared_ptr<Shared> shared_;
-  std::shared_ptr<HeadroomService::Call> call_;
-  Engine* engine_ = nullptr;
+  EngineRequestHandle request_;
 };
 
 }  // namespace
