@@ -445,7 +445,10 @@ class StreamReactor final
         }
         action = NextLocked(*shared);
       }
-      Perform(action);
+      // Nothing to do: leave `this` alone. Once the lock is released, a gRPC
+      // thread may finish the call and delete the reactor; with a write or
+      // the finish to issue (marked under the lock), only this thread can.
+      if (action.kind != Kind::kNone) Perform(action);
     };
     if (auto s = request_.Start(service, context, *request, std::move(sink));
         !s.ok()) {
