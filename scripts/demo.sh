@@ -28,10 +28,20 @@ sed 's/^/  /' "$log"
 client=build/release/tools/headroom-client
 addr="127.0.0.1:$grpc_port"
 prompt="${PROMPT:-Once upon a time}"
+# By default the story fills the rest of the model's context (at most 200
+# tokens): the context as the server reports it, less the prompt's tokens
+# with BOS, so the request is valid for any served model and prompt.
+context=$("$client" info --addr "$addr" --json |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["context_length"])')
+prompt_tokens=$("$client" tokenize --addr "$addr" --add-bos --json \
+  --text "$prompt" |
+  python3 -c 'import json, sys; print(len(json.load(sys.stdin)["token_ids"]))')
+room=$((context - prompt_tokens))
+max_tokens="${MAX_TOKENS:-$((room < 200 ? room : 200))}"
 echo
 printf '%s' "$prompt"
 "$client" generate --addr "$addr" --stream \
-  --prompt "$prompt" --max-tokens "${MAX_TOKENS:-200}" \
+  --prompt "$prompt" --max-tokens "$max_tokens" \
   --temperature 0
 echo
 "$client" info --addr "$addr" --json | python3 -c '

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -284,7 +285,8 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
     HEADROOM_RETURN_IF_ERROR(
         p.CheckMap(m, path,
                    {"max_num_batched_tokens", "max_num_seqs", "block_size",
-                    "kv_cache_memory_bytes", "threads", "admission_reserve"}));
+                    "kv_cache_memory_bytes", "threads", "admission_reserve",
+                    "max_prompt_bytes"}));
     HEADROOM_RETURN_IF_ERROR(
         p.GetInt(m, path, "max_num_batched_tokens", &e.max_num_batched_tokens));
     HEADROOM_RETURN_IF_ERROR(p.Require(e.max_num_batched_tokens > 0, m, path,
@@ -309,6 +311,11 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
     HEADROOM_RETURN_IF_ERROR(p.Require(e.threads > 0 && e.threads <= 1024, m,
                                        path, "threads",
                                        "must be in [1, 1024]"));
+    HEADROOM_RETURN_IF_ERROR(
+        p.GetInt64(m, path, "max_prompt_bytes", &e.max_prompt_bytes));
+    HEADROOM_RETURN_IF_ERROR(
+        p.Require(e.max_prompt_bytes >= 0, m, path, "max_prompt_bytes",
+                  "must be >= 0 (0 = derived from the context)"));
   }
   HEADROOM_RETURN_IF_ERROR(p.GetString(root, "", "device", &c->device));
   HEADROOM_RETURN_IF_ERROR(p.Require(c->device == "cpu" || c->device == "cuda",
@@ -326,12 +333,15 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
       p.GetString(root, "", "metrics_listen", &c->metrics_listen));
   HEADROOM_RETURN_IF_ERROR(p.GetDouble(root, "", "drain_deadline_seconds",
                                        &c->drain_deadline_seconds));
-  HEADROOM_RETURN_IF_ERROR(p.Require(c->drain_deadline_seconds >= 0, root, "",
-                                     "drain_deadline_seconds", "must be >= 0"));
+  // Bounded so that now + the deadline cannot overflow a clock.
+  HEADROOM_RETURN_IF_ERROR(p.Require(
+      c->drain_deadline_seconds >= 0 && c->drain_deadline_seconds <= 86400,
+      root, "", "drain_deadline_seconds", "must be in [0, 86400]"));
   HEADROOM_RETURN_IF_ERROR(
       p.GetDouble(root, "", "load_delay_seconds", &c->load_delay_seconds));
-  HEADROOM_RETURN_IF_ERROR(p.Require(c->load_delay_seconds >= 0, root, "",
-                                     "load_delay_seconds", "must be >= 0"));
+  HEADROOM_RETURN_IF_ERROR(
+      p.Require(c->load_delay_seconds >= 0 && c->load_delay_seconds <= 86400,
+                root, "", "load_delay_seconds", "must be in [0, 86400]"));
   HEADROOM_RETURN_IF_ERROR(
       p.GetBool(root, "", "allow_anonymous", &c->allow_anonymous));
   if (const YAML::Node list = root["tenants"]; list.IsDefined()) {
@@ -358,6 +368,38 @@ std::string DefaultCacheDir() {
 
 }  // namespace
 
+absl::Status CheckListenAddress(const std::string& address, bool may_be_empty) {
+  if (address.empty()) {
+    if (may_be_empty) return absl::OkStatus();
+    return absl::InvalidArgumentError("an address is required (host:port)");
+  }
+  const size_t colon = address.rfind(':');
+  const std::string host =
+      colon == std::string::npos ? "" : address.substr(0, colon);
+  const std::string port =
+      colon == std::string::npos ? "" : address.substr(colon + 1);
+  const bool bracketed =
+      host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  // An unbracketed host with a colon is an IPv6 address without brackets.
+  if (host.empty() || (!bracketed && host.find(':') != std::string::npos)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", address, "\" is not host:port (IPv6 as [::1]:port)"));
+  }
+  int value = 0;
+  bool digits = !port.empty() && port.size() <= 5;
+  for (char ch : port) {
+    if (ch < '0' || ch > '9') digits = false;
+  }
+  if (digits) value = std::stoi(port);
+  if (!digits || value > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", address,
+                     "\": the port must be a number in 0..65535 (0 = any "
+                     "free port)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml,
                                                const std::string& source) {
   ServerConfig config;
@@ -380,6 +422,12 @@ absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml,
 }
 
 absl::StatusOr<ServerConfig> LoadServerConfigFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config file ", path, " is a directory (give a YAML file, e.g. ",
+        "deploy/config/default.yaml)"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(
@@ -607,7 +655,21 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
                "expected float16 or bfloat16, got \"" + c.dtype + "\"");
   }
   if (c.device_id < 0) return bad("device_id", "must be >= 0");
-  if (c.listen.empty()) return bad("listen", "an address is required");
+  if (auto s = CheckListenAddress(c.listen, false); !s.ok()) {
+    return bad("listen", std::string(s.message()));
+  }
+  if (auto s = CheckListenAddress(c.metrics_listen, true); !s.ok()) {
+    return bad("metrics_listen", std::string(s.message()));
+  }
+  if (e.max_prompt_bytes < 0) {
+    return bad("engine.max_prompt_bytes", "must be >= 0");
+  }
+  if (!(c.drain_deadline_seconds >= 0 && c.drain_deadline_seconds <= 86400)) {
+    return bad("drain_deadline_seconds", "must be in [0, 86400]");
+  }
+  if (!(c.load_delay_seconds >= 0 && c.load_delay_seconds <= 86400)) {
+    return bad("load_delay_seconds", "must be in [0, 86400]");
+  }
   std::set<std::string> names, digests;
   for (size_t i = 0; i < c.tenants.size(); ++i) {
     const TenantConfig& t = c.tenants[i];

@@ -55,6 +55,10 @@ struct EngineSection {
   // Admit waiting requests only while one free KV page per sequence in the
   // batch remains (false: admit whenever the prompt chunk fits).
   bool admission_reserve = true;
+  // Prompt and Tokenize text longer than this many bytes is refused before
+  // it is tokenized. 0 = the context times the longest token's bytes (no
+  // prompt that fits the context is longer).
+  int64_t max_prompt_bytes = 0;
 };
 
 struct TenantConfig {
@@ -107,6 +111,10 @@ absl::StatusOr<ServerFlags> ParseServerFlags(int argc, const char* const* argv);
 std::string ServerFlagsHelp();
 // Applies the overrides to `config` (after the YAML); checks the result.
 absl::Status ApplyServerFlags(const ServerFlags& flags, ServerConfig* config);
+
+// `address` is host:port with a port in 0..65535 (IPv6 hosts bracketed);
+// "" only when `may_be_empty`. InvalidArgument quoting the address.
+absl::Status CheckListenAddress(const std::string& address, bool may_be_empty);
 
 // Checks cross-field rules (method vs calibration, names unique, ...).
 absl::Status ValidateServerConfig(const ServerConfig& config);

@@ -192,12 +192,14 @@ int Run(int argc, char** argv) {
   MetricsRegistry registry;
   ServerMetrics metrics(registry);
   HeadroomService service(&metrics);
-  std::atomic<bool> ready{false};
+  std::atomic<bool> ready{false};          // loaded and not draining
+  std::atomic<bool> engine_healthy{true};  // forward steps succeed
 
   std::unique_ptr<MetricsHttpServer> http;
   if (!config->metrics_listen.empty()) {
-    auto h = MetricsHttpServer::Start(config->metrics_listen, &registry,
-                                      [&ready] { return ready.load(); });
+    auto h = MetricsHttpServer::Start(
+        config->metrics_listen, &registry,
+        [&ready, &engine_healthy] { return ready && engine_healthy; });
     if (!h.ok()) {
       Log(std::string(h.status().message()));
       return 1;
@@ -292,6 +294,20 @@ int Run(int argc, char** argv) {
   engine_options.max_num_batched_tokens = config->engine.max_num_batched_tokens;
   engine_options.max_num_seqs = config->engine.max_num_seqs;
   engine_options.admission_reserve = config->engine.admission_reserve;
+  engine_options.max_prompt_bytes = config->engine.max_prompt_bytes;
+  // Steps that keep failing (a sticky device error) take the server out of
+  // rotation: health NOT_SERVING and /readyz 503 until a step succeeds.
+  // After a drain began, health->Shutdown() makes SetServingStatus a no-op.
+  engine_options.on_health = [&engine_healthy, &ready, &metrics, health](
+                                 bool healthy, const absl::Status& error) {
+    engine_healthy.store(healthy);
+    Log(healthy ? std::string("engine: forward steps succeed again")
+                : absl::StrCat("engine: forward steps keep failing (",
+                               error.message(), "); health NOT_SERVING"));
+    if (!ready.load()) return;  // loading or draining: nothing to flip
+    health->SetServingStatus(healthy);
+    metrics.ready.WithLabels({}).Set(healthy ? 1 : 0);
+  };
   FairShare* fair = context->fair_share.get();
   engine_options.reorder_waiting = [fair](std::vector<SequenceView>& waiting) {
     fair->Order(waiting);
@@ -328,7 +344,9 @@ int Run(int argc, char** argv) {
         config->device == "cuda"
             ? absl::StrCat("cuda:", config->device_id, " ", config->dtype)
             : "cpu",
-        ", KV pool ", num_blocks, " pages of ", block_size, " tokens)"));
+        ", KV pool ", num_blocks, " pages of ", block_size,
+        " tokens, prompts up to ", service.engine()->limits().max_prompt_bytes,
+        " bytes)"));
     stop.Wait();
   }
 
@@ -338,16 +356,24 @@ int Run(int argc, char** argv) {
   metrics.ready.WithLabels({}).Set(0);
   service.BeginDrain();
   health->Shutdown();  // NOT_SERVING from now on
-  // gRPC takes system_clock deadlines.
+  // In-flight work gets until the deadline. What is left then is cancelled
+  // in the engine, so each of its calls ends as documented: the final
+  // message with finish_reason CANCELLED and status OK, not a transport
+  // error. New calls meanwhile get UNAVAILABLE (BeginDrain).
   const auto deadline =
-      std::chrono::system_clock::now() +
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      Clock::now() +
+      std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(config->drain_deadline_seconds));
-  // Stops accepting at once; calls still running at the deadline are
-  // cancelled (their engine requests too, through OnCancel).
-  server->Shutdown(deadline);
-  // Cancelled requests end at the engine's next step.
-  service.WaitIdle(Clock::now() + std::chrono::seconds(10));
+  if (!service.WaitIdle(deadline)) {
+    Log(absl::StrCat(service.in_flight(),
+                     " requests still running at the drain deadline: "
+                     "cancelled"));
+    if (Engine* e = service.engine()) e->CancelAll();
+    service.WaitIdle(Clock::now() + std::chrono::seconds(10));
+  }
+  // The calls have their final messages; give the writes time to reach
+  // slow readers, then stop (gRPC takes system_clock deadlines).
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (Engine* e = service.engine()) e->Stop();
   Log("stopped");
   return 0;

@@ -87,78 +87,6 @@ uint64_t FreshSeed() {
 
 }  // namespace
 
-bool IsValidUtf8(const std::string& text) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int len;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;  // continuation byte, C0/C1 overlong lead, or > F4
-    }
-    if (i + len > n) return false;
-    for (int k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
-      return false;  // overlong, surrogate or beyond Unicode
-    }
-    i += len;
-  }
-  return true;
-}
-
-absl::Status ValidateGenerateRequest(const v1::GenerateRequest& r) {
-  if (r.prompt().empty()) {
-    return absl::InvalidArgumentError("prompt: must not be empty");
-  }
-  if (!IsValidUtf8(r.prompt())) {
-    return absl::InvalidArgumentError("prompt: is not valid UTF-8");
-  }
-  if (r.has_max_tokens() && r.max_tokens() < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_tokens must be >= 1, got ", r.max_tokens()));
-  }
-  const int max_tokens = r.has_max_tokens() ? r.max_tokens() : 16;
-  if (r.min_tokens() < 0 || r.min_tokens() > max_tokens) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "min_tokens must be in [0, max_tokens], got ", r.min_tokens()));
-  }
-  for (int i = 0; i < r.stop_size(); ++i) {
-    if (r.stop(i).empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("stop[", i, "] is an empty string"));
-    }
-    if (!IsValidUtf8(r.stop(i))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("stop[", i, "] is not valid UTF-8"));
-    }
-  }
-  if (r.logprobs() < 0 || r.logprobs() > runtime::kMaxLogprobs) {
-    return absl::InvalidArgumentError(absl::StrCat("logprobs must be in [0, ",
-                                                   runtime::kMaxLogprobs,
-                                                   "], got ", r.logprobs()));
-  }
-  return absl::OkStatus();
-}
-
 // One admitted request: its tenant, quota ticket and timings. Shared by the
 // engine callback (engine thread) and the reactor (gRPC threads); the
 // accounting in OnEvent runs on the engine thread only.
@@ -304,40 +232,22 @@ HeadroomService::StartCall(grpc::CallbackServerContext* context,
   }
   ServingContext& ctx = *context_;
   const TenantConfig& tc = ctx.tenants->tenant(*tenant);
-  if (auto s = ValidateGenerateRequest(r); !s.ok()) {
-    Rejected(s, tc.name);
-    return s;
+  // Every check first: an invalid request is INVALID_ARGUMENT (which a
+  // client does not retry) even when it is also over a quota.
+  auto built =
+      BuildEngineRequest(r, *ctx.tokenizer, ctx.engine->limits(), FreshSeed());
+  if (!built.ok()) {
+    Rejected(built.status(), tc.name);
+    return built.status();
   }
-  GenerateRequest request;
-  request.prompt_ids = ctx.tokenizer->Encode(r.prompt(), /*add_bos=*/true);
-  request.max_tokens = r.has_max_tokens() ? r.max_tokens() : 16;
-  request.min_tokens = r.min_tokens();
-  runtime::SamplingParams& sp = request.sampling;
-  sp.temperature = r.has_temperature() ? r.temperature() : 1.0f;
-  sp.top_k = r.top_k();
-  sp.top_p = r.has_top_p() ? r.top_p() : 1.0f;
-  sp.min_p = r.min_p();
-  sp.repetition_penalty =
-      r.has_repetition_penalty() ? r.repetition_penalty() : 1.0f;
-  sp.presence_penalty = r.presence_penalty();
-  sp.frequency_penalty = r.frequency_penalty();
-  sp.seed = r.has_seed() ? r.seed() : FreshSeed();
-  sp.logprobs = r.logprobs();
-  for (const std::string& s : r.stop()) request.stop.push_back(s);
-  request.stop_token_ids.assign(r.stop_token_ids().begin(),
-                                r.stop_token_ids().end());
-  request.ignore_eos = r.ignore_eos();
+  GenerateRequest request = *std::move(built);
   request.priority = tc.priority;
   request.tenant = tc.name;
 
   RequestCost cost;
   const int prompt_tokens = static_cast<int>(request.prompt_ids.size());
   cost.tokens = int64_t{prompt_tokens} + request.max_tokens;
-  const EngineStats stats = ctx.engine->stats();
-  cost.kv_pages =
-      BlocksFor(prompt_tokens + request.max_tokens, stats.block_size);
-  // The engine's own checks first (context length, vocabulary, sampling
-  // ranges) would only run at Submit; quotas are taken just before it.
+  cost.kv_pages = WorstCasePages(request, ctx.engine->limits());
   auto ticket = ctx.tenants->Admit(*tenant, cost);
   if (!ticket.ok()) {
     Rejected(ticket.status(), tc.name);
@@ -606,6 +516,35 @@ HeadroomService::GenerateStream(grpc::CallbackServerContext* context,
   return new StreamReactor(this, context, request);
 }
 
+absl::StatusOr<std::vector<int>> HeadroomService::TokenizeForTenant(
+    int tenant, const std::string& text, bool add_bos) {
+  ServingContext& ctx = *context_;
+  const std::string& name = ctx.tenants->tenant(tenant).name;
+  absl::Status valid =
+      IsValidUtf8(text)
+          ? CheckPromptBytes("text", static_cast<int64_t>(text.size()),
+                             ctx.engine->limits())
+          : absl::InvalidArgumentError("text: is not valid UTF-8");
+  if (!valid.ok()) {
+    Rejected(valid, name);
+    return valid;
+  }
+  // Counted like a request: it holds a concurrency slot while it runs, and
+  // costs its tokens against tokens_per_minute. Bytes + 2 bounds the ids
+  // (one byte-fallback id per byte, BOS, a dummy-prefix piece); what is not
+  // used goes back to the bucket.
+  RequestCost cost;
+  cost.tokens = static_cast<int64_t>(text.size()) + 2;
+  auto ticket = ctx.tenants->Admit(tenant, cost);
+  if (!ticket.ok()) {
+    Rejected(ticket.status(), name);
+    return ticket.status();
+  }
+  std::vector<int> ids = ctx.tokenizer->Encode(text, add_bos);
+  ctx.tenants->Release(*ticket, cost.tokens - static_cast<int64_t>(ids.size()));
+  return ids;
+}
+
 grpc::ServerUnaryReactor* HeadroomService::Tokenize(
     grpc::CallbackServerContext* context, const v1::TokenizeRequest* request,
     v1::TokenizeResponse* response) {
@@ -616,15 +555,14 @@ grpc::ServerUnaryReactor* HeadroomService::Tokenize(
     reactor->Finish(ToGrpc(tenant.status()));
     return reactor;
   }
-  if (!IsValidUtf8(request->text())) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "text: is not valid UTF-8"));
+  auto ids = TokenizeForTenant(*tenant, request->text(), request->add_bos());
+  if (!ids.ok()) {
+    reactor->Finish(ToGrpc(ids.status()));
     return reactor;
   }
   const runtime::Tokenizer& tok = *context_->tokenizer;
-  const std::vector<int> ids = tok.Encode(request->text(), request->add_bos());
   int prev = tok.bos_id();
-  for (int id : ids) {
+  for (int id : *ids) {
     response->add_token_ids(id);
     response->add_pieces(tok.DecodeToken(prev, id));
     prev = id;

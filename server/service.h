@@ -27,6 +27,7 @@
 #include "server/engine/engine.h"
 #include "server/fair_share.h"
 #include "server/model_setup.h"
+#include "server/request_validation.h"
 #include "server/server_metrics.h"
 #include "server/tenants.h"
 
@@ -45,13 +46,6 @@ struct ServingContext {
   std::unique_ptr<FairShare> fair_share;
   v1::ModelInfo model_info;
 };
-
-// Checks UTF-8 (no overlong forms, no surrogates, <= U+10FFFF).
-bool IsValidUtf8(const std::string& text);
-
-// The service's own checks of a request (those the engine cannot make:
-// UTF-8, proto-level ranges), InvalidArgument naming the field.
-absl::Status ValidateGenerateRequest(const v1::GenerateRequest& request);
 
 class HeadroomService final : public v1::Headroom::CallbackService {
  public:
@@ -97,6 +91,11 @@ class HeadroomService final : public v1::Headroom::CallbackService {
   // UNAVAILABLE unless serving, else the tenant index (UNAUTHENTICATED).
   absl::StatusOr<int> Authorize(grpc::CallbackServerContext* context);
   void Rejected(const absl::Status& status, const std::string& tenant);
+  // Tokenize's work for an authorized tenant: the text's checks, then the
+  // tenant's quotas around the encoding.
+  absl::StatusOr<std::vector<int>> TokenizeForTenant(int tenant,
+                                                     const std::string& text,
+                                                     bool add_bos);
   void CallEnded();
 
   ServerMetrics* metrics_;

@@ -59,7 +59,7 @@ struct TenantRegistry::State {
   std::unique_ptr<TokenBucket> bucket;  // null: no tokens_per_minute
   int in_flight = 0;
   int queued = 0;  // in flight without a first token yet
-  int reserved_pages = 0;
+  int64_t reserved_pages = 0;
 };
 
 TenantRegistry::TenantRegistry(const std::vector<TenantConfig>& tenants,
@@ -144,8 +144,8 @@ absl::StatusOr<AdmissionTicket> TenantRegistry::Admit(int tenant,
         c.max_queued_requests, ")"));
   }
   if (c.kv_page_share < 1.0) {
-    const int limit =
-        static_cast<int>(std::floor(c.kv_page_share * pool_pages_));
+    const int64_t limit =
+        static_cast<int64_t>(std::floor(c.kv_page_share * pool_pages_));
     if (s.reserved_pages + cost.kv_pages > limit) {
       return absl::ResourceExhaustedError(
           absl::StrCat("kv_page_share: tenant ", c.name, " would reserve ",

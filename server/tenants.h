@@ -56,8 +56,8 @@ class TokenBucket {
 
 // What a request will cost, checked against the quotas at admission.
 struct RequestCost {
-  int64_t tokens = 0;  // prompt + max_tokens (tokens_per_minute)
-  int kv_pages = 0;    // worst-case pages: BlocksFor(prompt + max_tokens)
+  int64_t tokens = 0;    // prompt + max_tokens (tokens_per_minute)
+  int64_t kv_pages = 0;  // worst-case pages: BlocksFor(prompt + max_tokens)
 };
 
 // A request admitted for a tenant; give it back with Release.
@@ -72,7 +72,7 @@ struct TenantSnapshot {
   double weight = 1.0;
   int in_flight = 0;
   int queued = 0;
-  int reserved_pages = 0;
+  int64_t reserved_pages = 0;
 };
 
 class TenantRegistry {

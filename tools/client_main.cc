@@ -6,7 +6,7 @@
 //       [--min-tokens N] [--repetition-penalty R] [--presence-penalty P]
 //       [--frequency-penalty F] [--stop STR] [--stop-token-ids 1,2]
 //       [--ignore-eos] [--logprobs N]
-//   headroom-client tokenize --text TEXT [--add-bos]
+//   headroom-client tokenize (--text TEXT | --text-file FILE) [--add-bos]
 //   headroom-client info
 //   headroom-client health
 // Common: --addr HOST:PORT (default 127.0.0.1:50051), --api-key KEY (or the
@@ -17,7 +17,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -161,6 +163,7 @@ int Run(int argc, char** argv) {
                               {"ignore-eos", false},
                               {"logprobs"},
                               {"text"},
+                              {"text-file"},
                               {"add-bos", false}});
   if (!args.ok()) {
     std::cerr << "headroom-client: " << args.status().message() << "\n";
@@ -240,7 +243,20 @@ int Run(int argc, char** argv) {
   }
   if (command == "tokenize") {
     v1::TokenizeRequest request;
-    request.set_text(args->Get("text"));
+    if (args->Has("text-file")) {
+      // Texts longer than a command line allows (ARG_MAX).
+      std::ifstream in(args->Get("text-file"), std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (!in) {
+        std::cerr << "headroom-client: --text-file: cannot read "
+                  << args->Get("text-file") << "\n";
+        return 2;
+      }
+      request.set_text(text.str());
+    } else {
+      request.set_text(args->Get("text"));
+    }
     request.set_add_bos(args->Has("add-bos"));
     v1::TokenizeResponse response;
     grpc::Status s = stub->Tokenize(&context, request, &response);

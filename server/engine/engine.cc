@@ -67,6 +67,14 @@ Engine::Engine(std::unique_ptr<runtime::Backend> backend,
       config_(backend_->config()),
       options_(options),
       blocks_(backend_->num_blocks()) {
+  limits_.vocab_size = config_.vocab_size;
+  limits_.max_seq_len = config_.max_seq_len;
+  limits_.block_size = backend_->block_size();
+  limits_.num_blocks = backend_->num_blocks();
+  limits_.max_prompt_bytes =
+      options_.max_prompt_bytes > 0
+          ? options_.max_prompt_bytes
+          : DefaultMaxPromptBytes(*tokenizer_, config_.max_seq_len);
   stats_.total_blocks = backend_->num_blocks();
   stats_.free_blocks = backend_->num_blocks();
   stats_.block_size = backend_->block_size();
@@ -79,59 +87,18 @@ absl::StatusOr<int64_t> Engine::Submit(GenerateRequest request,
   if (request.prompt.empty() && request.prompt_ids.empty()) {
     return absl::InvalidArgumentError("prompt is empty");
   }
+  if (request.prompt_ids.empty()) {
+    if (auto s = CheckPromptBytes(
+            "prompt", static_cast<int64_t>(request.prompt.size()), limits_);
+        !s.ok()) {
+      return s;
+    }
+    request.prompt_ids = tokenizer_->Encode(request.prompt, true);
+  }
+  if (auto s = ValidateRequest(request, limits_); !s.ok()) return s;
   auto seq = std::make_unique<Sequence>();
-  std::vector<int> ids = request.prompt_ids.empty()
-                             ? tokenizer_->Encode(request.prompt, true)
-                             : request.prompt_ids;
-  const int n = static_cast<int>(ids.size());
-  for (int i = 0; i < n; ++i) {
-    if (ids[i] < 0 || ids[i] >= config_.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "prompt_ids[", i, "] = ", ids[i], " is outside the vocabulary"));
-    }
-  }
-  if (n >= config_.max_seq_len) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "prompt has ", n, " tokens; the context is ", config_.max_seq_len,
-        " (room for at least one more needed)"));
-  }
-  if (request.max_tokens <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_tokens must be >= 1, got ", request.max_tokens));
-  }
-  if (n + request.max_tokens > config_.max_seq_len) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_tokens ", request.max_tokens, " plus the prompt's ",
-                     n, " tokens exceed the context of ", config_.max_seq_len));
-  }
-  if (request.min_tokens < 0 || request.min_tokens > request.max_tokens) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "min_tokens must be in [0, max_tokens], got ", request.min_tokens));
-  }
-  for (size_t i = 0; i < request.stop.size(); ++i) {
-    if (request.stop[i].empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("stop[", i, "] is an empty string"));
-    }
-  }
-  for (size_t i = 0; i < request.stop_token_ids.size(); ++i) {
-    const int t = request.stop_token_ids[i];
-    if (t < 0 || t >= config_.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "stop_token_ids[", i, "] = ", t, " is outside the vocabulary"));
-    }
-  }
-  if (auto s =
-          runtime::ValidateSamplingParams(request.sampling, config_.vocab_size);
-      !s.ok())
-    return s;
-  const int pages = BlocksFor(n + request.max_tokens, backend_->block_size());
-  if (pages > backend_->num_blocks()) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the request needs ", pages, " KV pages (prompt ", n, " + max_tokens ",
-        request.max_tokens, "); the pool has ", backend_->num_blocks()));
-  }
-
+  const std::vector<int>& ids = request.prompt_ids;
+  const int n = static_cast<int>(ids.size());  // < max_seq_len (validated)
   seq->tokens = ids;
   seq->prompt_len = n;
   seq->penalties = std::make_unique<runtime::PenaltyState>(ids);
@@ -161,6 +128,14 @@ void Engine::Cancel(int64_t request_id) {
   wake_.notify_all();
 }
 
+void Engine::CancelAll() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancel_all_ = true;
+  }
+  wake_.notify_all();
+}
+
 void Engine::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable()) return;
@@ -179,8 +154,8 @@ void Engine::Stop() {
 
 bool Engine::HasWork() {
   std::lock_guard<std::mutex> lock(mu_);
-  return !inbox_.empty() || !cancels_.empty() || stats_.running > 0 ||
-         stats_.waiting > 0;
+  return !inbox_.empty() || !cancels_.empty() || cancel_all_ ||
+         stats_.running > 0 || stats_.waiting > 0;
 }
 
 EngineStats Engine::stats() const {
@@ -193,28 +168,31 @@ void Engine::Loop() {
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [&] {
-        return stop_ || !inbox_.empty() || !cancels_.empty() ||
+        return stop_ || !inbox_.empty() || !cancels_.empty() || cancel_all_ ||
                stats_.running > 0 || stats_.waiting > 0;
       });
       if (stop_) return;
     }
-    if (auto s = Step(); !s.ok()) {
-      // A failed forward step fails the requests in it (Step did that);
-      // the engine keeps serving.
-      continue;
-    }
+    // A failed forward step fails the requests in it (Step does that and
+    // counts it); the engine keeps serving the next ones.
+    Step().IgnoreError();
   }
 }
 
 void Engine::DrainInbox() {
   std::vector<std::unique_ptr<Sequence>> arrived;
   std::vector<int64_t> cancels;
+  bool cancel_all = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     arrived.swap(inbox_);
     cancels.swap(cancels_);
+    std::swap(cancel_all, cancel_all_);
   }
   for (auto& s : arrived) sequences_[s->id] = std::move(s);
+  if (cancel_all) {
+    for (const auto& [id, s] : sequences_) cancels.push_back(id);
+  }
   for (int64_t id : cancels) {
     auto it = sequences_.find(id);
     if (it != sequences_.end()) {
@@ -385,6 +363,7 @@ absl::Status Engine::Step() {
     }
   }
   const Clock::time_point t3 = Clock::now();
+  if (!in_batch.empty()) NoteStepResult(status);
   if (options_.on_step && !in_batch.empty()) {
     int tokens = 0;
     for (const ScheduledChunk& c : plan.scheduled) tokens += c.num_tokens;
@@ -401,7 +380,17 @@ absl::Status Engine::Step() {
   stats_.running = running;
   stats_.waiting = waiting + static_cast<int>(inbox_.size());
   stats_.free_blocks = blocks_.num_free();
+  if (!status.ok()) ++stats_.failed_steps;
   return status;
+}
+
+void Engine::NoteStepResult(const absl::Status& status) {
+  consecutive_failures_ = status.ok() ? 0 : consecutive_failures_ + 1;
+  const bool healthy =
+      consecutive_failures_ < options_.max_consecutive_step_failures;
+  if (healthy == healthy_) return;
+  healthy_ = healthy;
+  if (options_.on_health) options_.on_health(healthy, status);
 }
 
 }  // namespace headroom::server

@@ -25,6 +25,7 @@
 #include "runtime/tokenizer.h"
 #include "server/engine/block_manager.h"
 #include "server/engine/request.h"
+#include "server/engine/request_limits.h"
 #include "server/engine/scheduler.h"
 
 namespace headroom::server {
@@ -40,6 +41,17 @@ struct EngineOptions {
   // with the tokens it computed (prefill chunks + decodes), e.g. for an
   // iteration-tokens histogram. Must not block or call into the engine.
   std::function<void(int num_tokens)> on_step;
+  // Prompt and Tokenize text longer than this is refused before it is
+  // tokenized; 0 = DefaultMaxPromptBytes (request_limits.h).
+  int64_t max_prompt_bytes = 0;
+  // After this many forward steps in a row fail, the engine reports itself
+  // unhealthy through on_health (a sticky device error fails every batch);
+  // the next step that succeeds reports it healthy again.
+  int max_consecutive_step_failures = 3;
+  // Called on the engine thread when the engine turns unhealthy (false,
+  // with the last step's error) or healthy again (true, OK). Must not block
+  // or call into the engine.
+  std::function<void(bool healthy, const absl::Status& last_error)> on_health;
 };
 
 struct EngineStats {
@@ -48,8 +60,9 @@ struct EngineStats {
   int64_t prompt_tokens = 0;  // admitted prompts
   int64_t generated_tokens = 0;
   int64_t finished_requests = 0;
-  int running = 0;  // sequences holding pages
-  int waiting = 0;  // queued, holding none
+  int64_t failed_steps = 0;  // forward steps whose requests all failed
+  int running = 0;           // sequences holding pages
+  int waiting = 0;           // queued, holding none
   int free_blocks = 0;
   int total_blocks = 0;
   int block_size = 0;
@@ -74,13 +87,17 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Checks every field (InvalidArgument naming it; ResourceExhausted when
-  // the request could never fit the page pool), then queues the request.
+  // Checks the prompt's bytes, tokenizes it unless prompt_ids are set, and
+  // checks every field (ValidateRequest: InvalidArgument naming it;
+  // ResourceExhausted when the request could never fit the page pool),
+  // then queues the request.
   absl::StatusOr<int64_t> Submit(GenerateRequest request,
                                  EventCallback on_event);
   // Finishes the request with kCancelled and frees its pages at the next
   // step; unknown or finished ids are ignored.
   void Cancel(int64_t request_id);
+  // Cancels every request queued or running now (a drain's deadline).
+  void CancelAll();
 
   // The engine thread: runs steps while there is work.
   void Start();
@@ -93,6 +110,8 @@ class Engine {
 
   EngineStats stats() const;
   const runtime::ModelConfig& model_config() const { return config_; }
+  // What a request is checked against (fixed at construction).
+  const RequestLimits& limits() const { return limits_; }
   const runtime::Tokenizer& tokenizer() const { return *tokenizer_; }
 
  private:
@@ -105,11 +124,16 @@ class Engine {
   void Finish(Sequence& s, FinishReason reason, const std::string& error,
               EngineEvent last);
   void SampleAndEmit(Sequence& s, const float* logits);
+  // Counts consecutive failed steps and reports health transitions.
+  void NoteStepResult(const absl::Status& status);
 
   std::unique_ptr<runtime::Backend> backend_;
   std::shared_ptr<const runtime::Tokenizer> tokenizer_;
   const runtime::ModelConfig config_;
   EngineOptions options_;
+  RequestLimits limits_;
+  int consecutive_failures_ = 0;  // engine thread
+  bool healthy_ = true;           // engine thread
 
   // Engine-thread state.
   BlockManager blocks_;
@@ -121,6 +145,7 @@ class Engine {
   std::vector<int64_t> cancels_;
   int64_t next_id_ = 1;
   bool stop_ = false;
+  bool cancel_all_ = false;
   EngineStats stats_;
   std::thread thread_;
 };

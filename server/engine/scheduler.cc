@@ -34,8 +34,11 @@ ScheduleResult Schedule(const std::vector<SequenceView>& sequences,
   // The tokens `s` computes next and the pages that needs beyond its own.
   auto next_chunk = [&](const SequenceView& s) {
     const int want = std::min(s.num_tokens - s.num_computed, tokens_left);
+    // Within the context, so the page count fits an int.
     const int needed = std::max(
-        0, BlocksFor(s.num_computed + want, limits.block_size) - s.num_blocks);
+        0,
+        static_cast<int>(BlocksFor(s.num_computed + want, limits.block_size)) -
+            s.num_blocks);
     return std::pair<int, int>{want, needed};
   };
   // Running sequences: the victims of preemption are taken from the back.

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "server/engine/request_limits.h"
+
 namespace headroom::server {
 
 struct SequenceView {
@@ -62,11 +64,6 @@ using WaitingOrderHook = std::function<void(std::vector<SequenceView>&)>;
 ScheduleResult Schedule(const std::vector<SequenceView>& sequences,
                         int free_blocks, const SchedulerLimits& limits,
                         const WaitingOrderHook& reorder_waiting = nullptr);
-
-// Pages needed to hold `tokens` tokens.
-inline int BlocksFor(int tokens, int block_size) {
-  return (tokens + block_size - 1) / block_size;
-}
 
 }  // namespace headroom::server
 

@@ -150,4 +150,14 @@ double MetricValue(const std::string& text, const std::string& sample) {
   return std::nan("");
 }
 
+std::vector<std::string> NonEmptyLines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
 }  // namespace headroom::testing

@@ -50,6 +50,9 @@ struct HttpResponse {
 // GET http://127.0.0.1:port/path (HTTP/1.0, whole body).
 HttpResponse HttpGet(int port, const std::string& path);
 
+// The non-empty lines of `text` (a server's log), in order.
+std::vector<std::string> NonEmptyLines(const std::string& text);
+
 // The value of the first sample `name` (exact, with its labels as written,
 // e.g. "headroom:kv_cache_free_blocks") in a /metrics text; NaN if absent.
 double MetricValue(const std::string& text, const std::string& sample);

@@ -626,15 +626,6 @@ TEST_F(ServerTest, MetricsPassPromtoolAndCoverTheDashboard) {
 
 // --- Start-up and lifecycle, each with its own process. ---------------------
 
-std::vector<std::string> NonEmptyLines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
 
 TEST(ServerStartupTest, MalformedYamlStopsWithOneLine) {
   const std::string dir = MakeTempDir("yaml");

@@ -1,0 +1,113 @@
+#include "server/request_validation.h"
+
+#include "absl/strings/str_cat.h"
+#include "runtime/sampling_params.h"
+
+namespace headroom::server {
+
+bool IsValidUtf8(const std::string& text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;  // continuation byte, C0/C1 overlong lead, or > F4
+    }
+    if (i + len > n) return false;
+    for (int k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+      return false;  // overlong, surrogate or beyond Unicode
+    }
+    i += len;
+  }
+  return true;
+}
+
+absl::Status ValidateGenerateRequest(const v1::GenerateRequest& r) {
+  if (r.prompt().empty()) {
+    return absl::InvalidArgumentError("prompt: must not be empty");
+  }
+  if (!IsValidUtf8(r.prompt())) {
+    return absl::InvalidArgumentError("prompt: is not valid UTF-8");
+  }
+  if (r.has_max_tokens() && r.max_tokens() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_tokens must be >= 1, got ", r.max_tokens()));
+  }
+  const int max_tokens =
+      r.has_max_tokens() ? r.max_tokens() : kDefaultMaxTokens;
+  if (r.min_tokens() < 0 || r.min_tokens() > max_tokens) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "min_tokens must be in [0, max_tokens], got ", r.min_tokens()));
+  }
+  for (int i = 0; i < r.stop_size(); ++i) {
+    if (r.stop(i).empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stop[", i, "] is an empty string"));
+    }
+    if (!IsValidUtf8(r.stop(i))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stop[", i, "] is not valid UTF-8"));
+    }
+  }
+  if (r.logprobs() < 0 || r.logprobs() > runtime::kMaxLogprobs) {
+    return absl::InvalidArgumentError(absl::StrCat("logprobs must be in [0, ",
+                                                   runtime::kMaxLogprobs,
+                                                   "], got ", r.logprobs()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<GenerateRequest> BuildEngineRequest(
+    const v1::GenerateRequest& r, const runtime::Tokenizer& tokenizer,
+    const RequestLimits& limits, uint64_t seed) {
+  if (auto s = ValidateGenerateRequest(r); !s.ok()) return s;
+  if (auto s = CheckPromptBytes(
+          "prompt", static_cast<int64_t>(r.prompt().size()), limits);
+      !s.ok()) {
+    return s;
+  }
+  GenerateRequest request;
+  request.prompt_ids = tokenizer.Encode(r.prompt(), /*add_bos=*/true);
+  request.max_tokens = r.has_max_tokens() ? r.max_tokens() : kDefaultMaxTokens;
+  request.min_tokens = r.min_tokens();
+  runtime::SamplingParams& sp = request.sampling;
+  sp.temperature = r.has_temperature() ? r.temperature() : 1.0f;
+  sp.top_k = r.top_k();
+  sp.top_p = r.has_top_p() ? r.top_p() : 1.0f;
+  sp.min_p = r.min_p();
+  sp.repetition_penalty =
+      r.has_repetition_penalty() ? r.repetition_penalty() : 1.0f;
+  sp.presence_penalty = r.presence_penalty();
+  sp.frequency_penalty = r.frequency_penalty();
+  sp.seed = r.has_seed() ? r.seed() : seed;
+  sp.logprobs = r.logprobs();
+  for (const std::string& s : r.stop()) request.stop.push_back(s);
+  request.stop_token_ids.assign(r.stop_token_ids().begin(),
+                                r.stop_token_ids().end());
+  request.ignore_eos = r.ignore_eos();
+  if (auto s = ValidateRequest(request, limits); !s.ok()) return s;
+  return request;
+}
+
+}  // namespace headroom::server
