@@ -179,6 +179,16 @@ absl::StatusOr<Projections> ComputeProjections(
   out.n_kv_heads = c.n_kv_heads;
   out.head_dim = c.head_dim;
 
+  if (spec->is_auto && stats.select_sample.lengths.empty()) {
+    // Choosing on the statistics' own lines would favour whatever fits them
+    // best (the refits): refuse rather than pick silently.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "method auto chooses per layer on calibration lines held back from "
+        "the statistics, but none were held back (all ",
+        stats.sequences,
+        " calibration lines went into the statistics): give at least 2 "
+        "calibration lines (the last ones are held back), or name a method"));
+  }
   const bool have_samples = !stats.fit_sample.lengths.empty();
   // auto: every candidate of every layer, [layer][candidate].
   std::vector<std::vector<LayerProjection>> all_candidates;

@@ -47,7 +47,7 @@ inline constexpr int kProjectionsFormatVersion = 1;
 
 struct Projections {
   std::string method;
-  std::string model_digest;  // runtime::ModelDigest of the source model
+  std::string model_digest;        // runtime::ModelDigest of the source model
   std::string calibration_digest;  // SHA-256 of the calibration text
   int64_t calibration_tokens = 0;
   // Shape of the source model (checked at load).
@@ -55,6 +55,10 @@ struct Projections {
   std::vector<LayerProjection> layers;
   // `auto` only: each whole-model candidate and its score, as JSON.
   std::string auto_selection;
+  // Set by LoadProjections: whether the file carried a content digest of
+  // its tensors (metadata "tensor_sha256", checked on load). Files written
+  // before the digest existed load with this false.
+  bool content_digest_checked = false;
 
   std::vector<int> KvHeadsPerLayer() const;
 };

@@ -3,7 +3,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "runtime/model_weights.h"
 #include "runtime/safetensors.h"
+#include "runtime/sha256.h"
 
 namespace headroom::compress {
 namespace {
@@ -11,6 +13,27 @@ namespace {
 using nlohmann::json;
 
 constexpr char kFormatName[] = "headroom-projections";
+// Metadata key of the SHA-256 over the tensors (TensorDigest).
+constexpr char kDigestKey[] = "tensor_sha256";
+
+// SHA-256 over every tensor in the order SaveProjections writes them: name,
+// shape and the little-endian fp32 values (what the file stores, as F32).
+class TensorDigest {
+ public:
+  void Add(const std::string& name, const std::vector<int64_t>& shape,
+           absl::Span<const float> values) {
+    std::string head = name;
+    head += '\0';
+    for (int64_t dim : shape) absl::StrAppend(&head, dim, ",");
+    head += '\0';
+    sha_.Update(head.data(), head.size());
+    sha_.Update(values.data(), values.size() * sizeof(float));
+  }
+  std::string Hex() { return sha_.HexDigest(); }
+
+ private:
+  runtime::Sha256 sha_;
+};
 
 json LayersJson(const Projections& p) {
   json layers = json::array();
@@ -37,6 +60,20 @@ json LayersJson(const Projections& p) {
 absl::Status Invalid(const std::string& path, const std::string& what) {
   return absl::InvalidArgumentError(
       absl::StrCat("projections file ", path, ": ", what));
+}
+
+// DataLoss naming the file when its metadata's tensor digest differs from
+// `computed`; OK when they agree or the file has none (older files).
+absl::Status CheckDigest(
+    const std::string& path,
+    const std::map<std::string, std::string, std::less<>>& meta,
+    const std::string& computed) {
+  auto it = meta.find(kDigestKey);
+  if (it == meta.end() || it->second == computed) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(
+      "projections file ", path, ": the tensors do not match the file's ",
+      kDigestKey, " (metadata ", it->second, ", data ", computed,
+      "): the file is corrupt; recreate it with headroom-compress"));
 }
 
 }  // namespace
@@ -89,8 +126,11 @@ absl::Status SaveProjections(const Projections& p, const std::string& path) {
     tensors.push_back({prefix + "value_decoder", {h, d, d}, lp.value_decoder});
     if (!lp.wo.empty()) tensors.push_back({prefix + "wo", {D, h * d}, lp.wo});
   }
-  return runtime::WriteSafetensors(path, tensors, runtime::SafetensorsDtype::kF32,
-                                   meta);
+  TensorDigest digest;
+  for (const auto& t : tensors) digest.Add(t.name, t.shape, t.values);
+  meta[kDigestKey] = digest.Hex();
+  return runtime::WriteSafetensors(path, tensors,
+                                   runtime::SafetensorsDtype::kF32, meta);
 }
 
 absl::StatusOr<Projections> LoadProjections(const std::string& path) {
@@ -99,7 +139,8 @@ absl::StatusOr<Projections> LoadProjections(const std::string& path) {
   const auto& meta = file->header().metadata;
   auto get = [&](const char* key) -> absl::StatusOr<std::string> {
     auto it = meta.find(key);
-    if (it == meta.end()) return Invalid(path, absl::StrCat("metadata has no '", key, "'"));
+    if (it == meta.end())
+      return Invalid(path, absl::StrCat("metadata has no '", key, "'"));
     return it->second;
   };
   auto get_int = [&](const char* key) -> absl::StatusOr<int64_t> {
@@ -107,7 +148,8 @@ absl::StatusOr<Projections> LoadProjections(const std::string& path) {
     if (!v.ok()) return v.status();
     int64_t out;
     if (!absl::SimpleAtoi(*v, &out)) {
-      return Invalid(path, absl::StrCat("metadata '", key, "' is not an integer: ", *v));
+      return Invalid(
+          path, absl::StrCat("metadata '", key, "' is not an integer: ", *v));
     }
     return out;
   };
@@ -125,16 +167,17 @@ absl::StatusOr<Projections> LoadProjections(const std::string& path) {
                                       kProjectionsFormatVersion, ")"));
   }
   Projections p;
-  for (auto [key, field] : {std::pair{"method", &p.method},
-                            std::pair{"model_digest", &p.model_digest},
-                            std::pair{"calibration_digest", &p.calibration_digest}}) {
+  for (auto [key, field] :
+       {std::pair{"method", &p.method},
+        std::pair{"model_digest", &p.model_digest},
+        std::pair{"calibration_digest", &p.calibration_digest}}) {
     auto v = get(key);
     if (!v.ok()) return v.status();
     *field = *v;
   }
   int64_t ints[6];
-  const char* int_keys[6] = {"calibration_tokens", "n_layers", "dim",
-                             "n_heads", "n_kv_heads", "head_dim"};
+  const char* int_keys[6] = {"calibration_tokens", "n_layers", "dim", "n_heads",
+                             "n_kv_heads",         "head_dim"};
   for (int i = 0; i < 6; ++i) {
     auto v = get_int(int_keys[i]);
     if (!v.ok()) return v.status();
@@ -155,12 +198,15 @@ absl::StatusOr<Projections> LoadProjections(const std::string& path) {
   }
   auto layers_text = get("layers");
   if (!layers_text.ok()) return layers_text.status();
-  const json layers = json::parse(*layers_text, nullptr, /*allow_exceptions=*/false);
+  const json layers =
+      json::parse(*layers_text, nullptr, /*allow_exceptions=*/false);
   if (!layers.is_array() || static_cast<int>(layers.size()) != p.n_layers) {
-    return Invalid(path, absl::StrCat("metadata 'layers' must be a JSON array of ",
-                                      p.n_layers, " objects"));
+    return Invalid(path,
+                   absl::StrCat("metadata 'layers' must be a JSON array of ",
+                                p.n_layers, " objects"));
   }
   const int64_t d = p.head_dim, h = p.n_heads, D = p.dim;
+  TensorDigest digest;
   for (int l = 0; l < p.n_layers; ++l) {
     const json& lj = layers[l];
     const std::string where = absl::StrCat("layers[", l, "]");
@@ -174,9 +220,9 @@ absl::StatusOr<Projections> LoadProjections(const std::string& path) {
     lp.method = lj["method"].get<std::string>();
     lp.kv_heads = lj["kv_heads"].get<int>();
     if (lp.kv_heads <= 0 || p.n_kv_heads % lp.kv_heads != 0) {
-      return Invalid(path, absl::StrCat(where, ".kv_heads = ", lp.kv_heads,
-                                        " does not divide n_kv_heads = ",
-                                        p.n_kv_heads));
+      return Invalid(
+          path, absl::StrCat(where, ".kv_heads = ", lp.kv_heads,
+                             " does not divide n_kv_heads = ", p.n_kv_heads));
     }
     const std::string mode = lj["key_mode"].get<std::string>();
     if (mode == "pre_rope") {
@@ -190,7 +236,8 @@ absl::StatusOr<Projections> LoadProjections(const std::string& path) {
     for (auto [key, field] : {std::pair{"key_energy", &lp.key_energy},
                               std::pair{"value_energy", &lp.value_energy},
                               std::pair{"output_error", &lp.output_error}}) {
-      if (lj.contains(key) && lj[key].is_number()) *field = lj[key].get<double>();
+      if (lj.contains(key) && lj[key].is_number())
+        *field = lj[key].get<double>();
     }
     const int64_t g = lp.kv_heads, td = (p.n_kv_heads / lp.kv_heads) * d;
     const std::string prefix = absl::StrCat("layers.", l, ".");
@@ -199,21 +246,30 @@ absl::StatusOr<Projections> LoadProjections(const std::string& path) {
       std::vector<int64_t> shape;
       std::vector<float>* field;
     };
-    for (const Item& it : {Item{"key_encoder", {g, d, td}, &lp.key_encoder},
-                           Item{"query_decoder", {h, d, d}, &lp.query_decoder},
-                           Item{"value_encoder", {g, d, td}, &lp.value_encoder},
-                           Item{"value_decoder", {h, d, d}, &lp.value_decoder}}) {
+    for (const Item& it :
+         {Item{"key_encoder", {g, d, td}, &lp.key_encoder},
+          Item{"query_decoder", {h, d, d}, &lp.query_decoder},
+          Item{"value_encoder", {g, d, td}, &lp.value_encoder},
+          Item{"value_decoder", {h, d, d}, &lp.value_decoder}}) {
       auto v = file->ReadFloat(prefix + it.name, it.shape);
       if (!v.ok()) return v.status();
       *it.field = std::move(*v);
+      digest.Add(prefix + it.name, it.shape, *it.field);
+      if (auto s = runtime::CheckFiniteTensor(*it.field, prefix + it.name);
+          !s.ok()) {
+        return Invalid(path, std::string(s.message()));
+      }
     }
     if (file->Find(prefix + "wo") != nullptr) {
       auto v = file->ReadFloat(prefix + "wo", {D, h * d});
       if (!v.ok()) return v.status();
       lp.wo = std::move(*v);
+      digest.Add(prefix + "wo", {D, h * d}, lp.wo);
     }
     p.layers.push_back(std::move(lp));
   }
+  if (auto s = CheckDigest(path, meta, digest.Hex()); !s.ok()) return s;
+  p.content_digest_checked = meta.count(kDigestKey) != 0;
   return p;
 }
 

@@ -587,6 +587,10 @@ absl::StatusOr<ModelWeights> LoadHfCheckpoint(const std::string& dir) {
   }
   for (const Target& t : targets) {
     HR_ASSIGN_OR_RETURN(*t.dst, files.Read(t.name, t.shape));
+    if (absl::Status s = CheckFiniteTensor(*t.dst, t.name); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(files.source(), ": ", s.message()));
+    }
   }
   if (absl::Status s = w.Validate(); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(dir, ": ", s.message()));

@@ -167,6 +167,9 @@ absl::StatusOr<ModelWeights> LoadLlama2cCheckpoint(const std::string& path) {
   if (auto s = w.Validate(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
   }
+  if (auto s = w.CheckFinite(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
+  }
   return w;
 }
 

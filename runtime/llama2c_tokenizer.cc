@@ -138,29 +138,7 @@ absl::StatusOr<std::unique_ptr<Llama2cTokenizer>> Llama2cTokenizer::FromBytes(
                      " tokens but the model's vocab_size is ", vocab_size,
                      " (a truncated file, or another model's tokenizer)"));
   }
-  // Encode's byte fallback emits id byte + 3 without looking the piece up (as
-  // run.c does), so those ids must exist and be the byte pieces; otherwise a
-  // prompt could produce ids the model cannot embed.
-  if (count < static_cast<size_t>(kFirstByteId + kNumBytePieces)) {
-    return absl::DataLossError(absl::StrCat(
-        "tokenizer ", name, " has ", count,
-        " tokens; a llama2.c tokenizer "
-        "needs at least ",
-        kFirstByteId + kNumBytePieces,
-        " (<unk>, BOS, EOS and the 256 byte pieces <0x00>..<0xFF>)"));
-  }
-  for (int b = 0; b < kNumBytePieces; ++b) {
-    const int id = kFirstByteId + b;
-    const std::optional<unsigned char> parsed =
-        ParseBytePiece(tok->pieces_[id]);
-    if (!parsed.has_value() || *parsed != b) {
-      return absl::DataLossError(absl::StrCat(
-          "tokenizer ", name, ": token ", id, " is \"",
-          absl::CEscape(tok->pieces_[id]), "\" but llama2.c's byte fallback ",
-          "needs the byte piece for 0x", absl::Hex(b, absl::kZeroPad2),
-          " there"));
-    }
-  }
+  if (absl::Status s = tok->CheckBytePieces(name); !s.ok()) return s;
 
   tok->ids_.reserve(count);
   tok->decoded_.resize(count);
@@ -183,6 +161,46 @@ absl::StatusOr<std::unique_ptr<Llama2cTokenizer>> Llama2cTokenizer::FromBytes(
                      "needs as the dummy prefix"));
   }
   return tok;
+}
+
+absl::Status Llama2cTokenizer::CheckBytePieces(const std::string& name) {
+  const size_t count = pieces_.size();
+  if (count < static_cast<size_t>(kFirstByteId)) {
+    return absl::DataLossError(absl::StrCat(
+        "tokenizer ", name, " has ", count,
+        " tokens; a llama2.c tokenizer needs at least <unk>, BOS and EOS"));
+  }
+  // A vocabulary with no byte piece at all (some small community models
+  // ship single characters only) has no byte fallback.
+  byte_fallback_ = false;
+  for (const std::string& piece : pieces_) {
+    if (ParseBytePiece(piece).has_value()) byte_fallback_ = true;
+  }
+  if (!byte_fallback_) return absl::OkStatus();
+  // Encode's byte fallback emits id byte + 3 without looking the piece up (as
+  // run.c does), so those ids must exist and be the byte pieces; otherwise a
+  // prompt could produce ids the model cannot embed.
+  if (count < static_cast<size_t>(kFirstByteId + kNumBytePieces)) {
+    return absl::DataLossError(absl::StrCat(
+        "tokenizer ", name, " has ", count,
+        " tokens and byte pieces; a llama2.c tokenizer with byte fallback "
+        "needs at least ",
+        kFirstByteId + kNumBytePieces,
+        " (<unk>, BOS, EOS and the 256 byte pieces <0x00>..<0xFF>)"));
+  }
+  for (int b = 0; b < kNumBytePieces; ++b) {
+    const int id = kFirstByteId + b;
+    const std::optional<unsigned char> parsed = ParseBytePiece(pieces_[id]);
+    if (!parsed.has_value() || *parsed != b) {
+      return absl::DataLossError(absl::StrCat(
+          "tokenizer ", name, ": token ", id, " is \"",
+          absl::CEscape(pieces_[id]), "\" but llama2.c's byte fallback ",
+          "needs the byte piece for 0x", absl::Hex(b, absl::kZeroPad2),
+          " there (the vocabulary has byte pieces, so it needs all 256 at ",
+          "ids 3..258)"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 int Llama2cTokenizer::Lookup(std::string_view s) const {
@@ -214,6 +232,8 @@ std::vector<int> Llama2cTokenizer::Encode(std::string_view text,
     const int id = Lookup(code_point);
     if (id >= 0) {
       ids.push_back(id);
+    } else if (!byte_fallback_) {
+      ids.push_back(kUnkId);  // as SentencePiece without byte fallback
     } else {
       for (char c : code_point) {
         ids.push_back(kFirstByteId + static_cast<unsigned char>(c));

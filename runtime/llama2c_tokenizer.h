@@ -51,9 +51,11 @@ class Llama2cTokenizer final : public Tokenizer {
   // file must hold exactly `vocab_size` entries (InvalidArgument naming both
   // counts). NotFound when the file cannot be opened; DataLoss when it is
   // truncated or malformed (naming the file and the token index), or lacks
-  // what encoding relies on: the byte pieces at ids 3..258 (Encode emits
-  // byte + 3 without a lookup, as run.c does) and a " " piece (the dummy
-  // prefix).
+  // what encoding relies on: <unk>, BOS and EOS at ids 0..2, a " " piece
+  // (the dummy prefix) and, when the vocabulary has any byte piece
+  // "<0xXX>", all 256 of them at ids 3..258 (Encode emits byte + 3 without a
+  // lookup, as run.c does). A vocabulary without any byte piece loads with
+  // byte fallback off.
   static absl::StatusOr<std::unique_ptr<Llama2cTokenizer>> Load(
       const std::string& path, int vocab_size);
   // The same from the file's bytes in memory; `name` only labels errors.
@@ -63,8 +65,12 @@ class Llama2cTokenizer final : public Tokenizer {
   // run.c's encode(): optional BOS, a dummy-prefix " " when `text` is
   // non-empty, one token per UTF-8 code point (byte tokens when the code point
   // is not a piece), then greedy highest-score pair merges. Any bytes are
-  // accepted (NUL and malformed UTF-8 included): what is not a piece becomes
-  // byte tokens, so Decode(Encode(text)) == text for every input.
+  // accepted (NUL and malformed UTF-8 included): with byte fallback, what is
+  // not a piece becomes byte tokens, so Decode(Encode(text)) == text for
+  // every input. Without byte pieces in the vocabulary, a code point that is
+  // not a piece becomes one <unk> (id 0), as SentencePiece does without byte
+  // fallback; run.c would emit byte + 3, which in such a vocabulary is an
+  // unrelated character, so that is not copied.
   std::vector<int> Encode(std::string_view text, bool add_bos) const override;
   // run.c's decode(), except that BOS and EOS decode to "" (run.c prints
   // "\n<s>\n" for them) and ids outside [0, vocab_size) decode to "" rather
@@ -72,6 +78,9 @@ class Llama2cTokenizer final : public Tokenizer {
   std::string DecodeToken(int prev_id, int id) const override;
 
   int vocab_size() const override { return static_cast<int>(pieces_.size()); }
+  // Whether unknown code points become byte tokens (the vocabulary has the
+  // 256 byte pieces) or <unk>.
+  bool byte_fallback() const { return byte_fallback_; }
   int bos_id() const override { return kBosId; }
   int eos_id() const override { return kEosId; }
 
@@ -96,6 +105,9 @@ class Llama2cTokenizer final : public Tokenizer {
   int Lookup(std::string_view s) const;
   // run.c's merge loop over `ids` in place.
   void MergePairs(std::vector<int>& ids) const;
+  // Sets byte_fallback_ from the pieces; DataLoss naming `name` when some
+  // byte pieces exist but not the 256 at ids 3..258, or ids 0..2 are absent.
+  absl::Status CheckBytePieces(const std::string& name);
 
   int max_token_length_ = 0;
   std::vector<std::string> pieces_;  // [vocab_size]
@@ -108,6 +120,7 @@ class Llama2cTokenizer final : public Tokenizer {
   // lowest id (neither shipped tokenizer.bin has a repeated piece).
   std::unordered_map<std::string, int, PieceHash, std::equal_to<>> ids_;
   int space_id_ = -1;  // the dummy prefix " "
+  bool byte_fallback_ = true;
 };
 
 }  // namespace headroom::runtime

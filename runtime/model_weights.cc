@@ -1,6 +1,10 @@
 #include "runtime/model_weights.h"
 
+#include <algorithm>
+#include <bit>
 #include <cstdint>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -15,6 +19,66 @@ absl::Status CheckSize(const std::vector<float>& t, int64_t expected,
 }
 
 }  // namespace
+
+int64_t FirstNonFinite(absl::Span<const float> values) {
+  // An fp32 value is NaN or infinite exactly when its exponent bits are all
+  // ones. Integer tests on the bits are immune to -ffast-math (which lets
+  // std::isfinite fold to true) and reduce without branches per block.
+  constexpr uint32_t kExponent = 0x7F800000u;
+  constexpr int64_t kBlock = 4096;
+  const int64_t n = static_cast<int64_t>(values.size());
+  for (int64_t begin = 0; begin < n; begin += kBlock) {
+    const int64_t end = std::min(n, begin + kBlock);
+    uint32_t bad = 0;
+    for (int64_t i = begin; i < end; ++i) {
+      bad |= static_cast<uint32_t>(
+          (std::bit_cast<uint32_t>(values[i]) & kExponent) == kExponent);
+    }
+    if (bad == 0) continue;
+    for (int64_t i = begin; i < end; ++i) {
+      if ((std::bit_cast<uint32_t>(values[i]) & kExponent) == kExponent) {
+        return i;
+      }
+    }
+  }
+  return -1;
+}
+
+absl::Status CheckFiniteTensor(absl::Span<const float> values,
+                               std::string_view name) {
+  const int64_t i = FirstNonFinite(values);
+  if (i < 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "tensor ", std::string(name), " has ", values[i], " at index ", i,
+      " (of ", values.size(), " values): the weights must be finite"));
+}
+
+absl::Status ModelWeights::CheckFinite() const {
+  if (auto s = CheckFiniteTensor(token_embedding, "token_embedding"); !s.ok())
+    return s;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const LayerWeights& w = layers[l];
+    const std::pair<const std::vector<float>*, const char*> items[] = {
+        {&w.rms_att, "rms_att"},
+        {&w.wq, "wq"},
+        {&w.wk, "wk"},
+        {&w.wv, "wv"},
+        {&w.wo, "wo"},
+        {&w.rms_ffn, "rms_ffn"},
+        {&w.w1, "w1"},
+        {&w.w2, "w2"},
+        {&w.w3, "w3"},
+        {&w.key_cache_proj, "key_cache_proj"},
+        {&w.query_proj, "query_proj"}};
+    for (const auto& [t, name] : items) {
+      if (auto s = CheckFiniteTensor(*t, absl::StrCat("layers.", l, ".", name));
+          !s.ok())
+        return s;
+    }
+  }
+  if (auto s = CheckFiniteTensor(rms_final, "rms_final"); !s.ok()) return s;
+  return CheckFiniteTensor(wcls, "wcls");
+}
 
 absl::Status ModelWeights::Validate() const {
   const ModelConfig& c = config;

@@ -3,9 +3,12 @@
 #ifndef HEADROOM_RUNTIME_MODEL_WEIGHTS_H_
 #define HEADROOM_RUNTIME_MODEL_WEIGHTS_H_
 
+#include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "runtime/model_config.h"
 
 namespace headroom::runtime {
@@ -46,7 +49,20 @@ struct ModelWeights {
   }
   // Checks every tensor's size against the config; names the tensor.
   absl::Status Validate() const;
+  // InvalidArgument naming the first tensor (layers.<l>.wq, ...) that holds
+  // a NaN or an infinity, and the index and value of its first such value:
+  // they would otherwise surface far away (LAPACK failing in calibration,
+  // NaN logits). One pass over the weights.
+  absl::Status CheckFinite() const;
 };
+
+// Index of the first NaN or infinity in `values`, or -1. Branch-free over
+// blocks (vectorizes), so it costs about one read of the data.
+int64_t FirstNonFinite(absl::Span<const float> values);
+
+// OK, or InvalidArgument "tensor <name> has <value> at index <i>".
+absl::Status CheckFiniteTensor(absl::Span<const float> values,
+                               std::string_view name);
 
 }  // namespace headroom::runtime
 

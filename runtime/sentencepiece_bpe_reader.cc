@@ -67,6 +67,51 @@ struct Piece {
   float score = 0.0f;
 };
 
+const char* ModelTypeName(uint64_t type) {
+  switch (type) {  // sentencepiece_model.proto's TrainerSpec.ModelType
+    case 1:
+      return "UNIGRAM";
+    case 2:
+      return "BPE";
+    case 3:
+      return "WORD";
+    case 4:
+      return "CHAR";
+    default:
+      return "unknown";
+  }
+}
+
+// Unimplemented naming the file, the model type and what is missing unless
+// the model is one that encodes exactly like llama2.c's algorithm.
+absl::Status CheckSupported(const std::string& where, uint64_t model_type,
+                            bool byte_fallback, bool add_dummy_prefix,
+                            bool remove_spaces, const std::string& normalizer) {
+  std::string problem;
+  if (model_type != 2) {
+    problem = "only BPE models are supported";
+  } else if (!byte_fallback) {
+    problem = "byte_fallback is off";
+  } else if (!add_dummy_prefix) {
+    problem = "add_dummy_prefix is off";
+  } else if (remove_spaces) {
+    problem = "remove_extra_whitespaces is on";
+  } else if (normalizer != "identity") {
+    problem = absl::StrCat("the normalizer is \"", normalizer,
+                           "\", not \"identity\"");
+  } else {
+    return absl::OkStatus();
+  }
+  return absl::UnimplementedError(absl::StrCat(
+      "tokenizer ", where, ": SentencePiece model type ",
+      ModelTypeName(model_type), " (", model_type, "): ", problem,
+      ". Headroom reads SentencePiece models only when they are BPE with "
+      "byte fallback, a dummy prefix and the identity normalizer (LLaMA's "
+      "kind); libsentencepiece, which reads the others, aborts in "
+      "headroom-server (docs/decisions.md), so they are refused everywhere. "
+      "Convert the vocabulary to a llama2.c tokenizer.bin or a BPE model"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Llama2cTokenizer>> ReadSentencePieceBpeModel(
@@ -136,12 +181,11 @@ absl::StatusOr<std::unique_ptr<Llama2cTokenizer>> ReadSentencePieceBpeModel(
     }
   }
   if (pieces.empty()) return malformed("no pieces");
-  if (model_type != 2 || !byte_fallback || !add_dummy_prefix || remove_spaces ||
-      normalizer != "identity") {
-    return absl::UnimplementedError(absl::StrCat(
-        where,
-        ": only BPE models with byte fallback, a dummy prefix and the "
-        "identity normaliser are read without libsentencepiece"));
+  if (absl::Status s =
+          CheckSupported(where, model_type, byte_fallback, add_dummy_prefix,
+                         remove_spaces, normalizer);
+      !s.ok()) {
+    return s;
   }
   // llama2.c's tokenizer.bin layout, as its export writes it: U+2581 (the
   // escaped space) becomes ' ', byte pieces stay "<0xXX>".

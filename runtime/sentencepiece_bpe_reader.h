@@ -21,9 +21,10 @@
 namespace headroom::runtime {
 
 // The tokenizer in `bytes` (a serialized sentencepiece.ModelProto) as a
-// Llama2cTokenizer. Unimplemented for models this reader cannot reproduce
-// exactly (not BPE, no byte fallback, no dummy prefix, whitespace
-// normalisation on); DataLoss naming `name` for malformed bytes.
+// Llama2cTokenizer. Unimplemented, naming `name` and the model type, for
+// models this reader cannot reproduce exactly (not BPE, no byte fallback, no
+// dummy prefix, whitespace normalisation on); DataLoss naming `name` for
+// malformed bytes.
 absl::StatusOr<std::unique_ptr<Llama2cTokenizer>> ReadSentencePieceBpeModel(
     std::string_view bytes, int vocab_size, std::string_view name);
 

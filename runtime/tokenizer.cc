@@ -11,7 +11,6 @@
 #include "absl/strings/str_join.h"
 #include "runtime/llama2c_tokenizer.h"
 #include "runtime/sentencepiece_bpe_reader.h"
-#include "runtime/sentencepiece_tokenizer.h"
 
 namespace headroom::runtime {
 namespace {
@@ -57,20 +56,23 @@ std::string Tokenizer::Decode(const std::vector<int>& ids) const {
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(
     const std::string& path, int vocab_size) {
   if (absl::EndsWith(path, ".model")) {
-    // BPE models with byte fallback load without libsentencepiece (see
-    // sentencepiece_bpe_reader.h for why); the others go through it.
-    std::ifstream in(path, std::ios::binary);
-    if (in) {
-      std::stringstream contents;
-      contents << in.rdbuf();
-      auto bpe = ReadSentencePieceBpeModel(contents.str(), vocab_size, path);
-      if (bpe.ok()) return std::unique_ptr<Tokenizer>(std::move(*bpe));
-      if (!absl::IsUnimplemented(bpe.status())) return bpe.status();
+    // Read without libsentencepiece (see sentencepiece_bpe_reader.h for
+    // why); the models it cannot reproduce exactly are refused rather than
+    // handed to libsentencepiece, which aborts inside headroom-server.
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      return absl::NotFoundError(
+          absl::StrCat("tokenizer ", path, " does not exist"));
     }
-    absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> tok =
-        SentencePieceTokenizer::Load(path, vocab_size);
-    if (!tok.ok()) return tok.status();
-    return std::unique_ptr<Tokenizer>(std::move(*tok));
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream contents;
+    contents << in.rdbuf();
+    if (!in || in.bad()) {
+      return absl::DataLossError(absl::StrCat("cannot read tokenizer ", path));
+    }
+    auto bpe = ReadSentencePieceBpeModel(contents.str(), vocab_size, path);
+    if (!bpe.ok()) return bpe.status();
+    return std::unique_ptr<Tokenizer>(std::move(*bpe));
   }
   absl::StatusOr<std::unique_ptr<Llama2cTokenizer>> tok =
       Llama2cTokenizer::Load(path, vocab_size);

@@ -43,6 +43,11 @@ class Tokenizer {
 // llama2.c tokenizer.bin with `vocab_size` entries. `vocab_size` is checked
 // against the file (InvalidArgument naming both counts); 0 skips the check.
 // NotFound when the file is missing, DataLoss when it is malformed.
+// SentencePiece models are read without libsentencepiece and only when they
+// are BPE with byte fallback, a dummy prefix and the identity normalizer
+// (sentencepiece_bpe_reader.h); others (unigram, ...) are Unimplemented,
+// naming the file and the model type. SentencePieceTokenizer (libsentencepiece)
+// is no longer reached from here: it serves as the tests' reference.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(
     const std::string& path, int vocab_size);
 

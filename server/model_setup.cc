@@ -165,6 +165,12 @@ absl::StatusOr<ServedModel> LoadServedModel(
     if (!cs.projections.empty()) {
       auto p = compress::LoadProjections(cs.projections);
       if (!p.ok()) return Prefixed(p.status(), "compression.projections: ");
+      if (!p->content_digest_checked) {
+        say(absl::StrCat("warning: compression.projections ", cs.projections,
+                         " has no tensor digest (written before it was "
+                         "recorded), so corruption cannot be detected; "
+                         "recreate it with headroom-compress"));
+      }
       projections = std::move(*p);
       served.projections_source = "file";
       served.projections_path = cs.projections;
@@ -196,7 +202,12 @@ absl::StatusOr<ServedModel> LoadServedModel(
         std::error_code ec;
         if (fs::exists(cache_path, ec)) {
           auto p = compress::LoadProjections(cache_path);
-          if (p.ok()) {
+          if (p.ok() && !p->content_digest_checked) {
+            // Our own cache: without a digest it cannot be trusted, and
+            // recomputing it costs only the start-up time.
+            say(absl::StrCat("ignoring cache file ", cache_path,
+                             " without a tensor digest (older format)"));
+          } else if (p.ok()) {
             projections = std::move(*p);
             served.projections_source = "cache";
             served.projections_path = cache_path;

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -17,6 +20,11 @@ std::string SharedPath(const std::string& relative) {
   std::error_code ec;
   if (!std::filesystem::exists(p, ec)) return "";
   return std::filesystem::weakly_canonical(p, ec).string();
+}
+
+std::string EmbeddedModelPath() {
+  return (std::filesystem::path(HEADROOM_SOURCE_DIR) / "models/headroom-tiny")
+      .string();
 }
 
 std::string BinaryPath(const std::string& relative) {
@@ -63,6 +71,14 @@ std::vector<int> GreedyTokens(runtime::Backend& backend,
     }
   }
   return out;
+}
+
+float ReorderingTolerance(const runtime::ModelConfig& c,
+                          absl::Span<const float> row_logits) {
+  float scale = 1.0f;
+  for (float v : row_logits) scale = std::max(scale, std::abs(v));
+  const float n = static_cast<float>(std::max(c.dim, c.hidden_dim));
+  return static_cast<float>(c.n_layers) * n * FLT_EPSILON * scale;
 }
 
 }  // namespace headroom::testing

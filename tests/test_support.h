@@ -5,13 +5,19 @@
 #include <string>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "nlohmann/json.hpp"
 #include "runtime/backend.h"
+#include "runtime/model_config.h"
 
 namespace headroom::testing {
 
 // Absolute path of `relative` under ../shared, or "" when it does not exist.
 std::string SharedPath(const std::string& relative);
+// models/headroom-tiny in the source tree (HF layout, its own tokenizer):
+// the model for tests that need some model but not stories260K's reference
+// values, so that they run without ../shared.
+std::string EmbeddedModelPath();
 // Path of a built binary (e.g. "tools/headroom-eval") in the build tree.
 std::string BinaryPath(const std::string& relative);
 // A fresh empty directory under the test's temporary directory.
@@ -23,6 +29,27 @@ std::string ReadTextFile(const std::string& path);
 // one sequence; failures are test failures.
 std::vector<int> GreedyTokens(runtime::Backend& backend,
                               const std::vector<int>& prompt, int steps);
+
+// How far one logit of `row_logits` (the vocab_size logits of one position)
+// may move when the same fp32 forward pass of model `c` only sums in another
+// order: another GEMM shape (batched vs alone, chunked vs whole prefill),
+// another BLAS kernel (OPENBLAS_CORETYPE), another pairing of q.k terms.
+// Nothing here is exact across BLAS builds, so tests that compare two such
+// evaluations use this bound instead of a fixed one. The reasoning:
+//  - a reordered fp32 sum of n terms differs by at most about n * eps times
+//    the sum of the terms' magnitudes (eps = FLT_EPSILON); the longest sum in
+//    the model is n = max(dim, hidden_dim) (heads, positions are shorter in
+//    the models tested, which are what the caller compares);
+//  - a logit is a dot product of the final (RMS-normed) hidden state with a
+//    classifier row, so the magnitude of its terms is of the order of the
+//    row's largest |logit| (at least 1 to cover rows of small logits);
+//  - every layer perturbs the residual stream by such a relative amount and
+//    the perturbations of the n_layers layers add (RMSNorm rescales each).
+// So the bound is n_layers * max(dim, hidden_dim) * eps * max(1, max|logit|).
+// It is a worst case for rounding only: a wrong position, page or mask moves
+// logits by orders of magnitude more (~0.1 to 10 on these models).
+float ReorderingTolerance(const runtime::ModelConfig& c,
+                          absl::Span<const float> row_logits);
 
 }  // namespace headroom::testing
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "compress/apply.h"
+#include "compress/compressor.h"
 #include "compress/methods.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/kv_cache.h"
@@ -38,9 +39,12 @@ class MethodsTest : public ::testing::Test {
 };
 
 const std::vector<std::string>& AllMethodNames() {
-  static const auto* names = new std::vector<std::string>{
-      "mean-pool", "svd-w", "svd-a", "rope-commuting", "svd-a-qa",
-      "rope-commuting-qa", "svd-a+refit", "rope-commuting+refit", "auto"};
+  static const auto* names =
+      new std::vector<std::string>{"mean-pool",   "svd-w",
+                                   "svd-a",       "rope-commuting",
+                                   "svd-a-qa",    "rope-commuting-qa",
+                                   "svd-a+refit", "rope-commuting+refit",
+                                   "auto"};
   return *names;
 }
 
@@ -59,9 +63,8 @@ TEST_F(MethodsTest, DuplicatedHeadsMergeExactly) {
   HEADROOM_REQUIRE_SHARED(model, kMha);
   HEADROOM_REQUIRE_SHARED(text, kText);
   Load(model, text);
-  for (const std::string& method :
-       {"svd-a", "rope-commuting", "mean-pool", "svd-a-qa",
-        "rope-commuting-qa", "svd-w"}) {
+  for (const std::string& method : {"svd-a", "rope-commuting", "mean-pool",
+                                    "svd-a-qa", "rope-commuting-qa", "svd-w"}) {
     const Projections p = Compress(model_, stats_, method, /*kv_heads=*/4);
     const double ppl = Perplexity(model_, &p, eval_);
     EXPECT_NEAR(ppl, original_ppl_, 1e-4 * original_ppl_) << method;
@@ -77,7 +80,8 @@ TEST_F(MethodsTest, EnergyKeptIsMonotoneInKvHeads) {
   HEADROOM_REQUIRE_SHARED(text, kText);
   Load(model, text);
   std::vector<Projections> by_g;
-  for (int g : {8, 4, 2, 1}) by_g.push_back(Compress(model_, stats_, "svd-a", g));
+  for (int g : {8, 4, 2, 1})
+    by_g.push_back(Compress(model_, stats_, "svd-a", g));
   for (int l = 0; l < model_.weights.config.n_layers; ++l) {
     for (size_t k = 1; k < by_g.size(); ++k) {
       EXPECT_LE(by_g[k].layers[l].key_energy,
@@ -102,7 +106,8 @@ TEST_F(MethodsTest, KvHeadsMayDifferPerLayer) {
   runtime::ModelWeights w = model_.weights;
   for (int l = 0; l < w.config.n_layers; ++l) {
     ASSERT_TRUE(
-        ApplyLayerProjection(l < 3 ? two.layers[l] : one.layers[l], l, &w).ok());
+        ApplyLayerProjection(l < 3 ? two.layers[l] : one.layers[l], l, &w)
+            .ok());
   }
   EXPECT_THAT(w.config.cache_kv_heads, ::testing::ElementsAre(2, 2, 2, 1, 1));
   const int64_t d = w.config.head_dim;
@@ -120,6 +125,35 @@ TEST_F(MethodsTest, KvHeadsMayDifferPerLayer) {
   batch.AddTokens(0, ids.data(), std::min<int>(ids.size(), 160), 0, true);
   ASSERT_TRUE((*backend)->Forward(batch, &logits).ok());
   for (float v : logits) ASSERT_TRUE(std::isfinite(v));
+}
+
+// `auto` picks per layer on held-back calibration lines; a one-line text
+// holds nothing back, so it is refused by name instead of choosing on the
+// statistics' own tokens.
+TEST(AutoMethodTest, OneCalibrationLineIsRefused) {
+  testing::LoadedModel model =
+      testing::LoadShared(::headroom::testing::EmbeddedModelPath());
+  const CalibrationStats one = testing::CalibrateOn(
+      model, {"Once upon a time, there was a little dog named Max."});
+  EXPECT_EQ(one.heldback_begin, 1u);
+  CompressOptions options;
+  options.method = "auto";
+  options.kv_heads = 4;
+  auto p = ComputeProjections(model.weights, one, options);
+  ASSERT_FALSE(p.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(p.status())) << p.status();
+  EXPECT_THAT(std::string(p.status().message()),
+              ::testing::HasSubstr("none were held back"));
+  EXPECT_THAT(std::string(p.status().message()),
+              ::testing::HasSubstr("at least 2 calibration lines"));
+  // Two lines hold the last one back: auto chooses, and records its choice
+  // per layer.
+  const CalibrationStats two = testing::CalibrateOn(
+      model, {"Once upon a time, there was a little dog named Max.",
+              "Lily liked to play in the park with her red ball."});
+  p = ComputeProjections(model.weights, two, options);
+  ASSERT_TRUE(p.ok()) << p.status();
+  for (const LayerProjection& l : p->layers) EXPECT_FALSE(l.method.empty());
 }
 
 TEST(MethodParsingTest, NamesAndErrors) {

@@ -7,6 +7,7 @@
 
 #include "compress/apply.h"
 #include "compress/projections_file.h"
+#include "runtime/safetensors.h"
 #include "tests/test_support.h"
 #include "tests/unit/compress_test_util.h"
 
@@ -55,13 +56,70 @@ TEST_F(ProjectionsFileTest, RoundTrip) {
   EXPECT_TRUE(ApplyProjections(*back, &w).ok());
 }
 
+// The shipped projections of the embedded model, written again by
+// SaveProjections (with the tensor digest), into `dir`.
+std::string RewrittenShippedProjections(const std::string& dir) {
+  const std::string shipped = ::headroom::testing::EmbeddedModelPath() +
+                              "/projections-svd-a-kv4.safetensors";
+  auto p = LoadProjections(shipped);
+  EXPECT_TRUE(p.ok()) << p.status();
+  if (!p.ok()) return "";
+  const std::string path = dir + "/p.safetensors";
+  EXPECT_TRUE(SaveProjections(*p, path).ok());
+  return path;
+}
+
+// One flipped bit in a tensor's data (the file's last byte, inside the last
+// tensor) is refused by the tensor digest, naming the file.
+TEST(ProjectionsDigestTest, FlippedByteInATensorIsRefused) {
+  const std::string dir = ::headroom::testing::MakeTempDir("digest");
+  const std::string path = RewrittenShippedProjections(dir);
+  ASSERT_FALSE(path.empty());
+  auto intact = LoadProjections(path);
+  ASSERT_TRUE(intact.ok()) << intact.status();
+  EXPECT_TRUE(intact->content_digest_checked);
+  std::string bytes = ::headroom::testing::ReadTextFile(path);
+  bytes.back() ^= 0x01;  // the lowest mantissa bit of the last value
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  auto corrupt = LoadProjections(path);
+  ASSERT_FALSE(corrupt.ok());
+  EXPECT_TRUE(absl::IsDataLoss(corrupt.status())) << corrupt.status();
+  EXPECT_THAT(std::string(corrupt.status().message()), HasSubstr(path));
+  EXPECT_THAT(std::string(corrupt.status().message()),
+              HasSubstr("do not match the file's tensor_sha256"));
+}
+
+// The shipped file carries the digest: the SHA-256 that Python's hashlib
+// gives over (name, 0, "d0,d1,...,", 0, fp32 bytes) of its tensors in save
+// order (layer by layer: key_encoder, query_decoder, value_encoder,
+// value_decoder), and SaveProjections reproduces the file byte for byte.
+TEST(ProjectionsDigestTest, ShippedFileHasTheDigest) {
+  const std::string shipped = ::headroom::testing::EmbeddedModelPath() +
+                              "/projections-svd-a-kv4.safetensors";
+  auto file = runtime::SafetensorsFile::Open(shipped);
+  ASSERT_TRUE(file.ok()) << file.status();
+  const auto& meta = file->header().metadata;
+  ASSERT_EQ(meta.count("tensor_sha256"), 1u);
+  EXPECT_EQ(meta.find("tensor_sha256")->second,
+            "7ac1658406e321e396bf117182194f892135c3e36b0296ddd5a673b9f3914f47");
+  auto p = LoadProjections(shipped);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(p->content_digest_checked);
+  const std::string dir = ::headroom::testing::MakeTempDir("shipped");
+  const std::string again =
+      ::headroom::testing::ReadTextFile(RewrittenShippedProjections(dir));
+  EXPECT_TRUE(again == ::headroom::testing::ReadTextFile(shipped))
+      << "rewritten: " << again.size() << " bytes";
+}
+
 TEST_F(ProjectionsFileTest, TruncatedFileIsRefused) {
   HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
   HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
   SetUpModel(model, text);
   const std::string path = dir_ + "/p.safetensors";
   ASSERT_TRUE(
-      SaveProjections(testing::Compress(model_, stats_, "svd-a", 2), path).ok());
+      SaveProjections(testing::Compress(model_, stats_, "svd-a", 2), path)
+          .ok());
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 100);
   auto back = LoadProjections(path);
   EXPECT_FALSE(back.ok());
@@ -106,8 +164,9 @@ TEST_F(ProjectionsFileTest, KvHeadsThatDoNotDivideAreRefused) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
   auto back = LoadProjections(path);
   EXPECT_FALSE(back.ok());
-  EXPECT_THAT(back.status().message(),
-              HasSubstr("layers[1].kv_heads = 3 does not divide n_kv_heads = 4"));
+  EXPECT_THAT(
+      back.status().message(),
+      HasSubstr("layers[1].kv_heads = 3 does not divide n_kv_heads = 4"));
 }
 
 TEST_F(ProjectionsFileTest, NonCommutingPreRopeKeysAreRefused) {

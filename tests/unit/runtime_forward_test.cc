@@ -1,4 +1,5 @@
-// The CPU forward pass against the llama2.c reference (../shared/testdata).
+// The CPU forward pass against the llama2.c reference (../shared/testdata),
+// and against itself (chunked, batched) on the embedded headroom-tiny model.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -7,6 +8,7 @@
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/hf_checkpoint.h"
 #include "runtime/llama2c_checkpoint.h"
+#include "runtime/model_loader.h"
 #include "runtime/sequence_runner.h"
 #include "runtime/tokenizer.h"
 #include "tests/test_support.h"
@@ -16,6 +18,14 @@ namespace {
 
 using ::headroom::testing::GreedyTokens;
 using ::headroom::testing::ReadJsonFile;
+using ::headroom::testing::ReorderingTolerance;
+
+// A paragraph long enough for several prefill chunks and pages.
+constexpr char kStory[] =
+    "Once upon a time, there was a little girl named Lily. She loved to play "
+    "outside in the park with her friends. One day, she saw a big red ball "
+    "under a tree. She ran to get it, but a dog took it first. Lily was sad, "
+    "so her mom gave her a hug and they went home to bake cookies.";
 
 std::unique_ptr<Backend> MakeBackend(const std::string& path,
                                      BackendOptions options = {}) {
@@ -26,13 +36,55 @@ std::unique_ptr<Backend> MakeBackend(const std::string& path,
   return std::move(*backend);
 }
 
+// The embedded model (models/headroom-tiny) and the ids of `text` under its
+// own tokenizer: for tests that compare the runtime with itself.
+struct EmbeddedModel {
+  ModelWeights weights;
+  std::vector<int> ids;
+};
+
+EmbeddedModel LoadEmbedded(const std::string& text) {
+  const std::string dir = ::headroom::testing::EmbeddedModelPath();
+  auto weights = LoadModel(dir);
+  EXPECT_TRUE(weights.ok()) << weights.status();
+  if (!weights.ok()) return {};
+  auto tokenizer =
+      LoadTokenizer(dir + "/tokenizer.model", weights->config.vocab_size);
+  EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
+  if (!tokenizer.ok()) return {};
+  return {std::move(*weights), (*tokenizer)->Encode(text, true)};
+}
+
+// Every logit of `actual` within ReorderingTolerance of `expected`, row by
+// row ([rows][vocab] each); the first failure names the row and the token.
+void ExpectSameUpToReordering(const ModelConfig& c, const float* actual,
+                              const float* expected, int rows,
+                              const std::string& what) {
+  const int vocab = c.vocab_size;
+  for (int r = 0; r < rows; ++r) {
+    const absl::Span<const float> want(expected + int64_t{r} * vocab, vocab);
+    const float tolerance = ReorderingTolerance(c, want);
+    for (int v = 0; v < vocab; ++v) {
+      const float got = actual[int64_t{r} * vocab + v];
+      if (!(std::abs(got - want[v]) <= tolerance)) {
+        ADD_FAILURE() << what << " row " << r << " token " << v << ": " << got
+                      << " vs " << want[v] << " (tolerance " << tolerance
+                      << ")";
+        return;
+      }
+    }
+  }
+}
+
 // Teacher-forced logits of the reference prompt, [positions][vocab].
 std::vector<std::vector<float>> ReferenceLogits(const nlohmann::json& ref) {
   return ref["logits"].get<std::vector<std::vector<float>>>();
 }
 
+// The reference (llama2.c's run.c, naive loops) sums in another order than
+// BLAS does: the logits agree to ReorderingTolerance, not exactly.
 void ExpectLogitsMatch(Backend& backend, const nlohmann::json& ref,
-                       float tolerance, int chunk = 0) {
+                       int chunk = 0) {
   const std::vector<int> ids = ref["tokens"].get<std::vector<int>>();
   const auto expected = ReferenceLogits(ref);
   SequenceRunner runner(&backend, chunk);
@@ -41,12 +93,14 @@ void ExpectLogitsMatch(Backend& backend, const nlohmann::json& ref,
   const int vocab = backend.config().vocab_size;
   ASSERT_EQ(logits.size(), ids.size() * vocab);
   for (size_t pos = 0; pos < ids.size(); ++pos) {
+    ASSERT_EQ(expected[pos].size(), static_cast<size_t>(vocab));
     float worst = 0.0f;
     for (int v = 0; v < vocab; ++v) {
       worst =
           std::max(worst, std::abs(logits[pos * vocab + v] - expected[pos][v]));
     }
-    EXPECT_LE(worst, tolerance) << "position " << pos;
+    EXPECT_LE(worst, ReorderingTolerance(backend.config(), expected[pos]))
+        << "position " << pos;
   }
 }
 
@@ -54,7 +108,7 @@ TEST(ForwardTest, LogitsMatchReference) {
   HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
   HEADROOM_REQUIRE_SHARED(ref, "testdata/stories260K_logits.json");
   auto backend = MakeBackend(model);
-  ExpectLogitsMatch(*backend, ReadJsonFile(ref), 1e-4f);
+  ExpectLogitsMatch(*backend, ReadJsonFile(ref));
 }
 
 TEST(ForwardTest, Mha8LogitsMatchReference) {
@@ -62,7 +116,7 @@ TEST(ForwardTest, Mha8LogitsMatchReference) {
                           "models/stories260K-mha8/stories260K_mha8.bin");
   HEADROOM_REQUIRE_SHARED(ref, "testdata/stories260K_logits.json");
   auto backend = MakeBackend(model);
-  ExpectLogitsMatch(*backend, ReadJsonFile(ref), 1e-4f);
+  ExpectLogitsMatch(*backend, ReadJsonFile(ref));
 }
 
 TEST(ForwardTest, ChunkedPrefillMatchesReference) {
@@ -72,23 +126,16 @@ TEST(ForwardTest, ChunkedPrefillMatchesReference) {
   options.block_size = 4;  // chunks of 7 straddle page boundaries
   options.num_threads = 2;
   auto backend = MakeBackend(model, options);
-  ExpectLogitsMatch(*backend, ReadJsonFile(ref), 1e-4f, /*chunk=*/7);
+  ExpectLogitsMatch(*backend, ReadJsonFile(ref), /*chunk=*/7);
 }
 
-// Prefill in chunks of 7 tokens gives the unchunked logits to 1e-5 of the
-// row's largest logit (different GEMM shapes round differently).
+// Prefill in chunks of 7 tokens gives the unchunked logits up to the
+// rounding of different GEMM shapes.
 TEST(ForwardTest, ChunkedPrefillMatchesUnchunked) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
-  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
-  auto weights = LoadLlama2cCheckpoint(model);
-  ASSERT_TRUE(weights.ok());
-  auto tokenizer = LoadTokenizer(*FindTokenizerFor(model), 512);
-  ASSERT_TRUE(tokenizer.ok());
-  const std::string line =
-      ::headroom::testing::ReadTextFile(text).substr(0, 600);
-  const std::vector<int> ids = (*tokenizer)->Encode(line, true);
-  ASSERT_GT(ids.size(), 50u);
-  auto backend = CreateCpuBackend(std::move(*weights), {});
+  EmbeddedModel model = LoadEmbedded(kStory);
+  ASSERT_GT(model.ids.size(), 50u);
+  const std::vector<int> ids = model.ids;
+  auto backend = CreateCpuBackend(std::move(model.weights), {});
   ASSERT_TRUE(backend.ok());
   std::vector<float> whole, chunked;
   SequenceRunner one_step(backend->get());
@@ -96,20 +143,8 @@ TEST(ForwardTest, ChunkedPrefillMatchesUnchunked) {
   SequenceRunner sevens(backend->get(), /*chunk_size=*/7);
   ASSERT_TRUE(sevens.Append(ids, true, &chunked).ok());
   ASSERT_EQ(whole.size(), chunked.size());
-  // fp32 rounding scales with the summands, so the bound is relative to the
-  // largest logit of the row.
-  const int vocab = (*backend)->config().vocab_size;
-  for (size_t row = 0; row < ids.size(); ++row) {
-    float scale = 1.0f;
-    for (int v = 0; v < vocab; ++v) {
-      scale = std::max(scale, std::abs(whole[row * vocab + v]));
-    }
-    for (int v = 0; v < vocab; ++v) {
-      ASSERT_NEAR(chunked[row * vocab + v], whole[row * vocab + v],
-                  1e-5f * scale)
-          << "position " << row << " token " << v;
-    }
-  }
+  ExpectSameUpToReordering((*backend)->config(), chunked.data(), whole.data(),
+                           static_cast<int>(ids.size()), "chunked");
 }
 
 TEST(ForwardTest, GreedyFromBosMatchesReference) {
@@ -135,60 +170,47 @@ TEST(ForwardTest, GreedyContinuationMatchesReference) {
 }
 
 // Two sequences with interleaved pages in one ragged batch give the same
-// logits as each alone.
+// logits as each alone, up to the rounding of different GEMM shapes.
 TEST(ForwardTest, RaggedBatchMatchesSingleSequences) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
-  HEADROOM_REQUIRE_SHARED(ref_path, "testdata/stories260K_logits.json");
-  const auto ids = ReadJsonFile(ref_path)["tokens"].get<std::vector<int>>();
+  EmbeddedModel model = LoadEmbedded(kStory);
+  ASSERT_GT(model.ids.size(), 30u);
   BackendOptions options;
   options.block_size = 4;
   options.num_blocks = 16;
   options.num_threads = 2;
-  auto backend = MakeBackend(model, options);
-  const int vocab = backend->config().vocab_size;
-  const std::vector<int> a(ids.begin(), ids.end());
-  const std::vector<int> b(ids.begin(), ids.begin() + 9);
+  auto created = CreateCpuBackend(std::move(model.weights), options);
+  ASSERT_TRUE(created.ok()) << created.status();
+  Backend& backend = **created;
+  const ModelConfig& c = backend.config();
+  const int vocab = c.vocab_size;
+  const std::vector<int> a(model.ids.begin(), model.ids.begin() + 27);
+  const std::vector<int> b(model.ids.begin() + 3, model.ids.begin() + 12);
 
   std::vector<float> alone_a, alone_b;
-  SequenceRunner runner(backend.get());
+  SequenceRunner runner(&backend);
   ASSERT_TRUE(runner.Append(a, true, &alone_a).ok());
   runner.Reset();
   ASSERT_TRUE(runner.Append(b, true, &alone_b).ok());
 
+  // a: 10 tokens then 17 more (7 pages of 4), b: 9 tokens (3 pages).
   Batch batch;
-  batch.block_tables = {{1, 3, 5, 7}, {2, 4, 6}};
+  batch.block_tables = {{1, 3, 5, 7, 9, 11, 13}, {2, 4, 6}};
   batch.AddTokens(0, a.data(), 10, 0, false, true);
   batch.AddTokens(1, b.data(), 9, 0, false, true);
   std::vector<float> first;
-  ASSERT_TRUE(backend->Forward(batch, &first).ok());
+  ASSERT_TRUE(backend.Forward(batch, &first).ok());
   Batch step2;
   step2.block_tables = batch.block_tables;
   step2.AddTokens(0, a.data() + 10, static_cast<int>(a.size()) - 10, 10, false,
                   true);
   std::vector<float> second;
-  ASSERT_TRUE(backend->Forward(step2, &second).ok());
+  ASSERT_TRUE(backend.Forward(step2, &second).ok());
 
-  // Different GEMM shapes round differently: 1e-5 relative to the logit.
-  auto near = [&](const float* x, const float* y) {
-    for (int v = 0; v < vocab; ++v) {
-      if (std::abs(x[v] - y[v]) > 1e-5f * std::max(1.0f, std::abs(y[v]))) {
-        ADD_FAILURE() << "logit " << v << ": " << x[v] << " vs " << y[v];
-        return false;
-      }
-    }
-    return true;
-  };
-  for (int i = 0; i < 10; ++i) {
-    EXPECT_TRUE(near(&first[i * vocab], &alone_a[i * vocab])) << "a " << i;
-  }
-  for (int i = 0; i < 9; ++i) {
-    EXPECT_TRUE(near(&first[(10 + i) * vocab], &alone_b[i * vocab]))
-        << "b " << i;
-  }
-  for (size_t i = 10; i < a.size(); ++i) {
-    EXPECT_TRUE(near(&second[(i - 10) * vocab], &alone_a[i * vocab]))
-        << "a " << i;
-  }
+  ExpectSameUpToReordering(c, first.data(), alone_a.data(), 10, "a");
+  ExpectSameUpToReordering(c, &first[int64_t{10} * vocab], alone_b.data(), 9,
+                           "b");
+  ExpectSameUpToReordering(c, second.data(), &alone_a[int64_t{10} * vocab],
+                           static_cast<int>(a.size()) - 10, "a step 2");
 }
 
 // llama2.c -> Hugging Face layout (rotate_half RoPE, permuted q/k rows) and
@@ -213,22 +235,19 @@ TEST(ForwardTest, ConvertedHuggingFaceModelGivesTheSameLogits) {
   ASSERT_TRUE(ra.Append(ids, true, &a).ok());
   ASSERT_TRUE(rb.Append(ids, true, &b).ok());
   ASSERT_EQ(a.size(), b.size());
-  // 1e-5 relative to the logit's size (at least 1): the two pairings sum
-  // each q.k in a different coordinate order, so fp32 rounding differs by
-  // ~1e-6 relative on logits of size ~10.
-  float worst = 0.0f;
-  for (size_t i = 0; i < a.size(); ++i) {
-    worst =
-        std::max(worst, std::abs(a[i] - b[i]) / std::max(1.0f, std::abs(a[i])));
-  }
-  EXPECT_LE(worst, 1e-5f);
+  // The two pairings sum each q.k in a different coordinate order.
+  ExpectSameUpToReordering((*backend_a)->config(), b.data(), a.data(),
+                           static_cast<int>(ids.size()), "converted");
 }
 
 TEST(ForwardTest, InvalidBatchIsRejected) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
+  EmbeddedModel model = LoadEmbedded("");
+  const int context = model.weights.config.max_seq_len;
   BackendOptions options;
   options.num_blocks = 4;
-  auto backend = MakeBackend(model, options);
+  auto created = CreateCpuBackend(std::move(model.weights), options);
+  ASSERT_TRUE(created.ok()) << created.status();
+  Backend* backend = created->get();
   std::vector<float> logits;
   const int ok_id = 5, bad_id = 100000;
   Batch batch;
@@ -248,7 +267,7 @@ TEST(ForwardTest, InvalidBatchIsRejected) {
               ::testing::HasSubstr("outside the pool"));
   Batch past_context;
   past_context.block_tables = {{0}};
-  past_context.AddTokens(0, &ok_id, 1, 512, true);
+  past_context.AddTokens(0, &ok_id, 1, context, true);
   EXPECT_THAT(backend->Forward(past_context, &logits).message(),
               ::testing::HasSubstr("outside the context"));
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -681,6 +682,79 @@ TEST_F(HfCheckpointTest, WriteRejectsWhatHfCannotExpress) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("model.layers.1.mlp.up_proj.weight"));
   EXPECT_THAT(s.message(), HasSubstr("overflows F16"));
+}
+
+// A NaN or infinity in the weights is refused on load, naming the file, the
+// tensor and the index of the first bad value (it used to surface much later
+// as "dsyevd failed with info -5" in calibration).
+TEST(NonFiniteWeightsTest, HuggingFaceCheckpointNamesTheTensor) {
+  ModelWeights nan_model = MakeWeights(/*tied=*/false, RopeStyle::kHalf);
+  nan_model.layers[1].wv[37] = std::numeric_limits<float>::quiet_NaN();
+  const std::string nan_dir = testing::MakeTempDir("nan");
+  ASSERT_TRUE(WriteHfCheckpoint(nan_model, nan_dir).ok());
+  auto loaded = LoadModel(nan_dir);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(loaded.status())) << loaded.status();
+  const std::string nan_message(loaded.status().message());
+  EXPECT_THAT(nan_message, HasSubstr(nan_dir));
+  EXPECT_THAT(nan_message,
+              HasSubstr("tensor model.layers.1.self_attn.v_proj.weight has "
+                        "nan at index 37"));
+
+  ModelWeights inf_model = MakeWeights(/*tied=*/false, RopeStyle::kHalf);
+  inf_model.layers[0].w2[5] = std::numeric_limits<float>::infinity();
+  const std::string inf_dir = testing::MakeTempDir("inf");
+  ASSERT_TRUE(WriteHfCheckpoint(inf_model, inf_dir).ok());
+  loaded = LoadModel(inf_dir);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(std::string(loaded.status().message()),
+              HasSubstr("tensor model.layers.0.mlp.down_proj.weight has inf "
+                        "at index 5"));
+}
+
+TEST(NonFiniteWeightsTest, Llama2cCheckpointNamesTheTensor) {
+  const std::string dir = testing::MakeTempDir("llama2c");
+  ModelWeights nan_model = MakeWeights(/*tied=*/true, RopeStyle::kInterleaved);
+  nan_model.layers[1].wq[3] = std::numeric_limits<float>::quiet_NaN();
+  ASSERT_TRUE(WriteLlama2cCheckpoint(nan_model, dir + "/nan.bin").ok());
+  auto loaded = LoadModel(dir + "/nan.bin");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(loaded.status())) << loaded.status();
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("nan.bin"));
+  EXPECT_THAT(std::string(loaded.status().message()),
+              HasSubstr("tensor layers.1.wq has nan at index 3"));
+
+  ModelWeights inf_model = MakeWeights(/*tied=*/true, RopeStyle::kInterleaved);
+  inf_model.token_embedding[100] = std::numeric_limits<float>::infinity();
+  ASSERT_TRUE(WriteLlama2cCheckpoint(inf_model, dir + "/inf.bin").ok());
+  loaded = LoadModel(dir + "/inf.bin");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(std::string(loaded.status().message()),
+              HasSubstr("tensor token_embedding has inf at index 100"));
+  // The last value of the last tensor is found too (the scan covers blocks
+  // and their tails).
+  ModelWeights tail = MakeWeights(/*tied=*/true, RopeStyle::kInterleaved);
+  tail.rms_final.back() = -std::numeric_limits<float>::infinity();
+  ASSERT_TRUE(WriteLlama2cCheckpoint(tail, dir + "/tail.bin").ok());
+  loaded = LoadModel(dir + "/tail.bin");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(std::string(loaded.status().message()),
+              HasSubstr("tensor rms_final has -inf at index 15"));
+}
+
+TEST(NonFiniteWeightsTest, FirstNonFiniteFindsTheFirstAcrossBlocks) {
+  std::vector<float> v(10000, 1.0f);
+  EXPECT_EQ(FirstNonFinite(v), -1);
+  v[9999] = std::numeric_limits<float>::infinity();
+  v[5000] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(FirstNonFinite(v), 5000);
+  v[4095] = -std::numeric_limits<float>::infinity();
+  EXPECT_EQ(FirstNonFinite(v), 4095);
+  // The largest finite value and denormals are finite.
+  std::vector<float> edge = {std::numeric_limits<float>::max(),
+                             -std::numeric_limits<float>::max(),
+                             std::numeric_limits<float>::denorm_min(), 0.0f};
+  EXPECT_EQ(FirstNonFinite(edge), -1);
 }
 
 TEST(HfDtypeTest, ParsesNames) {

@@ -707,12 +707,20 @@ TEST(TokenizerLoadTest, JunkAfterTheExpectedTokensIsAMismatch) {
 }
 
 TEST(TokenizerLoadTest, StructuralRequirements) {
-  // Too few entries for the byte fallback.
-  auto tok = Llama2cTokenizer::FromBytes(
-      TokenizerBytes({{"<unk>", 0}, {"\n<s>\n", 0}, {"\n</s>\n", 0}, {" ", 0}}),
-      0, "small.bin");
+  // Byte pieces, but too few entries for all 256 of them.
+  auto tok = Llama2cTokenizer::FromBytes(TokenizerBytes({{"<unk>", 0},
+                                                         {"\n<s>\n", 0},
+                                                         {"\n</s>\n", 0},
+                                                         {"<0x00>", 0},
+                                                         {" ", 0}}),
+                                         0, "small.bin");
   ASSERT_FALSE(tok.ok());
   EXPECT_THAT(std::string(tok.status().message()), HasSubstr("at least 259"));
+  // Not even <unk>, BOS and EOS.
+  tok = Llama2cTokenizer::FromBytes(TokenizerBytes({{" ", 0}}), 0, "two.bin");
+  ASSERT_FALSE(tok.ok());
+  EXPECT_THAT(std::string(tok.status().message()),
+              HasSubstr("two.bin has 1 tokens"));
   // A byte piece out of place.
   std::vector<Entry> entries = BaseEntries();
   entries[3 + 0x41].piece = "A";
@@ -725,6 +733,97 @@ TEST(TokenizerLoadTest, StructuralRequirements) {
                                     "nospace.bin");
   ASSERT_FALSE(tok.ok());
   EXPECT_THAT(std::string(tok.status().message()), HasSubstr("dummy prefix"));
+}
+
+// A valid vocabulary of single characters and merges without any byte piece
+// (as some small community models ship): it loads, merges as usual, and a
+// code point that is not a piece becomes <unk> since there is no byte
+// fallback.
+TEST(TokenizerLoadTest, VocabularyWithoutBytePiecesLoads) {
+  const std::vector<Entry> entries = {
+      {"<unk>", 0}, {"\n<s>\n", 0}, {"\n</s>\n", 0}, {"\n", 0},
+      {" ", 0},     {"a", 0},       {"b", 0},        {"c", 0},
+      {" a", 1},    {"ab", 2},      {" ab", 3}};
+  const std::string dir = MakeTempDir("nobytes");
+  const std::string path =
+      WriteFile(dir + "/tok11.bin", TokenizerBytes(entries));
+  auto loaded = LoadTokenizer(path, 11);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const Tokenizer& tok = **loaded;
+  const auto* llama2c = dynamic_cast<const Llama2cTokenizer*>(&tok);
+  ASSERT_NE(llama2c, nullptr);
+  EXPECT_FALSE(llama2c->byte_fallback());
+  // " a b \n c": "ab" (score 2) merges first, then " ab" (score 3).
+  EXPECT_THAT(tok.Encode("ab\nc", false), ElementsAre(10, 3, 7));
+  EXPECT_EQ(tok.Decode(tok.Encode("ab\nc", true)), "ab\nc");
+  EXPECT_THAT(tok.Encode("c", true), ElementsAre(1, 4, 7));
+  // Unknown code points (one- and two-byte) are one <unk> each, never an
+  // id that stands for another character (run.c's byte + 3 would give "\n"
+  // for 0x00 and ids past the vocabulary for most bytes).
+  EXPECT_THAT(tok.Encode("a\xC3\xA9z", false), ElementsAre(8, 0, 0));
+  EXPECT_EQ(tok.Decode({8, 0}), "a<unk>");
+  for (int id : tok.Encode(std::string("\0\xFF\x80 zz", 7), true)) {
+    EXPECT_GE(id, 0);
+    EXPECT_LT(id, 11);
+  }
+}
+
+// Protobuf wire format by hand: a varint, a key, a length-delimited field.
+std::string Varint(uint64_t v) {
+  std::string out;
+  do {
+    out += static_cast<char>((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
+    v >>= 7;
+  } while (v != 0);
+  return out;
+}
+std::string LengthDelimited(int field, const std::string& bytes) {
+  return Varint(uint64_t(field) << 3 | 2) + Varint(bytes.size()) + bytes;
+}
+std::string VarintField(int field, uint64_t v) {
+  return Varint(uint64_t(field) << 3) + Varint(v);
+}
+
+// A ModelProto: pieces (field 1: piece 1, score 2 as fixed32) and a
+// TrainerSpec (field 2) with model_type (3) and byte_fallback (35).
+std::string SentencePieceModelBytes(int model_type, bool byte_fallback) {
+  std::string model;
+  for (const char* piece : {"<unk>", "<s>", "</s>", "\xE2\x96\x81a", "b"}) {
+    const float score = -1.0f;
+    std::string fixed(4, '\0');
+    std::memcpy(fixed.data(), &score, 4);
+    model += LengthDelimited(
+        1, LengthDelimited(1, piece) + Varint(2 << 3 | 5) + fixed);
+  }
+  std::string trainer = VarintField(3, model_type);
+  if (byte_fallback) trainer += VarintField(35, 1);
+  model += LengthDelimited(2, trainer);
+  // NormalizerSpec: identity, dummy prefix on, extra whitespace kept.
+  model += LengthDelimited(3, LengthDelimited(1, "identity") +
+                                  VarintField(3, 1) + VarintField(4, 0));
+  return model;
+}
+
+// Models libsentencepiece would be needed for are refused by name, never
+// handed to it (it aborts inside headroom-server).
+TEST(TokenizerLoadTest, NonBpeSentencePieceModelIsRefused) {
+  const std::string dir = MakeTempDir("unigram");
+  const std::string unigram =
+      WriteFile(dir + "/uni.model", SentencePieceModelBytes(1, true));
+  auto tok = LoadTokenizer(unigram, 0);
+  ASSERT_FALSE(tok.ok());
+  EXPECT_TRUE(absl::IsUnimplemented(tok.status())) << tok.status();
+  EXPECT_THAT(std::string(tok.status().message()), HasSubstr("uni.model"));
+  EXPECT_THAT(std::string(tok.status().message()),
+              HasSubstr("model type UNIGRAM"));
+
+  const std::string no_bytes =
+      WriteFile(dir + "/bpe.model", SentencePieceModelBytes(2, false));
+  tok = LoadTokenizer(no_bytes, 0);
+  ASSERT_FALSE(tok.ok());
+  EXPECT_THAT(std::string(tok.status().message()), HasSubstr("bpe.model"));
+  EXPECT_THAT(std::string(tok.status().message()),
+              HasSubstr("model type BPE (2): byte_fallback is off"));
 }
 
 TEST(TokenizerLoadTest, CorruptSentencePieceModel) {
