@@ -788,7 +788,7 @@ std::string VarintField(int field, uint64_t v) {
 // TrainerSpec (field 2) with model_type (3) and byte_fallback (35).
 std::string SentencePieceModelBytes(int model_type, bool byte_fallback) {
   std::string model;
-  for (const char* piece : {"<unk>", "<s>", "</s>", "\xE2\x96\x81a", "b"}) {
+  for (const char* piece : {"<unk>", "<s>", "</s>", "\xE2\x96\x81" "a", "b"}) {
     const float score = -1.0f;
     std::string fixed(4, '\0');
     std::memcpy(fixed.data(), &score, 4);
