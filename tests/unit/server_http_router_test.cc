@@ -10,6 +10,7 @@
 #include "server/http/http_exchange.h"
 #include "server/http/listen_address.h"
 #include "server/http/router.h"
+#include "server/metrics_http.h"
 
 namespace headroom::server::http {
 namespace {
@@ -76,6 +77,22 @@ TEST(HttpRouterTest, HeadRunsTheGetHandler) {
 TEST(HttpRouterTest, MethodsReachTheirOwnHandlers) {
   EXPECT_EQ(TestRouter().Route({"POST", "/items", "abc"}).body, "got abc");
   EXPECT_EQ(Route("GET", "/items").body, "[]");
+}
+
+TEST(HttpRouterTest, MetricsRoutesAnswerReadiness) {
+  MetricsRegistry registry;
+  bool ready = false;
+  const Router routes =
+      MetricsHttpServer::Routes(&registry, [&ready] { return ready; });
+  EXPECT_EQ(routes.Route({"GET", "/readyz", ""}).status, 503);
+  ready = true;
+  EXPECT_EQ(routes.Route({"GET", "/readyz", ""}).status, 200);
+  EXPECT_EQ(routes.Route({"GET", "/healthz", ""}).status, 200);
+  const HttpResponse m = routes.Route({"GET", "/metrics", ""});
+  EXPECT_EQ(m.status, 200);
+  EXPECT_THAT(m.content_type, HasSubstr("version=0.0.4"));
+  EXPECT_EQ(routes.Route({"POST", "/healthz", ""}).status, 405);
+  EXPECT_EQ(routes.Route({"GET", "/", ""}).status, 404);
 }
 
 std::vector<BeastResponse> Answer(const std::string& bytes,
