@@ -128,20 +128,21 @@ void HttpServer::State::Reject(tcp::socket socket) {
                    });
 }
 
-HttpServer::HttpServer(std::unique_ptr<State> state)
-    : state_(std::move(state)),
-      port_(state_->acceptor.local_endpoint().port()) {}
+HttpServer::HttpServer(std::unique_ptr<State> state, int port)
+    : state_(std::move(state)), port_(port) {}
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& address, Router router, HttpServerOptions options) {
   auto state = std::make_unique<State>(std::move(router), std::move(options));
   if (absl::Status s = state->Listen(address); !s.ok()) return s;
+  // Read before the I/O threads start using the acceptor.
+  const int port = state->acceptor.local_endpoint().port();
   state->Accept();
   const int threads = std::max(1, state->options.io_threads);
   for (int i = 0; i < threads; ++i) {
     state->threads.emplace_back([io = &state->io] { io->run(); });
   }
-  return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(state), port));
 }
 
 HttpServer::~HttpServer() {

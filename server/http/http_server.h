@@ -56,7 +56,7 @@ class HttpServer {
 
  private:
   struct State;  // Asio objects, kept out of this header
-  explicit HttpServer(std::unique_ptr<State> state);
+  HttpServer(std::unique_ptr<State> state, int port);
 
   std::unique_ptr<State> state_;
   int port_ = 0;
