@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "server/http/http_server.h"
@@ -111,6 +112,25 @@ TEST(HttpServerTest, ConnectionsBeyondTheLimitGet503) {
   EXPECT_EQ(busy.status, 503);
   EXPECT_EQ(busy.headers.at("connection"), "close");
   EXPECT_EQ(server->open_connections(), 2);
+}
+
+TEST(HttpServerTest, ConcurrentClientsOnTwoIoThreads) {
+  HttpServerOptions options;
+  options.io_threads = 2;
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&ok, port = server->port()] {
+      RawHttpConnection c(port);
+      for (int i = 0; i < 20; ++i) {
+        if (c.Send(kGet) && c.ReadResponse().status == 200) ++ok;
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(ok.load(), 8 * 20);
 }
 
 TEST(HttpServerTest, BadAddressesAreInvalidArgumentNamingThem) {
