@@ -11,7 +11,7 @@ packages=(
   libopenblas-dev liblapack-dev liblapacke-dev
   libsentencepiece-dev sentencepiece
   nlohmann-json3-dev
-  libcivetweb-dev civetweb
+  libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus yamllint python3-yaml python3-jsonschema
 )

@@ -1,6 +1,7 @@
-// MetricsHttpServer: the HTTP side of the server (CivetWeb): GET /metrics in
-// the Prometheus text format, /healthz (the process is up) and /readyz (the
-// model is loaded and the server is not draining).
+// MetricsHttpServer: the HTTP side of the server: GET /metrics in the
+// Prometheus text format, /healthz (the process is up) and /readyz (the
+// model is loaded and the server is not draining), as routes of an
+// http::HttpServer (server/http/).
 //
 //   auto http = MetricsHttpServer::Start("127.0.0.1:9464", registry,
 //                                        [&] { return ready.load(); });
@@ -13,18 +14,21 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "server/http/router.h"
 #include "server/metrics.h"
-
-struct mg_context;
-struct mg_connection;
 
 namespace headroom::server {
 
+namespace http {
+class HttpServer;
+}
+
 class MetricsHttpServer {
  public:
-  // `address` is host:port (port 0 picks a free one). Unavailable when it
-  // cannot listen (port in use, bad address). `registry` and `ready` must
-  // outlive the server.
+  // `address` is host:port (port 0 picks a free one). InvalidArgument for a
+  // malformed address, Unavailable when it cannot listen (port in use, not
+  // a local address); the message names the address. `registry` and
+  // `ready` must outlive the server.
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
       const std::string& address, const MetricsRegistry* registry,
       std::function<bool()> ready);
@@ -32,21 +36,16 @@ class MetricsHttpServer {
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
 
-  int port() const { return port_; }
+  int port() const;
 
-  // Not listening yet; use Start.
-  MetricsHttpServer(const MetricsRegistry* registry,
-                    std::function<bool()> ready);
+  // The routes: GET (and HEAD) of /metrics, /healthz and /readyz.
+  static http::Router Routes(const MetricsRegistry* registry,
+                             std::function<bool()> ready);
 
  private:
-  static int HandleMetrics(mg_connection* conn, void* self);
-  static int HandleHealthz(mg_connection* conn, void* self);
-  static int HandleReadyz(mg_connection* conn, void* self);
+  explicit MetricsHttpServer(std::unique_ptr<http::HttpServer> server);
 
-  const MetricsRegistry* registry_;
-  std::function<bool()> ready_;
-  mg_context* context_ = nullptr;  // owned; mg_stop in the destructor
-  int port_ = 0;
+  std::unique_ptr<http::HttpServer> server_;
 };
 
 }  // namespace headroom::server

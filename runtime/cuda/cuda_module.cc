@@ -1,8 +1,9 @@
 // The entry points of libheadroom_cuda.so, the CUDA backend as a module that
 // runtime/backend_factory.cc loads with dlopen when `device: cuda` is asked
 // for. Programs therefore never load cuBLAS unless they use the GPU: cuBLAS
-// carries ~100 KB of static thread-local storage, which made CivetWeb's
-// small-stack worker threads fail to start in every linked program.
+// carries ~100 KB of static thread-local storage, which made threads
+// created with small stacks (the former metrics server's workers) fail to
+// start in every linked program.
 #include "runtime/cuda/cuda_module.h"
 
 #include "runtime/cuda/cuda_backend.h"
