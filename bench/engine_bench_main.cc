@@ -31,10 +31,15 @@ struct Variant {
 };
 
 absl::Status Run(int argc, char** argv) {
-  auto args = tools::CliArgs::Parse(
-      argc, argv, 1,
-      {{"model"}, {"tokenizer"}, {"projections"}, {"kv-cache-bytes"},
-       {"concurrency"}, {"prompt-tokens"}, {"max-tokens"}, {"threads"}});
+  auto args = tools::CliArgs::Parse(argc, argv, 1,
+                                    {{"model"},
+                                     {"tokenizer"},
+                                     {"projections"},
+                                     {"kv-cache-bytes"},
+                                     {"concurrency"},
+                                     {"prompt-tokens"},
+                                     {"max-tokens"},
+                                     {"threads"}});
   if (!args.ok()) return args.status();
   auto model = args->Require("model");
   if (!model.ok()) return model.status();
@@ -47,8 +52,8 @@ absl::Status Run(int argc, char** argv) {
     if (!s.ok()) return s;
   }
   std::vector<int> levels;
-  for (absl::string_view v : absl::StrSplit(
-           args->Get("concurrency", "1,2,4,8,16,32,64"), ',')) {
+  for (absl::string_view v :
+       absl::StrSplit(args->Get("concurrency", "1,2,4,8,16,32,64"), ',')) {
     int n;
     if (!absl::SimpleAtoi(v, &n) || n <= 0) {
       return absl::InvalidArgumentError(
@@ -92,7 +97,8 @@ absl::Status Run(int argc, char** argv) {
         server::GenerateRequest r;
         r.prompt_ids.push_back(config.bos_id);
         for (int t = 1; t < *prompt_tokens; ++t) {
-          r.prompt_ids.push_back(3 + (i * 131 + t * 7) % (config.vocab_size - 3));
+          r.prompt_ids.push_back(3 +
+                                 (i * 131 + t * 7) % (config.vocab_size - 3));
         }
         r.max_tokens = *max_tokens;
         r.ignore_eos = true;
@@ -104,9 +110,9 @@ absl::Status Run(int argc, char** argv) {
       while ((*engine)->HasWork()) {
         if (auto s = (*engine)->Step(); !s.ok()) return s;
       }
-      const double seconds = std::chrono::duration<double>(
-                                 std::chrono::steady_clock::now() - t0)
-                                 .count();
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+              .count();
       const server::EngineStats st = (*engine)->stats();
       const runtime::ForwardProfile fp = raw->profile();
       const double per_step = 1e3 / std::max<int64_t>(1, st.steps);

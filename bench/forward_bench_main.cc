@@ -5,9 +5,9 @@
 //       [--decode-tokens 64] [--repeats 3]
 //
 // Decode bound: each decode step reads every weight once (fp32) plus the KV
-// cache of the context so far; bytes per token over the memcpy traffic rate
-// measured in the same run gives the fastest possible tokens/s. Prints one
-// JSON line at the end.
+// cache of the context so far; bytes per token over the read bandwidth
+// measured in the same run, with as many threads as the backend runs, gives
+// the fastest possible tokens/s. Prints one JSON line at the end.
 #include <algorithm>
 #include <chrono>
 #include <iostream>
@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "bench/memory_bandwidth.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/cpu/matmul.h"
 #include "runtime/model_loader.h"
 #include "runtime/sequence_runner.h"
 #include "tools/cli_args.h"
@@ -45,10 +46,12 @@ int64_t DecodeBytesPerToken(const runtime::ModelWeights& w, int context) {
 }
 
 absl::Status Run(int argc, char** argv) {
-  auto args = tools::CliArgs::Parse(
-      argc, argv, 1,
-      {{"model"}, {"threads"}, {"prompt-tokens"}, {"decode-tokens"},
-       {"repeats"}});
+  auto args = tools::CliArgs::Parse(argc, argv, 1,
+                                    {{"model"},
+                                     {"threads"},
+                                     {"prompt-tokens"},
+                                     {"decode-tokens"},
+                                     {"repeats"}});
   if (!args.ok()) return args.status();
   auto model = args->Require("model");
   if (!model.ok()) return model.status();
@@ -78,7 +81,8 @@ absl::Status Run(int argc, char** argv) {
 
   // Token ids cycle through the vocabulary (content does not change speed).
   std::vector<int> prompt(*prompt_tokens);
-  for (int i = 0; i < *prompt_tokens; ++i) prompt[i] = 3 + i % (config.vocab_size - 3);
+  for (int i = 0; i < *prompt_tokens; ++i)
+    prompt[i] = 3 + i % (config.vocab_size - 3);
   runtime::SequenceRunner runner(backend->get());
   std::vector<float> logits;
   double best_prefill = 1e30, best_decode = 1e30;
@@ -92,31 +96,33 @@ absl::Status Run(int argc, char** argv) {
       if (auto s = runner.Append({&next, 1}, false, &logits); !s.ok()) return s;
     }
     const auto t2 = std::chrono::steady_clock::now();
-    best_prefill = std::min(best_prefill,
-                            std::chrono::duration<double>(t1 - t0).count());
-    best_decode = std::min(best_decode,
-                           std::chrono::duration<double>(t2 - t1).count());
+    best_prefill =
+        std::min(best_prefill, std::chrono::duration<double>(t1 - t0).count());
+    best_decode =
+        std::min(best_decode, std::chrono::duration<double>(t2 - t1).count());
   }
-  const MemcpyResult copy =
-      MeasureMemcpy(std::max<int64_t>(256 << 20, weight_bytes), 5);
-  const double bandwidth = copy.traffic_bytes_per_second();
+  // Thread count of the step, and a buffer larger than the caches.
+  const ReadResult read =
+      MeasureRead(std::max<int64_t>(256 << 20, weight_bytes), *threads, 5);
+  const double bandwidth = read.bytes_per_second();
   const double prefill_tps = *prompt_tokens / best_prefill;
   const double decode_tps = *decode_tokens / best_decode;
   const double bound_tps = bandwidth / decode_bytes;
   std::cout << absl::StrFormat(
       "model %s: %d layers, dim %d, %d heads, %d KV heads, vocab %d, weights "
       "%.1f MB\n"
-      "threads %d: prefill %d tokens %.1f tokens/s; decode %d tokens %.1f "
-      "tokens/s\n"
-      "memcpy traffic %.2f GB/s; decode reads %.2f MB/token -> bound %.1f "
-      "tokens/s; decode reaches %.0f%% of it\n",
+      "threads %d (matmul %s): prefill %d tokens %.1f tokens/s; decode %d "
+      "tokens %.1f tokens/s\n"
+      "read bandwidth (%d threads) %.2f GB/s; decode reads %.2f MB/token -> "
+      "bound %.1f tokens/s; decode reaches %.0f%% of it\n",
       *model, config.n_layers, config.dim, config.n_heads, config.n_kv_heads,
-      config.vocab_size, weight_bytes / 1e6, *threads, *prompt_tokens,
-      prefill_tps, *decode_tokens, decode_tps, bandwidth / 1e9,
-      decode_bytes / 1e6, bound_tps, 100.0 * decode_tps / bound_tps);
+      config.vocab_size, weight_bytes / 1e6, *threads,
+      runtime::cpu::MatMulIsa(), *prompt_tokens, prefill_tps, *decode_tokens,
+      decode_tps, *threads, bandwidth / 1e9, decode_bytes / 1e6, bound_tps,
+      100.0 * decode_tps / bound_tps);
   std::cout << absl::StrFormat(
       "{\"threads\": %d, \"prefill_tokens_per_s\": %.2f, "
-      "\"decode_tokens_per_s\": %.2f, \"memcpy_traffic_gb_per_s\": %.3f, "
+      "\"decode_tokens_per_s\": %.2f, \"read_gb_per_s\": %.3f, "
       "\"decode_bytes_per_token\": %d, \"decode_bound_tokens_per_s\": %.2f, "
       "\"decode_fraction_of_bound\": %.4f}\n",
       *threads, prefill_tps, decode_tps, bandwidth / 1e9, decode_bytes,

@@ -1,5 +1,5 @@
-// Host memory bandwidth as a large memcpy reaches it: the reference for
-// memory-bound decode.
+// Host memory read bandwidth as threads streaming a large buffer reach it:
+// the reference for memory-bound decode.
 #ifndef HEADROOM_BENCH_MEMORY_BANDWIDTH_H_
 #define HEADROOM_BENCH_MEMORY_BANDWIDTH_H_
 
@@ -7,16 +7,18 @@
 
 namespace headroom::bench {
 
-struct MemcpyResult {
-  int64_t bytes = 0;         // size of one copy
-  double seconds = 0.0;      // best of the repeats
-  // Bytes moved per second counting the read and the write of each byte
-  // (2 * bytes / seconds): comparable with a decode step that reads weights.
-  double traffic_bytes_per_second() const { return 2.0 * bytes / seconds; }
+struct ReadResult {
+  int64_t bytes = 0;  // read in one pass (all threads)
+  int threads = 1;
+  double seconds = 0.0;  // best of the repeats
+  double bytes_per_second() const { return bytes / seconds; }
 };
 
-// Copies a `bytes` buffer `repeats` times on one thread; keeps the fastest.
-MemcpyResult MeasureMemcpy(int64_t bytes, int repeats);
+// Reads a `bytes` buffer `repeats` times with `threads` threads, each
+// summing its own contiguous share (as decoding reads weight rows); keeps
+// the fastest pass. The bound for a decode step is this rate over the bytes
+// the step reads, at the thread count the step runs with.
+ReadResult MeasureRead(int64_t bytes, int threads, int repeats);
 
 }  // namespace headroom::bench
 

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "runtime/sha256.h"
+#include "server/http/listen_address.h"
 #include "yaml-cpp/yaml.h"
 
 namespace headroom::server {
@@ -373,31 +374,7 @@ absl::Status CheckListenAddress(const std::string& address, bool may_be_empty) {
     if (may_be_empty) return absl::OkStatus();
     return absl::InvalidArgumentError("an address is required (host:port)");
   }
-  const size_t colon = address.rfind(':');
-  const std::string host =
-      colon == std::string::npos ? "" : address.substr(0, colon);
-  const std::string port =
-      colon == std::string::npos ? "" : address.substr(colon + 1);
-  const bool bracketed =
-      host.size() >= 2 && host.front() == '[' && host.back() == ']';
-  // An unbracketed host with a colon is an IPv6 address without brackets.
-  if (host.empty() || (!bracketed && host.find(':') != std::string::npos)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"", address, "\" is not host:port (IPv6 as [::1]:port)"));
-  }
-  int value = 0;
-  bool digits = !port.empty() && port.size() <= 5;
-  for (char ch : port) {
-    if (ch < '0' || ch > '9') digits = false;
-  }
-  if (digits) value = std::stoi(port);
-  if (!digits || value > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", address,
-                     "\": the port must be a number in 0..65535 (0 = any "
-                     "free port)"));
-  }
-  return absl::OkStatus();
+  return http::ParseListenAddress(address).status();
 }
 
 absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml,

@@ -112,8 +112,9 @@ std::string ServerFlagsHelp();
 // Applies the overrides to `config` (after the YAML); checks the result.
 absl::Status ApplyServerFlags(const ServerFlags& flags, ServerConfig* config);
 
-// `address` is host:port with a port in 0..65535 (IPv6 hosts bracketed);
-// "" only when `may_be_empty`. InvalidArgument quoting the address.
+// `address` is host:port with a port in 0..65535 (IPv6 hosts bracketed;
+// http::ParseListenAddress); "" only when `may_be_empty`. InvalidArgument
+// quoting the address.
 absl::Status CheckListenAddress(const std::string& address, bool may_be_empty);
 
 // Checks cross-field rules (method vs calibration, names unique, ...).

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/cpu/kernels.h"
+#include "runtime/cpu/matmul.h"
 #include "runtime/kv_cache.h"
 #include "runtime/thread_pool.h"
 
@@ -206,12 +207,12 @@ absl::Status CpuBackend::Forward(const Batch& batch,
     }
     {
       ScopedTimer timer(&profile_.gemm_seconds);
-      cpu::MatMulTransB(T, h * d, D, b.xb.data(), D, lw.wq.data(), D,
-                        b.q.data(), h * d);
-      cpu::MatMulTransB(T, nk * d, D, b.xb.data(), D, lw.wk.data(), D,
-                        b.k.data(), nk * d);
-      cpu::MatMulTransB(T, g * d, D, b.xb.data(), D, lw.wv.data(), D,
-                        b.v.data(), g * d);
+      cpu::MatMul(pool_, T, h * d, D, b.xb.data(), D, lw.wq.data(), D,
+                  b.q.data(), h * d);
+      cpu::MatMul(pool_, T, nk * d, D, b.xb.data(), D, lw.wk.data(), D,
+                  b.k.data(), nk * d);
+      cpu::MatMul(pool_, T, g * d, D, b.xb.data(), D, lw.wv.data(), D,
+                  b.v.data(), g * d);
     }
     const float* q_att = b.q.data();
     const float* k_cache = b.k.data();
@@ -243,15 +244,15 @@ absl::Status CpuBackend::Forward(const Batch& batch,
         b.k_proj.resize(int64_t{T} * g * d);
         b.q_proj.resize(int64_t{T} * h * d);
         for (int i = 0; i < g; ++i) {
-          cpu::MatMulTransB(
-              T, d, t_group * d, b.k.data() + int64_t{i} * t_group * d, nk * d,
-              lw.key_cache_proj.data() + int64_t{i} * d * t_group * d,
-              t_group * d, b.k_proj.data() + int64_t{i} * d, g * d);
+          cpu::MatMul(pool_, T, d, t_group * d,
+                      b.k.data() + int64_t{i} * t_group * d, nk * d,
+                      lw.key_cache_proj.data() + int64_t{i} * d * t_group * d,
+                      t_group * d, b.k_proj.data() + int64_t{i} * d, g * d);
         }
         for (int j = 0; j < h; ++j) {
-          cpu::MatMulTransB(T, d, d, b.q.data() + int64_t{j} * d, h * d,
-                            lw.query_proj.data() + int64_t{j} * d * d, d,
-                            b.q_proj.data() + int64_t{j} * d, h * d);
+          cpu::MatMul(pool_, T, d, d, b.q.data() + int64_t{j} * d, h * d,
+                      lw.query_proj.data() + int64_t{j} * d * d, d,
+                      b.q_proj.data() + int64_t{j} * d, h * d);
         }
         q_att = b.q_proj.data();
         k_cache = b.k_proj.data();
@@ -262,8 +263,8 @@ absl::Status CpuBackend::Forward(const Batch& batch,
     // x += att W_O^T
     {
       ScopedTimer timer(&profile_.gemm_seconds);
-      cpu::MatMulTransB(T, D, h * d, b.att.data(), h * d, lw.wo.data(), h * d,
-                        b.x.data(), D, /*accumulate=*/true);
+      cpu::MatMul(pool_, T, D, h * d, b.att.data(), h * d, lw.wo.data(), h * d,
+                  b.x.data(), D, /*accumulate=*/true);
     }
 
     // FFN block: x += W_2 (silu(W_1 xb) * W_3 xb).
@@ -273,13 +274,13 @@ absl::Status CpuBackend::Forward(const Batch& batch,
     }
     {
       ScopedTimer timer(&profile_.gemm_seconds);
-      cpu::MatMulTransB(T, F, D, b.xb.data(), D, lw.w1.data(), D, b.gate.data(),
-                        F);
-      cpu::MatMulTransB(T, F, D, b.xb.data(), D, lw.w3.data(), D, b.up.data(),
-                        F);
+      cpu::MatMul(pool_, T, F, D, b.xb.data(), D, lw.w1.data(), D,
+                  b.gate.data(), F);
+      cpu::MatMul(pool_, T, F, D, b.xb.data(), D, lw.w3.data(), D, b.up.data(),
+                  F);
       cpu::SiluMul(b.gate.data(), b.up.data(), int64_t{T} * F);
-      cpu::MatMulTransB(T, D, F, b.gate.data(), F, lw.w2.data(), F, b.x.data(),
-                        D, /*accumulate=*/true);
+      cpu::MatMul(pool_, T, D, F, b.gate.data(), F, lw.w2.data(), F, b.x.data(),
+                  D, /*accumulate=*/true);
     }
   }
 
@@ -293,8 +294,8 @@ absl::Status CpuBackend::Forward(const Batch& batch,
   }
   {
     ScopedTimer timer(&profile_.gemm_seconds);
-    cpu::MatMulTransB(n_out, c.vocab_size, D, b.out_x.data(), D,
-                      w_.classifier().data(), D, logits->data(), c.vocab_size);
+    cpu::MatMul(pool_, n_out, c.vocab_size, D, b.out_x.data(), D,
+                w_.classifier().data(), D, logits->data(), c.vocab_size);
   }
   return absl::OkStatus();
 }

@@ -9,8 +9,8 @@ namespace headroom::runtime::cpu {
 
 void MatMulTransB(int m, int n, int k, const float* a, int lda, const float* b,
                   int ldb, float* c, int ldc, bool accumulate) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, lda,
-              b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, lda, b,
+              ldb, accumulate ? 1.0f : 0.0f, c, ldc);
 }
 
 void RmsNorm(const float* x, const float* w, int n, float eps, float* out) {

@@ -818,7 +818,7 @@ TEST(ServerStartupTest, InvalidMetricsAddressStopsWithOneLine) {
     ASSERT_TRUE(p.Start(
         {"--model", model, "--listen", "127.0.0.1:0", "--metrics-listen", bad},
         dir + "/log"));
-    EXPECT_EQ(p.WaitExit(60), 1) << bad;
+    EXPECT_EQ(p.WaitExit(60), 2) << bad;  // refused with the config
     const auto lines = NonEmptyLines(p.Log());
     ASSERT_EQ(lines.size(), 1u) << p.Log();
     EXPECT_THAT(lines[0], HasSubstr(std::string("\"") + bad + "\""));

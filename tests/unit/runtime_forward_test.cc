@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/hf_checkpoint.h"
@@ -76,6 +77,29 @@ void ExpectSameUpToReordering(const ModelConfig& c, const float* actual,
   }
 }
 
+// `actual` has the same bits as `expected` ([rows][vocab] each): the CPU
+// backend is batch invariant (runtime/cpu/matmul.h), so a sequence's logits
+// do not depend on what shares its batch or how its prompt is chunked.
+void ExpectBitIdentical(const ModelConfig& c, const float* actual,
+                        const float* expected, int rows,
+                        const std::string& what) {
+  const int vocab = c.vocab_size;
+  for (int r = 0; r < rows; ++r) {
+    if (std::memcmp(actual + int64_t{r} * vocab, expected + int64_t{r} * vocab,
+                    vocab * sizeof(float)) != 0) {
+      for (int v = 0; v < vocab; ++v) {
+        const float got = actual[int64_t{r} * vocab + v];
+        const float want = expected[int64_t{r} * vocab + v];
+        if (std::memcmp(&got, &want, sizeof(float)) != 0) {
+          ADD_FAILURE() << what << " row " << r << " token " << v << ": " << got
+                        << " vs " << want << " (not bit-identical)";
+          return;
+        }
+      }
+    }
+  }
+}
+
 // Teacher-forced logits of the reference prompt, [positions][vocab].
 std::vector<std::vector<float>> ReferenceLogits(const nlohmann::json& ref) {
   return ref["logits"].get<std::vector<std::vector<float>>>();
@@ -129,8 +153,7 @@ TEST(ForwardTest, ChunkedPrefillMatchesReference) {
   ExpectLogitsMatch(*backend, ReadJsonFile(ref), /*chunk=*/7);
 }
 
-// Prefill in chunks of 7 tokens gives the unchunked logits up to the
-// rounding of different GEMM shapes.
+// Prefill in chunks of 7 tokens gives the unchunked logits, bit for bit.
 TEST(ForwardTest, ChunkedPrefillMatchesUnchunked) {
   EmbeddedModel model = LoadEmbedded(kStory);
   ASSERT_GT(model.ids.size(), 50u);
@@ -143,8 +166,8 @@ TEST(ForwardTest, ChunkedPrefillMatchesUnchunked) {
   SequenceRunner sevens(backend->get(), /*chunk_size=*/7);
   ASSERT_TRUE(sevens.Append(ids, true, &chunked).ok());
   ASSERT_EQ(whole.size(), chunked.size());
-  ExpectSameUpToReordering((*backend)->config(), chunked.data(), whole.data(),
-                           static_cast<int>(ids.size()), "chunked");
+  ExpectBitIdentical((*backend)->config(), chunked.data(), whole.data(),
+                     static_cast<int>(ids.size()), "chunked");
 }
 
 TEST(ForwardTest, GreedyFromBosMatchesReference) {
@@ -170,7 +193,7 @@ TEST(ForwardTest, GreedyContinuationMatchesReference) {
 }
 
 // Two sequences with interleaved pages in one ragged batch give the same
-// logits as each alone, up to the rounding of different GEMM shapes.
+// logits as each alone, bit for bit.
 TEST(ForwardTest, RaggedBatchMatchesSingleSequences) {
   EmbeddedModel model = LoadEmbedded(kStory);
   ASSERT_GT(model.ids.size(), 30u);
@@ -206,11 +229,65 @@ TEST(ForwardTest, RaggedBatchMatchesSingleSequences) {
   std::vector<float> second;
   ASSERT_TRUE(backend.Forward(step2, &second).ok());
 
-  ExpectSameUpToReordering(c, first.data(), alone_a.data(), 10, "a");
-  ExpectSameUpToReordering(c, &first[int64_t{10} * vocab], alone_b.data(), 9,
-                           "b");
-  ExpectSameUpToReordering(c, second.data(), &alone_a[int64_t{10} * vocab],
-                           static_cast<int>(a.size()) - 10, "a step 2");
+  ExpectBitIdentical(c, first.data(), alone_a.data(), 10, "a");
+  ExpectBitIdentical(c, &first[int64_t{10} * vocab], alone_b.data(), 9, "b");
+  ExpectBitIdentical(c, second.data(), &alone_a[int64_t{10} * vocab],
+                     static_cast<int>(a.size()) - 10, "a step 2");
+}
+
+// 32 ragged sequences (prompts of 1..32 tokens at different offsets, pages
+// shuffled across sequences) prefilled in one batch, then one decode step
+// each in one batch: every row of logits is bit-identical to the sequence
+// run alone on a backend of its own.
+TEST(ForwardTest, ThirtyTwoRaggedSequencesAreBatchInvariant) {
+  EmbeddedModel alone_model = LoadEmbedded(kStory);
+  EmbeddedModel batch_model = LoadEmbedded(kStory);
+  const std::vector<int> ids = alone_model.ids;
+  ASSERT_GT(ids.size(), 64u);
+  BackendOptions options;
+  options.block_size = 4;
+  options.num_blocks = 32 * 9;
+  options.num_threads = 2;
+  auto alone = CreateCpuBackend(std::move(alone_model.weights), options);
+  auto batched = CreateCpuBackend(std::move(batch_model.weights), options);
+  ASSERT_TRUE(alone.ok() && batched.ok());
+  const ModelConfig& c = (*alone)->config();
+  const int vocab = c.vocab_size;
+
+  Batch prefill, decode;
+  std::vector<std::vector<int>> prompts;
+  for (int s = 0; s < 32; ++s) {
+    const int len = 1 + (s * 13) % 32, offset = (s * 7) % 30;
+    prompts.emplace_back(ids.begin() + offset, ids.begin() + offset + len);
+    // Pages interleaved across sequences: page p of sequence s is 32 p + s.
+    std::vector<int> table;
+    for (int p = 0; p < 9; ++p) table.push_back(32 * p + s);
+    prefill.block_tables.push_back(table);
+    prefill.AddTokens(s, prompts[s].data(), len, 0, false, true);
+  }
+  decode.block_tables = prefill.block_tables;
+  std::vector<int> next(32);
+  for (int s = 0; s < 32; ++s) {
+    next[s] = ids[40 + s];
+    decode.AddTokens(s, &next[s], 1, static_cast<int>(prompts[s].size()), true);
+  }
+  std::vector<float> prefill_logits, decode_logits;
+  ASSERT_TRUE((*batched)->Forward(prefill, &prefill_logits).ok());
+  ASSERT_TRUE((*batched)->Forward(decode, &decode_logits).ok());
+
+  int64_t row = 0;
+  for (int s = 0; s < 32; ++s) {
+    SequenceRunner runner(alone->get());
+    std::vector<float> want, want_next;
+    ASSERT_TRUE(runner.Append(prompts[s], true, &want).ok());
+    ASSERT_TRUE(runner.Append({next[s]}, false, &want_next).ok());
+    const int len = static_cast<int>(prompts[s].size());
+    ExpectBitIdentical(c, &prefill_logits[row * vocab], want.data(), len,
+                       "prefill of sequence " + std::to_string(s));
+    ExpectBitIdentical(c, &decode_logits[int64_t{s} * vocab], want_next.data(),
+                       1, "decode of sequence " + std::to_string(s));
+    row += len;
+  }
 }
 
 // llama2.c -> Hugging Face layout (rotate_half RoPE, permuted q/k rows) and

@@ -1,0 +1,51 @@
+// MatMul: C[m, n] = A[m, k] * W[n, k]^T (+ C), the projections of the CPU
+// forward pass, written for decoding and for batch invariance.
+//
+//   cpu::MatMul(pool, T, out_dim, in_dim, x, in_dim, w, in_dim, y, out_dim);
+//
+// Batch invariance: every output element is one dot product computed by the
+// same recipe whatever m, the tile it falls in, the blocking or the number
+// of threads: one vector accumulator of the ISA's width, k ascending in
+// vector steps, a zero-masked last step, then a fixed horizontal sum; the
+// accumulate case adds that sum to C once. So a token's row of C has the
+// same bits alone, in any batch and in any prefill chunk. (A BLAS sgemm
+// picks kernels and splits k by shape, which changes the bits.)
+//
+// Decoding (m = 1) streams each weight row once, NR rows at a time, without
+// repacking; threads take disjoint ranges of weight rows. Prefill tiles MR
+// tokens x NR weight rows in registers and blocks both so a block of each
+// stays in L2. The ISA (AVX-512, AVX2 + FMA, or portable C++) is chosen once
+// per process from the CPU (MatMulIsa()).
+#ifndef HEADROOM_RUNTIME_CPU_MATMUL_H_
+#define HEADROOM_RUNTIME_CPU_MATMUL_H_
+
+#include <cstdint>
+
+#include "runtime/thread_pool.h"
+
+namespace headroom::runtime::cpu {
+
+void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
+            const float* w, int64_t ldw, float* c, int64_t ldc,
+            bool accumulate = false);
+
+// "avx512", "avx2" or "portable": the kernels this process uses.
+const char* MatMulIsa();
+
+// The kernels of one ISA over rows [n_begin, n_end) of W, all m rows of A.
+// Exposed so tests can run each ISA the CPU supports against the others'
+// contract; MatMul calls the process's choice.
+struct MatMulKernels {
+  const char* name;
+  void (*run)(int m, int n_begin, int n_end, int k, const float* a, int64_t lda,
+              const float* w, int64_t ldw, float* c, int64_t ldc,
+              bool accumulate);
+};
+MatMulKernels PortableMatMulKernels();
+// Null `run` when the build or the CPU lacks the ISA.
+MatMulKernels Avx2MatMulKernels();
+MatMulKernels Avx512MatMulKernels();
+
+}  // namespace headroom::runtime::cpu
+
+#endif  // HEADROOM_RUNTIME_CPU_MATMUL_H_

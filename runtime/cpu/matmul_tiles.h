@@ -1,0 +1,120 @@
+// The register tiles of MatMul (matmul.h), written once over a vector type
+// `V` and instantiated per ISA in matmul_<isa>.cc, each compiled for its
+// ISA. Include only from those files.
+//
+// V provides: using T (the register type); kLanes; Zero(); Load(p);
+// LoadFirst(p, count) (count < kLanes lanes, the rest zero); Fma(a, b, acc)
+// = a * b + acc, fused; Sum(acc), a fixed-order horizontal sum.
+#ifndef HEADROOM_RUNTIME_CPU_MATMUL_TILES_H_
+#define HEADROOM_RUNTIME_CPU_MATMUL_TILES_H_
+
+#include <cstdint>
+
+namespace headroom::runtime::cpu::tiles {
+
+// C[MR x NR] tile: rows a[0..MR) of A against rows w[0..NR) of W.
+template <class V, int MR, int NR>
+inline void Tile(int k, const float* a, int64_t lda, const float* w,
+                 int64_t ldw, float* c, int64_t ldc, bool accumulate) {
+  typename V::T acc[MR][NR];
+  for (int i = 0; i < MR; ++i) {
+    for (int j = 0; j < NR; ++j) acc[i][j] = V::Zero();
+  }
+  int p = 0;
+  for (; p + V::kLanes <= k; p += V::kLanes) {
+    typename V::T wv[NR];
+    for (int j = 0; j < NR; ++j) wv[j] = V::Load(w + j * ldw + p);
+    for (int i = 0; i < MR; ++i) {
+      const typename V::T av = V::Load(a + i * lda + p);
+      for (int j = 0; j < NR; ++j) acc[i][j] = V::Fma(av, wv[j], acc[i][j]);
+    }
+  }
+  if (p < k) {  // zero lanes add exact zeros: the same recipe as above
+    const int rest = k - p;
+    typename V::T wv[NR];
+    for (int j = 0; j < NR; ++j) wv[j] = V::LoadFirst(w + j * ldw + p, rest);
+    for (int i = 0; i < MR; ++i) {
+      const typename V::T av = V::LoadFirst(a + i * lda + p, rest);
+      for (int j = 0; j < NR; ++j) acc[i][j] = V::Fma(av, wv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    for (int j = 0; j < NR; ++j) {
+      const float s = V::Sum(acc[i][j]);
+      float& out = c[i * ldc + j];
+      out = accumulate ? out + s : s;
+    }
+  }
+}
+
+// No std::min / std::max and nothing with external linkage here: this header
+// is compiled once per ISA, and an out-of-line copy of a shared inline
+// function built for AVX-512 could be the one the linker keeps for every
+// caller. (The templates below are instantiated with each ISA's vector type,
+// which lives in an anonymous namespace: internal linkage too.)
+static constexpr int64_t Smaller(int64_t a, int64_t b) { return a < b ? a : b; }
+static constexpr int64_t Larger(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// A tile of mr <= MR rows and nr <= NR columns, by instantiation.
+template <class V, int MR, int NR>
+inline void EdgeTile(int mr, int nr, int k, const float* a, int64_t lda,
+                     const float* w, int64_t ldw, float* c, int64_t ldc,
+                     bool accumulate) {
+  if constexpr (MR > 1) {
+    if (mr < MR) {
+      return EdgeTile<V, MR - 1, NR>(mr, nr, k, a, lda, w, ldw, c, ldc,
+                                     accumulate);
+    }
+  }
+  if constexpr (NR > 1) {
+    if (nr < NR) {
+      return EdgeTile<V, MR, NR - 1>(mr, nr, k, a, lda, w, ldw, c, ldc,
+                                     accumulate);
+    }
+  }
+  Tile<V, MR, NR>(k, a, lda, w, ldw, c, ldc, accumulate);
+}
+
+// Rows of A (or of W) in a block: two blocks of k floats a row fill about
+// 1 MiB, a share of L2 on current x86 cores; at least `at_least`.
+static constexpr int64_t MatMulBlockRows(int k, int64_t at_least) {
+  return Larger(at_least, ((int64_t{1} << 20) / 4) / (2 * Larger(1, k)));
+}
+
+// Rows [n_begin, n_end) of W against all m rows of A. Blocks of rows of A
+// and of W are sized so that one block of each (k floats a row) fits in
+// about 1 MiB of L2 together; inside, MR x NR register tiles. m = 1 uses
+// 1 x kDecodeNR tiles: each weight row is read once, in order.
+template <class V, int MR, int NR, int kDecodeNR>
+void Run(int m, int n_begin, int n_end, int k, const float* a, int64_t lda,
+         const float* w, int64_t ldw, float* c, int64_t ldc, bool accumulate) {
+  if (m == 1) {
+    for (int j = n_begin; j < n_end; j += kDecodeNR) {
+      const int nr = static_cast<int>(Smaller(kDecodeNR, n_end - j));
+      EdgeTile<V, 1, kDecodeNR>(1, nr, k, a, lda, w + j * ldw, ldw, c + j, ldc,
+                                accumulate);
+    }
+    return;
+  }
+  const int block = static_cast<int>(MatMulBlockRows(k, Larger(MR, NR)));
+  const int m_block = static_cast<int>(Larger(MR, block / MR * MR));
+  const int n_block = static_cast<int>(Larger(NR, block / NR * NR));
+  for (int n0 = n_begin; n0 < n_end; n0 += n_block) {
+    const int n1 = static_cast<int>(Smaller(n_end, int64_t{n0} + n_block));
+    for (int m0 = 0; m0 < m; m0 += m_block) {
+      const int m1 = static_cast<int>(Smaller(m, int64_t{m0} + m_block));
+      for (int j = n0; j < n1; j += NR) {
+        for (int i = m0; i < m1; i += MR) {
+          EdgeTile<V, MR, NR>(static_cast<int>(Smaller(MR, m1 - i)),
+                              static_cast<int>(Smaller(NR, n1 - j)), k,
+                              a + i * lda, lda, w + j * ldw, ldw,
+                              c + i * ldc + j, ldc, accumulate);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace headroom::runtime::cpu::tiles
+
+#endif  // HEADROOM_RUNTIME_CPU_MATMUL_TILES_H_
