@@ -16,29 +16,41 @@ namespace headroom::runtime::cpu::tiles {
 template <class V, int MR, int NR>
 inline void Tile(int k, const float* a, int64_t lda, const float* w,
                  int64_t ldw, float* c, int64_t ldc, bool accumulate) {
+  // The loops over MR and NR are unrolled so the accumulators live in
+  // registers (without the pragmas GCC keeps them on the stack).
   typename V::T acc[MR][NR];
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 16
     for (int j = 0; j < NR; ++j) acc[i][j] = V::Zero();
   }
   int p = 0;
   for (; p + V::kLanes <= k; p += V::kLanes) {
     typename V::T wv[NR];
+#pragma GCC unroll 16
     for (int j = 0; j < NR; ++j) wv[j] = V::Load(w + j * ldw + p);
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const typename V::T av = V::Load(a + i * lda + p);
+#pragma GCC unroll 16
       for (int j = 0; j < NR; ++j) acc[i][j] = V::Fma(av, wv[j], acc[i][j]);
     }
   }
   if (p < k) {  // zero lanes add exact zeros: the same recipe as above
     const int rest = k - p;
     typename V::T wv[NR];
+#pragma GCC unroll 16
     for (int j = 0; j < NR; ++j) wv[j] = V::LoadFirst(w + j * ldw + p, rest);
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const typename V::T av = V::LoadFirst(a + i * lda + p, rest);
+#pragma GCC unroll 16
       for (int j = 0; j < NR; ++j) acc[i][j] = V::Fma(av, wv[j], acc[i][j]);
     }
   }
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 16
     for (int j = 0; j < NR; ++j) {
       const float s = V::Sum(acc[i][j]);
       float& out = c[i * ldc + j];
