@@ -99,8 +99,12 @@ void CpuBackend::WriteCache(int layer, const Batch& batch, const float* k,
 }
 
 // Scaled dot-product attention of every (token, query head) over the
-// sequence's cached positions 0..pos. Query head j reads cache head
-// j / (h / g_l) (GQA).
+// sequence's cached positions 0..pos, grouped as GQA shares the cache:
+// query heads kv * t .. kv * t + t - 1 (t = h / g_l) read cache head kv, so
+// each (token, cache head) reads its keys and values once for all t heads.
+// The scores of a page are a MatMul of the t queries against the page's
+// key rows (vectorized, the same recipe whatever the batch); the values
+// are summed in position order. Nothing depends on the rest of the batch.
 void CpuBackend::Attention(int layer, const Batch& batch, const float* q,
                            int q_stride) {
   const ModelConfig& c = w_.config;
@@ -108,40 +112,41 @@ void CpuBackend::Attention(int layer, const Batch& batch, const float* q,
   const int group = h / g;
   const int bs = cache_->block_size();
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-  const RopeStyle style = c.rope_style;
-  const int64_t items = int64_t{batch.num_tokens()} * h;
+  const int64_t row = int64_t{g} * d;  // one position's cache row
+  const int64_t items = int64_t{batch.num_tokens()} * g;
   float* att = buf_.att.data();
   pool_.ParallelFor(items, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores;
+    std::vector<float> scores;  // [group][pos + 1]
     for (int64_t item = begin; item < end; ++item) {
-      const int t = static_cast<int>(item / h);
-      const int j = static_cast<int>(item % h);
-      const int kv = j / group;
+      const int t = static_cast<int>(item / g);
+      const int kv = static_cast<int>(item % g);
       const int pos = batch.positions[t];
+      const int64_t len = pos + 1;
       const auto& table = batch.block_tables[batch.seq_ids[t]];
-      const float* qj = q + int64_t{t} * q_stride + int64_t{j} * d;
-      scores.resize(pos + 1);
-      // Walk the sequence's pages in order: one page lookup per block_size
-      // positions, contiguous rows inside a page.
-      const int64_t row = int64_t{g} * d;
+      const float* qg = q + int64_t{t} * q_stride + int64_t{kv} * group * d;
+      scores.resize(group * len);
       for (int p0 = 0; p0 <= pos; p0 += bs) {
         const float* kb = cache_->Keys(layer, table[p0 / bs]) + int64_t{kv} * d;
         const int count = std::min(bs, pos + 1 - p0);
-        for (int r = 0; r < count; ++r) {
-          scores[p0 + r] = cpu::RopePairDot(qj, kb + r * row, d, style) * scale;
-        }
+        cpu::MatMulOnThisThread(group, count, d, qg, d, kb, row,
+                                scores.data() + p0, len);
       }
-      cpu::Softmax(scores.data(), pos + 1);
-      float* out = att + int64_t{t} * h * d + int64_t{j} * d;
-      std::fill(out, out + d, 0.0f);
+      for (int jj = 0; jj < group; ++jj) {
+        float* sj = scores.data() + jj * len;
+        for (int64_t i = 0; i < len; ++i) sj[i] *= scale;
+        cpu::Softmax(sj, static_cast<int>(len));
+      }
+      float* out = att + int64_t{t} * h * d + int64_t{kv} * group * d;
+      std::fill(out, out + int64_t{group} * d, 0.0f);
       for (int p0 = 0; p0 <= pos; p0 += bs) {
         const float* vb =
             cache_->Values(layer, table[p0 / bs]) + int64_t{kv} * d;
         const int count = std::min(bs, pos + 1 - p0);
         for (int r = 0; r < count; ++r) {
-          const float* vp = vb + r * row;
-          const float a = scores[p0 + r];
-          for (int i = 0; i < d; ++i) out[i] += a * vp[i];
+          for (int jj = 0; jj < group; ++jj) {
+            cpu::Axpy(scores[jj * len + p0 + r], vb + r * row,
+                      out + int64_t{jj} * d, d);
+          }
         }
       }
     }

@@ -23,23 +23,9 @@ void RmsNorm(const float* x, const float* w, int n, float eps, float* out);
 void ApplyRope(float* x, int n_heads, int d, int pos, float theta,
                RopeStyle style);
 
-// q . k summed pair by pair in RoPE pair order, so a model gives the same
-// scores whichever pairing its checkpoint uses (llama2.c vs Hugging Face).
-inline float RopePairDot(const float* q, const float* k, int d,
-                         RopeStyle style) {
-  float dot = 0.0f;
-  if (style == RopeStyle::kInterleaved) {
-    for (int p = 0; p < d / 2; ++p) {
-      dot += q[2 * p] * k[2 * p] + q[2 * p + 1] * k[2 * p + 1];
-    }
-  } else {
-    const int half = d / 2;
-    for (int p = 0; p < half; ++p) {
-      dot += q[p] * k[p] + q[p + half] * k[p + half];
-    }
-  }
-  return dot;
-}
+// y[i] += a * x[i] for i in [0, n): 4 lanes at a time (SSE, the x86-64
+// baseline), then one by one; each y[i] in one fixed order of updates.
+void Axpy(float a, const float* x, float* y, int n);
 
 // gate[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).
 void SiluMul(float* gate, const float* up, int64_t n);

@@ -52,6 +52,13 @@ const MatMulKernels& ProcessKernels() {
 
 const char* MatMulIsa() { return ProcessKernels().name; }
 
+void MatMulOnThisThread(int m, int n, int k, const float* a, int64_t lda,
+                        const float* w, int64_t ldw, float* c, int64_t ldc,
+                        bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  ProcessKernels().run(m, 0, n, k, a, lda, w, ldw, c, ldc, accumulate);
+}
+
 void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
             const float* w, int64_t ldw, float* c, int64_t ldc,
             bool accumulate) {

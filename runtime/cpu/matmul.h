@@ -29,6 +29,13 @@ void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
             const float* w, int64_t ldw, float* c, int64_t ldc,
             bool accumulate = false);
 
+// MatMul on the calling thread only (for callers already inside a parallel
+// loop, e.g. attention per sequence and head): the same recipe, so the
+// same bits.
+void MatMulOnThisThread(int m, int n, int k, const float* a, int64_t lda,
+                        const float* w, int64_t ldw, float* c, int64_t ldc,
+                        bool accumulate = false);
+
 // "avx512", "avx2" or "portable": the kernels this process uses.
 const char* MatMulIsa();
 
