@@ -3,15 +3,18 @@
 // costs (or saves) per projection shape.
 //
 //   headroom-bench-matmul [--n 4096] [--k 4096] [--m 1,8,32,128,512]
-//       [--threads 1] [--repeats 5]
+//       [--threads 1] [--repeats 5] [--weights-dtype f32|f16|bf16|q8_0]
 //
 // For each m: best-of-repeats seconds of C[m, n] = A[m, k] W[n, k]^T by each,
 // GFLOP/s, weight bytes read per second (the decode bound is set by that)
-// and the ratio. One JSON line per m.
+// and the ratio. With --weights-dtype other than f32, MatMul reads W in that
+// dtype (sgemm still reads fp32: the comparison is then of the whole
+// product, not of equal bytes). One JSON line per m.
 #include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <iostream>
 #include <random>
 #include <vector>
@@ -38,9 +41,39 @@ double BestSeconds(int repeats, F&& run) {
   return best;
 }
 
+// `w` in `dtype`, row after row (q8_0: k is a multiple of 32).
+std::vector<uint8_t> Stored(runtime::WeightDtype dtype,
+                            const std::vector<float>& w) {
+  std::vector<uint8_t> out;
+  switch (dtype) {
+    case runtime::WeightDtype::kF32:
+      out.resize(w.size() * 4);
+      std::memcpy(out.data(), w.data(), out.size());
+      break;
+    case runtime::WeightDtype::kF16:
+    case runtime::WeightDtype::kBF16:
+      out.resize(w.size() * 2);
+      for (size_t i = 0; i < w.size(); ++i) {
+        const uint16_t h = dtype == runtime::WeightDtype::kF16
+                               ? runtime::FloatToHalf(w[i])
+                               : runtime::FloatToBFloat16(w[i]);
+        std::memcpy(out.data() + 2 * i, &h, 2);
+      }
+      break;
+    case runtime::WeightDtype::kQ8_0: {
+      auto blocks = runtime::QuantizeQ8_0(w, "w");  // random: finite
+      out.resize(blocks->size() * sizeof(runtime::Q8_0Block));
+      std::memcpy(out.data(), blocks->data(), out.size());
+      break;
+    }
+  }
+  return out;
+}
+
 absl::Status Run(int argc, char** argv) {
   auto args = tools::CliArgs::Parse(
-      argc, argv, 1, {{"n"}, {"k"}, {"m"}, {"threads"}, {"repeats"}});
+      argc, argv, 1,
+      {{"n"}, {"k"}, {"m"}, {"threads"}, {"repeats"}, {"weights-dtype"}});
   if (!args.ok()) return args.status();
   auto n = args->GetInt("n", 4096);
   auto k = args->GetInt("k", 4096);
@@ -64,6 +97,10 @@ absl::Status Run(int argc, char** argv) {
     }
     ms.push_back(m);
   }
+  auto dtype = runtime::ParseWeightDtype(args->Get("weights-dtype", "f32"));
+  if (!dtype.ok()) return dtype.status();
+  auto row_bytes = runtime::WeightRowBytes(*dtype, *k);
+  if (!row_bytes.ok()) return row_bytes.status();
   const int max_m = *std::max_element(ms.begin(), ms.end());
   std::mt19937 rng(1);
   std::normal_distribution<float> dist(0.0f, 1.0f);
@@ -71,6 +108,8 @@ absl::Status Run(int argc, char** argv) {
       c(int64_t{max_m} * *n);
   for (float& x : w) x = dist(rng);
   for (float& x : a) x = dist(rng);
+  const std::vector<uint8_t> stored = Stored(*dtype, w);
+  runtime::cpu::WeightMatrix typed{*dtype, stored.data(), *row_bytes};
   runtime::ThreadPool pool(*threads);
   openblas_set_num_threads(*threads);
   std::cout << absl::StrFormat(
@@ -78,15 +117,14 @@ absl::Status Run(int argc, char** argv) {
       runtime::cpu::MatMulIsa(), w.size() * 4 / 1e6);
   for (int m : ms) {
     const double ours = BestSeconds(*repeats, [&] {
-      runtime::cpu::MatMul(pool, m, *n, *k, a.data(), *k, w.data(), *k,
-                           c.data(), *n);
+      runtime::cpu::MatMul(pool, m, *n, *k, a.data(), *k, typed, c.data(), *n);
     });
     const double blas = BestSeconds(*repeats, [&] {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, *n, *k, 1.0f,
                   a.data(), *k, w.data(), *k, 0.0f, c.data(), *n);
     });
     const double flops = 2.0 * m * *n * *k;
-    const double weight_bytes = 4.0 * *n * *k;
+    const double weight_bytes = static_cast<double>(stored.size());
     std::cout << absl::StrFormat(
         "{\"m\": %d, \"matmul_s\": %.6f, \"sgemm_s\": %.6f, "
         "\"matmul_gflops\": %.2f, \"sgemm_gflops\": %.2f, "

@@ -1,7 +1,6 @@
 #include "runtime/safetensors.h"
 
 #include <algorithm>
-#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -68,9 +67,6 @@ bool IsFloatReadable(SafetensorsDtype dtype) {
   return dtype == SafetensorsDtype::kF32 || dtype == SafetensorsDtype::kF16 ||
          dtype == SafetensorsDtype::kBF16;
 }
-
-uint32_t FloatBits(float f) { return std::bit_cast<uint32_t>(f); }
-float BitsFloat(uint32_t u) { return std::bit_cast<float>(u); }
 
 // Reads a non-negative JSON integer into `out`. nlohmann stores non-negative
 // literals as unsigned, negative ones as signed, and anything past u64 or
@@ -231,80 +227,6 @@ absl::StatusOr<SafetensorsDtype> ParseSafetensorsDtype(std::string_view name) {
   return absl::InvalidArgumentError(
       absl::StrCat("unsupported dtype ", Quote(name),
                    " (not a fixed-width safetensors dtype)"));
-}
-
-// binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits.
-float HalfToFloat(uint16_t bits) {
-  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
-  const uint32_t exp = (bits >> 10) & 0x1fu;
-  uint32_t mant = bits & 0x3ffu;
-  if (exp == 0x1f) {  // inf, or NaN with its payload kept
-    return BitsFloat(sign | 0x7f800000u | (mant << 13));
-  }
-  if (exp == 0) {
-    if (mant == 0) return BitsFloat(sign);  // +-0
-    // Subnormal: mant * 2^-24. Normalise so the leading 1 is at bit 10;
-    // each shift lowers the binary32 exponent (113 = 2^-14 biased by 127).
-    uint32_t e = 113;
-    while ((mant & 0x400u) == 0) {
-      mant <<= 1;
-      --e;
-    }
-    return BitsFloat(sign | (e << 23) | ((mant & 0x3ffu) << 13));
-  }
-  // Normal: rebias the exponent from 15 to 127.
-  return BitsFloat(sign | ((exp + 112) << 23) | (mant << 13));
-}
-
-uint16_t FloatToHalf(float value) {
-  uint32_t x = FloatBits(value);
-  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
-  x &= 0x7fffffffu;
-  if (x >= 0x7f800000u) {
-    if (x == 0x7f800000u) return sign | 0x7c00u;  // inf
-    // NaN: keep the top payload bits and force the quiet bit so a payload
-    // living only in the dropped low bits cannot turn into inf.
-    return sign | 0x7e00u | static_cast<uint16_t>((x >> 13) & 0x3ffu);
-  }
-  // 65520 = 0x477ff000 is halfway between 65504 (the largest half) and 2^16;
-  // the tie goes to the even neighbour, which is inf.
-  if (x >= 0x477ff000u) return sign | 0x7c00u;
-  if (x < 0x38800000u) {  // below 2^-14: a half subnormal or zero
-    // 2^-25 (0x33000000) is the tie between 0 and the smallest subnormal
-    // 2^-24 and rounds to even (0).
-    if (x <= 0x33000000u) return sign;
-    const uint32_t exp = x >> 23;  // 102..112
-    const uint32_t mant = (x & 0x7fffffu) | 0x800000u;
-    // value = mant * 2^(exp - 150) = h * 2^-24  =>  h = mant >> (126 - exp).
-    const uint32_t shift = 126 - exp;  // 14..24
-    uint32_t h = mant >> shift;
-    const uint32_t rem = mant & ((1u << shift) - 1);
-    const uint32_t half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (h & 1u))) ++h;  // may become 2^-14
-    return sign | static_cast<uint16_t>(h);
-  }
-  // Normal: rebias the exponent (127 -> 15) and drop 13 mantissa bits. A
-  // carry out of the mantissa correctly bumps the exponent.
-  uint32_t h = (x - 0x38000000u) >> 13;
-  const uint32_t rem = x & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
-  return sign | static_cast<uint16_t>(h);
-}
-
-// bfloat16 is the top half of a binary32.
-float BFloat16ToFloat(uint16_t bits) {
-  return BitsFloat(static_cast<uint32_t>(bits) << 16);
-}
-
-uint16_t FloatToBFloat16(float value) {
-  const uint32_t x = FloatBits(value);
-  if ((x & 0x7fffffffu) > 0x7f800000u) {
-    return static_cast<uint16_t>((x >> 16) | 0x40u);  // quiet NaN
-  }
-  // Round to nearest even: add 0x7fff plus the lowest kept bit; overflow
-  // past the largest finite value carries into the exponent and gives inf.
-  const uint32_t rounded = x + 0x7fffu + ((x >> 16) & 1u);
-  return static_cast<uint16_t>(rounded >> 16);
 }
 
 std::string ShapeToString(absl::Span<const int64_t> shape) {

@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "runtime/weight_dtype.h"
 
 namespace headroom::runtime {
 
@@ -63,13 +64,7 @@ int SafetensorsDtypeSize(SafetensorsDtype dtype);
 // Parses the format's spelling; InvalidArgument names `name` when unknown.
 absl::StatusOr<SafetensorsDtype> ParseSafetensorsDtype(std::string_view name);
 
-// IEEE 754 binary16 and bfloat16 <-> binary32. The narrowing conversions
-// round to nearest, ties to even; overflow gives +-inf, NaN stays NaN (quiet),
-// subnormals are produced and read exactly.
-float HalfToFloat(uint16_t bits);
-uint16_t FloatToHalf(float value);
-float BFloat16ToFloat(uint16_t bits);
-uint16_t FloatToBFloat16(float value);
+// (fp16 and bf16 conversions: runtime/weight_dtype.h.)
 
 struct SafetensorsTensorInfo {
   std::string name;

@@ -6,14 +6,13 @@ namespace headroom::runtime::cpu {
 
 // Defined in matmul_<isa>.cc, each compiled for its ISA.
 void RunPortable(int m, int n_begin, int n_end, int k, const float* a,
-                 int64_t lda, const float* w, int64_t ldw, float* c,
-                 int64_t ldc, bool accumulate);
+                 int64_t lda, const WeightMatrix& w, float* c, int64_t ldc,
+                 bool accumulate);
 #if defined(__x86_64__)
 void RunAvx2(int m, int n_begin, int n_end, int k, const float* a, int64_t lda,
-             const float* w, int64_t ldw, float* c, int64_t ldc,
-             bool accumulate);
+             const WeightMatrix& w, float* c, int64_t ldc, bool accumulate);
 void RunAvx512(int m, int n_begin, int n_end, int k, const float* a,
-               int64_t lda, const float* w, int64_t ldw, float* c, int64_t ldc,
+               int64_t lda, const WeightMatrix& w, float* c, int64_t ldc,
                bool accumulate);
 #endif
 
@@ -21,7 +20,8 @@ MatMulKernels PortableMatMulKernels() { return {"portable", &RunPortable}; }
 
 MatMulKernels Avx2MatMulKernels() {
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c")) {
     return {"avx2", &RunAvx2};
   }
 #endif
@@ -30,7 +30,9 @@ MatMulKernels Avx2MatMulKernels() {
 
 MatMulKernels Avx512MatMulKernels() {
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx512f")) return {"avx512", &RunAvx512};
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c")) {
+    return {"avx512", &RunAvx512};
+  }
 #endif
   return {"avx512", nullptr};
 }
@@ -52,16 +54,29 @@ const MatMulKernels& ProcessKernels() {
 
 const char* MatMulIsa() { return ProcessKernels().name; }
 
+namespace {
+
+WeightMatrix Fp32(const float* w, int64_t ldw) {
+  return {WeightDtype::kF32, w, ldw * static_cast<int64_t>(sizeof(float))};
+}
+
+}  // namespace
+
 void MatMulOnThisThread(int m, int n, int k, const float* a, int64_t lda,
                         const float* w, int64_t ldw, float* c, int64_t ldc,
                         bool accumulate) {
   if (m <= 0 || n <= 0) return;
-  ProcessKernels().run(m, 0, n, k, a, lda, w, ldw, c, ldc, accumulate);
+  ProcessKernels().run(m, 0, n, k, a, lda, Fp32(w, ldw), c, ldc, accumulate);
 }
 
 void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
             const float* w, int64_t ldw, float* c, int64_t ldc,
             bool accumulate) {
+  MatMul(pool, m, n, k, a, lda, Fp32(w, ldw), c, ldc, accumulate);
+}
+
+void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
+            const WeightMatrix& w, float* c, int64_t ldc, bool accumulate) {
   if (m <= 0 || n <= 0) return;
   const MatMulKernels& kernels = ProcessKernels();
   // Threads take disjoint ranges of W's rows; which thread computes an
@@ -79,13 +94,13 @@ void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
   }
   const int64_t tasks = (n + grain - 1) / grain;
   if (tasks == 1 || threads == 1) {
-    kernels.run(m, 0, n, k, a, lda, w, ldw, c, ldc, accumulate);
+    kernels.run(m, 0, n, k, a, lda, w, c, ldc, accumulate);
     return;
   }
   pool.ParallelFor(tasks, [&](int64_t begin, int64_t end) {
     const int n_begin = static_cast<int>(begin * grain);
     const int n_end = static_cast<int>(std::min<int64_t>(n, end * grain));
-    kernels.run(m, n_begin, n_end, k, a, lda, w, ldw, c, ldc, accumulate);
+    kernels.run(m, n_begin, n_end, k, a, lda, w, c, ldc, accumulate);
   });
 }
 

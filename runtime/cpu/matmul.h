@@ -22,12 +22,28 @@
 #include <cstdint>
 
 #include "runtime/thread_pool.h"
+#include "runtime/weight_dtype.h"
 
 namespace headroom::runtime::cpu {
 
+// A weight matrix of n rows of k weights in `dtype`, rows `row_bytes`
+// apart (for q8_0, k is a multiple of 32 and a row is k / 32 blocks).
+struct WeightMatrix {
+  WeightDtype dtype = WeightDtype::kF32;
+  const void* data = nullptr;
+  int64_t row_bytes = 0;
+};
+
+void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
+            const WeightMatrix& w, float* c, int64_t ldc,
+            bool accumulate = false);
+// fp32 weights, rows `ldw` floats apart.
 void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
             const float* w, int64_t ldw, float* c, int64_t ldc,
             bool accumulate = false);
+// Weights in another dtype convert exactly to fp32 inside the kernel
+// (bf16, fp16: exact; q8_0: q * scale, one float multiply), so the product
+// has the same bits as MatMul over those fp32 values (the tests check it).
 
 // MatMul on the calling thread only (for callers already inside a parallel
 // loop, e.g. attention per sequence and head): the same recipe, so the
@@ -45,8 +61,7 @@ const char* MatMulIsa();
 struct MatMulKernels {
   const char* name;
   void (*run)(int m, int n_begin, int n_end, int k, const float* a, int64_t lda,
-              const float* w, int64_t ldw, float* c, int64_t ldc,
-              bool accumulate);
+              const WeightMatrix& w, float* c, int64_t ldc, bool accumulate);
 };
 MatMulKernels PortableMatMulKernels();
 // Null `run` when the build or the CPU lacks the ISA.

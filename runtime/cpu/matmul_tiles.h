@@ -5,6 +5,9 @@
 // V provides: using T (the register type); kLanes; Zero(); Load(p);
 // LoadFirst(p, count) (count < kLanes lanes, the rest zero); Fma(a, b, acc)
 // = a * b + acc, fused; Sum(acc), a fixed-order horizontal sum.
+// L (the weight loader of one dtype) provides Load(row, p) and
+// LoadFirst(row, p, count): weights p.. of a row (bytes) as fp32 lanes,
+// converted exactly as the scalar definitions in runtime/weight_dtype.h.
 #ifndef HEADROOM_RUNTIME_CPU_MATMUL_TILES_H_
 #define HEADROOM_RUNTIME_CPU_MATMUL_TILES_H_
 
@@ -13,8 +16,8 @@
 namespace headroom::runtime::cpu::tiles {
 
 // C[MR x NR] tile: rows a[0..MR) of A against rows w[0..NR) of W.
-template <class V, int MR, int NR>
-inline void Tile(int k, const float* a, int64_t lda, const float* w,
+template <class V, class L, int MR, int NR>
+inline void Tile(int k, const float* a, int64_t lda, const uint8_t* w,
                  int64_t ldw, float* c, int64_t ldc, bool accumulate) {
   // The loops over MR and NR are unrolled so the accumulators live in
   // registers (without the pragmas GCC keeps them on the stack).
@@ -28,7 +31,7 @@ inline void Tile(int k, const float* a, int64_t lda, const float* w,
   for (; p + V::kLanes <= k; p += V::kLanes) {
     typename V::T wv[NR];
 #pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j) wv[j] = V::Load(w + j * ldw + p);
+    for (int j = 0; j < NR; ++j) wv[j] = L::Load(w + j * ldw, p);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const typename V::T av = V::Load(a + i * lda + p);
@@ -40,7 +43,7 @@ inline void Tile(int k, const float* a, int64_t lda, const float* w,
     const int rest = k - p;
     typename V::T wv[NR];
 #pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j) wv[j] = V::LoadFirst(w + j * ldw + p, rest);
+    for (int j = 0; j < NR; ++j) wv[j] = L::LoadFirst(w + j * ldw, p, rest);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const typename V::T av = V::LoadFirst(a + i * lda + p, rest);
@@ -68,23 +71,30 @@ static constexpr int64_t Smaller(int64_t a, int64_t b) { return a < b ? a : b; }
 static constexpr int64_t Larger(int64_t a, int64_t b) { return a > b ? a : b; }
 
 // A tile of mr <= MR rows and nr <= NR columns, by instantiation.
-template <class V, int MR, int NR>
+template <class V, class L, int MR, int NR>
 inline void EdgeTile(int mr, int nr, int k, const float* a, int64_t lda,
-                     const float* w, int64_t ldw, float* c, int64_t ldc,
+                     const uint8_t* w, int64_t ldw, float* c, int64_t ldc,
                      bool accumulate) {
   if constexpr (MR > 1) {
     if (mr < MR) {
-      return EdgeTile<V, MR - 1, NR>(mr, nr, k, a, lda, w, ldw, c, ldc,
-                                     accumulate);
+      return EdgeTile<V, L, MR - 1, NR>(mr, nr, k, a, lda, w, ldw, c, ldc,
+                                        accumulate);
     }
   }
   if constexpr (NR > 1) {
     if (nr < NR) {
-      return EdgeTile<V, MR, NR - 1>(mr, nr, k, a, lda, w, ldw, c, ldc,
-                                     accumulate);
+      return EdgeTile<V, L, MR, NR - 1>(mr, nr, k, a, lda, w, ldw, c, ldc,
+                                        accumulate);
     }
   }
-  Tile<V, MR, NR>(k, a, lda, w, ldw, c, ldc, accumulate);
+  Tile<V, L, MR, NR>(k, a, lda, w, ldw, c, ldc, accumulate);
+}
+
+// Lanes p..p+count of a weight row converted one by one with the scalar
+// definitions, zero beyond: the tail of a row (and the portable kernels).
+template <int kLanes, class Convert>
+inline void ExpandLanes(int count, Convert&& convert, float* out) {
+  for (int i = 0; i < kLanes; ++i) out[i] = i < count ? convert(i) : 0.0f;
 }
 
 // Rows of A (or of W) in a block: two blocks of k floats a row fill about
@@ -93,18 +103,20 @@ static constexpr int64_t MatMulBlockRows(int k, int64_t at_least) {
   return Larger(at_least, ((int64_t{1} << 20) / 4) / (2 * Larger(1, k)));
 }
 
-// Rows [n_begin, n_end) of W against all m rows of A. Blocks of rows of A
+// Rows [n_begin, n_end) of W (rows `ldw` bytes apart) against all m rows
+// of A. Blocks of rows of A
 // and of W are sized so that one block of each (k floats a row) fits in
 // about 1 MiB of L2 together; inside, MR x NR register tiles. m = 1 uses
 // 1 x kDecodeNR tiles: each weight row is read once, in order.
-template <class V, int MR, int NR, int kDecodeNR>
+template <class V, class L, int MR, int NR, int kDecodeNR>
 void Run(int m, int n_begin, int n_end, int k, const float* a, int64_t lda,
-         const float* w, int64_t ldw, float* c, int64_t ldc, bool accumulate) {
+         const uint8_t* w, int64_t ldw, float* c, int64_t ldc,
+         bool accumulate) {
   if (m == 1) {
     for (int j = n_begin; j < n_end; j += kDecodeNR) {
       const int nr = static_cast<int>(Smaller(kDecodeNR, n_end - j));
-      EdgeTile<V, 1, kDecodeNR>(1, nr, k, a, lda, w + j * ldw, ldw, c + j, ldc,
-                                accumulate);
+      EdgeTile<V, L, 1, kDecodeNR>(1, nr, k, a, lda, w + j * ldw, ldw, c + j,
+                                   ldc, accumulate);
     }
     return;
   }
@@ -117,10 +129,10 @@ void Run(int m, int n_begin, int n_end, int k, const float* a, int64_t lda,
       const int m1 = static_cast<int>(Smaller(m, int64_t{m0} + m_block));
       for (int j = n0; j < n1; j += NR) {
         for (int i = m0; i < m1; i += MR) {
-          EdgeTile<V, MR, NR>(static_cast<int>(Smaller(MR, m1 - i)),
-                              static_cast<int>(Smaller(NR, n1 - j)), k,
-                              a + i * lda, lda, w + j * ldw, ldw,
-                              c + i * ldc + j, ldc, accumulate);
+          EdgeTile<V, L, MR, NR>(static_cast<int>(Smaller(MR, m1 - i)),
+                                 static_cast<int>(Smaller(NR, n1 - j)), k,
+                                 a + i * lda, lda, w + j * ldw, ldw,
+                                 c + i * ldc + j, ldc, accumulate);
         }
       }
     }
