@@ -81,12 +81,13 @@ absl::Status ValidateGenerateRequest(const v1::GenerateRequest& r) {
 absl::StatusOr<GenerateRequest> BuildEngineRequest(
     const v1::GenerateRequest& r, const runtime::Tokenizer& tokenizer,
     const RequestLimits& limits, uint64_t seed) {
-  if (auto s = ValidateGenerateRequest(r); !s.ok()) return s;
+  // The size first: it is the one check that costs nothing per byte.
   if (auto s = CheckPromptBytes(
           "prompt", static_cast<int64_t>(r.prompt().size()), limits);
       !s.ok()) {
     return s;
   }
+  if (auto s = ValidateGenerateRequest(r); !s.ok()) return s;
   GenerateRequest request;
   request.prompt_ids = tokenizer.Encode(r.prompt(), /*add_bos=*/true);
   request.max_tokens = r.has_max_tokens() ? r.max_tokens() : kDefaultMaxTokens;

@@ -6,10 +6,10 @@
 //   if (!request.ok()) return request.status();  // INVALID_ARGUMENT ...
 //   ... tenant quotas, then engine.Submit(*std::move(request), ...)
 //
-// Order: the proto's own fields (UTF-8, ranges), the prompt's size in bytes
-// (before any tokenizing, so a huge prompt costs nothing), tokenizing, then
-// the engine's checks (context, vocabulary, sampling ranges, and whether
-// the request could ever fit the KV pool).
+// Order: the prompt's size in bytes (before anything reads it, so a huge
+// prompt costs nothing), the proto's own fields (UTF-8, ranges), tokenizing,
+// then the engine's checks (context, vocabulary, sampling ranges, and
+// whether the request could ever fit the KV pool).
 #ifndef HEADROOM_SERVER_REQUEST_VALIDATION_H_
 #define HEADROOM_SERVER_REQUEST_VALIDATION_H_
 

@@ -520,11 +520,11 @@ absl::StatusOr<std::vector<int>> HeadroomService::TokenizeForTenant(
     int tenant, const std::string& text, bool add_bos) {
   ServingContext& ctx = *context_;
   const std::string& name = ctx.tenants->tenant(tenant).name;
-  absl::Status valid =
-      IsValidUtf8(text)
-          ? CheckPromptBytes("text", static_cast<int64_t>(text.size()),
-                             ctx.engine->limits())
-          : absl::InvalidArgumentError("text: is not valid UTF-8");
+  absl::Status valid = CheckPromptBytes(
+      "text", static_cast<int64_t>(text.size()), ctx.engine->limits());
+  if (valid.ok() && !IsValidUtf8(text)) {
+    valid = absl::InvalidArgumentError("text: is not valid UTF-8");
+  }
   if (!valid.ok()) {
     Rejected(valid, name);
     return valid;
