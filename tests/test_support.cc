@@ -27,6 +27,12 @@ std::string EmbeddedModelPath() {
       .string();
 }
 
+std::string EmbeddedTextPath() {
+  return (std::filesystem::path(HEADROOM_SOURCE_DIR) /
+          "tests/data/tiny_stories.txt")
+      .string();
+}
+
 std::string BinaryPath(const std::string& relative) {
   return (std::filesystem::path(HEADROOM_BINARY_DIR) / relative).string();
 }

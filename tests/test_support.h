@@ -18,6 +18,13 @@ std::string SharedPath(const std::string& relative);
 // the model for tests that need some model but not stories260K's reference
 // values, so that they run without ../shared.
 std::string EmbeddedModelPath();
+// tests/data/tiny_stories.txt: 40 non-empty lines of short stories written
+// for the tests (not TinyStories itself), in the vocabulary headroom-tiny
+// was trained on: lines kEmbeddedCalibFirst:kEmbeddedCalibLast calibrate,
+// the disjoint lines kEmbeddedEvalFirst:kEmbeddedEvalLast evaluate.
+std::string EmbeddedTextPath();
+inline constexpr int kEmbeddedCalibFirst = 1, kEmbeddedCalibLast = 28;
+inline constexpr int kEmbeddedEvalFirst = 29, kEmbeddedEvalLast = 40;
 // Path of a built binary (e.g. "tools/headroom-eval") in the build tree.
 std::string BinaryPath(const std::string& relative);
 // A fresh empty directory under the test's temporary directory.

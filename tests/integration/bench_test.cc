@@ -1,6 +1,7 @@
-// headroom-bench end to end: the real headroom-server (stories260K,
-// uncompressed, a small engine) on free ports, the real headroom-bench
-// against it, and the server's /metrics to check the bench's counts.
+// headroom-bench end to end: the real headroom-server (the embedded
+// headroom-tiny, uncompressed, a small engine: runs without ../shared) on
+// free ports, the real headroom-bench against it, and the server's /metrics
+// to check the bench's counts.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -19,7 +20,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kModel[] = "models/stories260K/stories260K.bin";
 constexpr char kKey[] = "bench-key";
 
 // The sum of every sample of `name` (any labels) in a /metrics text.
@@ -39,8 +39,7 @@ double SumSamples(const std::string& text, const std::string& name) {
 class BenchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    model_ = SharedPath(kModel);
-    if (model_.empty()) GTEST_SKIP() << "../shared/" << kModel << " is needed";
+    model_ = EmbeddedModelPath();
     dir_ = MakeTempDir("bench");
     const std::string config = dir_ + "/config.yaml";
     std::ofstream(config)

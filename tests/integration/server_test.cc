@@ -1,7 +1,10 @@
 // headroom-server end to end: the real binary on 127.0.0.1 with free ports,
-// real gRPC stubs, /metrics over HTTP. One server (stories260K compressed
-// with SVD-a to 2 KV heads, a small saturated engine) is shared by the
-// tests of ServerTest; start-up failures and readiness get their own.
+// real gRPC stubs, /metrics over HTTP. One server (the embedded
+// headroom-tiny, 8 KV heads, compressed on start-up with SVD-a to 4 KV heads
+// calibrated on the tests/data text; a small saturated engine) is shared by
+// the tests of ServerTest; start-up failures and readiness get their own.
+// Everything runs without ../shared. headroom-tiny's context is 128 tokens:
+// long requests ask for 100 tokens, which the context holds.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
@@ -40,9 +43,9 @@ namespace {
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-constexpr char kModel[] = "models/stories260K/stories260K.bin";
-constexpr char kText[] = "data/tinystories_val.txt";
 const char* const kTenants[] = {"t1", "t2", "t4"};
+
+std::string ModelPath() { return EmbeddedModelPath(); }
 
 std::string KeyDigest(const std::string& key) {
   return runtime::Sha256Hex(key);
@@ -52,13 +55,15 @@ std::string KeyDigest(const std::string& key) {
 // per quota, a small engine (8 sequences per step) so 48 streams saturate it.
 std::string ConfigYaml(const std::string& model, const std::string& text,
                        const std::string& cache) {
-  std::string y = "model:\n  path: " + model +
-                  "\ncompression:\n  method: svd-a\n  kv_heads: 2\n"
-                  "  calibration:\n    text: " +
-                  text + "\n    lines: \"1:200\"\n  cache_dir: " + cache +
-                  "\nengine:\n  max_num_batched_tokens: 64\n"
-                  "  max_num_seqs: 8\n  kv_cache_memory_bytes: 4194304\n"
-                  "drain_deadline_seconds: 5\ntenants:\n";
+  std::string y =
+      "model:\n  path: " + model +
+      "\ncompression:\n  method: svd-a\n  kv_heads: 4\n"
+      "  calibration:\n    text: " +
+      text + "\n    lines: \"" + std::to_string(kEmbeddedCalibFirst) + ":" +
+      std::to_string(kEmbeddedCalibLast) + "\"\n  cache_dir: " + cache +
+      "\nengine:\n  max_num_batched_tokens: 64\n"
+      "  max_num_seqs: 8\n  kv_cache_memory_bytes: 4194304\n"
+      "drain_deadline_seconds: 5\ntenants:\n";
   const double weights[] = {1, 2, 4};
   for (int i = 0; i < 3; ++i) {
     y += "  - name: " + std::string(kTenants[i]) + "\n    api_key_sha256: " +
@@ -77,15 +82,13 @@ std::string ConfigYaml(const std::string& model, const std::string& text,
 class ServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const std::string model = SharedPath(kModel), text = SharedPath(kText);
-    if (model.empty() || text.empty()) return;
+    const std::string model = ModelPath(), text = EmbeddedTextPath();
     const std::string dir =
         std::filesystem::temp_directory_path() /
         ("headroom_server_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     // Projections are cached in the build tree: later runs skip calibration.
-    const std::string cache =
-        std::string(HEADROOM_BINARY_DIR) + "/test-projections-cache";
+    const std::string cache = ProjectionsCacheDir();
     const std::string config = dir + "/config.yaml";
     std::ofstream(config) << ConfigYaml(model, text, cache);
     server_ = std::make_unique<ServerProcess>();  // one per suite
@@ -106,11 +109,14 @@ class ServerTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (server_ == nullptr) {
-      GTEST_SKIP() << "../shared/" << kModel << " and " << kText
-                   << " are needed";
-    }
+    ASSERT_NE(server_, nullptr) << "the shared server did not start";
     stub_ = v1::Headroom::NewStub(channel_);
+  }
+
+  // A directory of its own: test-projections-cache, from when this server
+  // ran stories260K, may hold other models' files.
+  static std::string ProjectionsCacheDir() {
+    return std::string(HEADROOM_BINARY_DIR) + "/test-projections-cache-tiny";
   }
 
   static void Authorize(grpc::ClientContext* ctx, const std::string& key) {
@@ -168,8 +174,8 @@ TEST_F(ServerTest, HealthServingAndModelInfoShowsCompression) {
   EXPECT_EQ(info.compression_method(), "svd-a");
   ASSERT_EQ(info.layers_size(), info.n_layers());
   for (const v1::LayerInfo& l : info.layers()) {
-    EXPECT_EQ(l.kv_heads_original(), 4);
-    EXPECT_EQ(l.kv_heads_served(), 2);
+    EXPECT_EQ(l.kv_heads_original(), 8);
+    EXPECT_EQ(l.kv_heads_served(), 4);
     EXPECT_GT(l.key_energy_kept(), 0.5);
   }
   EXPECT_EQ(info.kv_bytes_per_token_original(),
@@ -179,7 +185,7 @@ TEST_F(ServerTest, HealthServingAndModelInfoShowsCompression) {
             2 * info.pool_capacity_tokens_original());
   EXPECT_LE(info.pool_capacity_tokens_served(),
             2 * info.pool_capacity_tokens_original() + 2 * info.block_size());
-  EXPECT_EQ(info.context_length(), 512);
+  EXPECT_EQ(info.context_length(), 128);
 }
 
 TEST_F(ServerTest, UnaryAndStreamGiveTheSameTextForTheSameSeed) {
@@ -241,16 +247,17 @@ TEST_F(ServerTest, ServedTextEqualsTheInProcessEngine) {
   v1::GenerateResponse served;
   ASSERT_TRUE(stub_->Generate(&ctx, r, &served).ok());
 
-  std::string projections;
-  for (const auto& entry : std::filesystem::directory_iterator(
-           std::string(HEADROOM_BINARY_DIR) + "/test-projections-cache")) {
-    if (entry.path().extension() == ".safetensors") {
-      projections = entry.path().string();
-    }
-  }
-  ASSERT_FALSE(projections.empty()) << "the server caches its projections";
-  auto bundle =
-      tools::LoadCompressedModelBundle(SharedPath(kModel), "", projections);
+  // The file the server says it used (computed and cached, or from cache).
+  std::smatch m;
+  const std::string log = server_->Log();
+  ASSERT_TRUE(std::regex_search(
+      log, m, std::regex("projections (cached at|from cache) (\\S+)")))
+      << log;
+  const std::string projections = m[2].str();
+  ASSERT_EQ(std::filesystem::path(projections).parent_path(),
+            std::filesystem::path(ProjectionsCacheDir()))
+      << "the server caches its projections";
+  auto bundle = tools::LoadCompressedModelBundle(ModelPath(), "", projections);
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   auto backend = runtime::CreateCpuBackend(std::move(bundle->weights), {});
   ASSERT_TRUE(backend.ok());
@@ -279,13 +286,13 @@ TEST_F(ServerTest, CancelMidStreamAndPassedDeadlineFreePages) {
   // A stream that keeps running beside the cancelled ones.
   grpc::ClientContext other_ctx;
   Authorize(&other_ctx, "key-t4");
-  v1::GenerateRequest long_request = Request("Tom and Sue", 200);
+  v1::GenerateRequest long_request = Request("Tom and Sue", 100);
   long_request.set_ignore_eos(true);
   auto other = stub_->GenerateStream(&other_ctx, long_request);
 
   grpc::ClientContext ctx;
   Authorize(&ctx, "key-t1");
-  v1::GenerateRequest r = Request("The cat", 400);
+  v1::GenerateRequest r = Request("The cat", 100);
   r.set_ignore_eos(true);
   auto reader = stub_->GenerateStream(&ctx, r);
   v1::GenerateStreamResponse msg;
@@ -297,10 +304,12 @@ TEST_F(ServerTest, CancelMidStreamAndPassedDeadlineFreePages) {
 
   grpc::ClientContext dctx;
   Authorize(&dctx, "key-t1");
+  // headroom-tiny makes 100 tokens in a few milliseconds here: the
+  // deadline passes while it generates.
   dctx.set_deadline(std::chrono::system_clock::now() +
-                    std::chrono::milliseconds(20));
+                    std::chrono::milliseconds(2));
   v1::GenerateResponse unused;
-  v1::GenerateRequest slow = Request("A dog", 480);
+  v1::GenerateRequest slow = Request("A dog", 100);
   slow.set_ignore_eos(true);
   const grpc::Status ds = stub_->Generate(&dctx, slow, &unused);
   EXPECT_EQ(ds.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
@@ -315,7 +324,7 @@ TEST_F(ServerTest, CancelMidStreamAndPassedDeadlineFreePages) {
     }
   }
   EXPECT_TRUE(other->Finish().ok());
-  EXPECT_EQ(tokens, 200);
+  EXPECT_EQ(tokens, 100);
   EXPECT_EQ(reason, v1::LENGTH);
   ExpectAllPagesFree();
 }
@@ -344,7 +353,7 @@ TEST_F(ServerTest, QuotaExceededIsResourceExhaustedNamingTheQuota) {
   // max_concurrent_requests: 1, with one stream open.
   grpc::ClientContext open_ctx;
   Authorize(&open_ctx, "key-concurrent");
-  v1::GenerateRequest long_request = Request("Tom", 400);
+  v1::GenerateRequest long_request = Request("Tom", 100);
   long_request.set_ignore_eos(true);
   auto open = stub_->GenerateStream(&open_ctx, long_request);
   v1::GenerateStreamResponse msg;
@@ -368,7 +377,8 @@ TEST_F(ServerTest, QuotaExceededIsResourceExhaustedNamingTheQuota) {
 
   grpc::ClientContext kv;
   Authorize(&kv, "key-kv");
-  s = stub_->Generate(&kv, Request("Hi", 400), &out);
+  // 1% of the 256-page pool is 2 pages; 100 tokens need 7.
+  s = stub_->Generate(&kv, Request("Hi", 100), &out);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(s.error_message(), HasSubstr("kv_page_share"));
   ExpectAllPagesFree();
@@ -634,8 +644,7 @@ TEST_F(ServerTest, MetricsPassPromtoolAndCoverTheDashboard) {
 class MetricsHttpTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const std::string model = SharedPath(kModel);
-    if (model.empty()) return;
+    const std::string model = ModelPath();
     server_ = std::make_unique<ServerProcess>();
     ASSERT_TRUE(
         server_->Start({"--model", model, "--listen", "127.0.0.1:0",
@@ -652,7 +661,7 @@ class MetricsHttpTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (server_ == nullptr) GTEST_SKIP() << "../shared/" << kModel;
+    ASSERT_NE(server_, nullptr) << "the metrics server did not start";
   }
 
   // After each test: the process is alive, /metrics and gRPC answer.
@@ -784,7 +793,7 @@ TEST(ServerStartupTest, MissingModelStopsWithOneLine) {
 }
 
 TEST(ServerStartupTest, PortInUseStopsWithOneLine) {
-  HEADROOM_REQUIRE_SHARED(model, kModel);
+  const std::string model = ModelPath();
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -811,7 +820,7 @@ TEST(ServerStartupTest, PortInUseStopsWithOneLine) {
 }
 
 TEST(ServerStartupTest, InvalidMetricsAddressStopsWithOneLine) {
-  HEADROOM_REQUIRE_SHARED(model, kModel);
+  const std::string model = ModelPath();
   const std::string dir = MakeTempDir("metrics_address");
   for (const char* bad : {"127.0.0.1:65536", "127.0.0.1", "[::1:9464"}) {
     ServerProcess p;
@@ -830,7 +839,7 @@ TEST(ServerStartupTest, CudaWithoutDeviceStopsWithOneLine) {
     GTEST_SKIP() << "a CUDA device is present: device: cuda would start "
                     "(cuda_backend_test covers the CUDA backend)";
   }
-  HEADROOM_REQUIRE_SHARED(model, kModel);
+  const std::string model = ModelPath();
   const std::string dir = MakeTempDir("cuda");
   ServerProcess p;
   ASSERT_TRUE(p.Start({"--model", model, "--listen", "127.0.0.1:0",
@@ -844,7 +853,7 @@ TEST(ServerStartupTest, CudaWithoutDeviceStopsWithOneLine) {
 }
 
 TEST(ServerLifecycleTest, NotReadyIsUnavailableAndSigtermExitsZero) {
-  HEADROOM_REQUIRE_SHARED(model, kModel);
+  const std::string model = ModelPath();
   const std::string dir = MakeTempDir("ready");
   ServerProcess p;
   ASSERT_TRUE(p.Start(
@@ -874,7 +883,7 @@ TEST(ServerLifecycleTest, NotReadyIsUnavailableAndSigtermExitsZero) {
 }
 
 TEST(ServerLifecycleTest, SigtermLetsInFlightStreamsFinish) {
-  HEADROOM_REQUIRE_SHARED(model, kModel);
+  const std::string model = ModelPath();
   const std::string dir = MakeTempDir("drain");
   ServerProcess p;
   ASSERT_TRUE(
@@ -887,7 +896,7 @@ TEST(ServerLifecycleTest, SigtermLetsInFlightStreamsFinish) {
   grpc::ClientContext ctx;
   v1::GenerateRequest r;
   r.set_prompt("Once");
-  r.set_max_tokens(300);
+  r.set_max_tokens(100);
   r.set_ignore_eos(true);
   auto reader = stub->GenerateStream(&ctx, r);
   v1::GenerateStreamResponse msg;
@@ -896,7 +905,7 @@ TEST(ServerLifecycleTest, SigtermLetsInFlightStreamsFinish) {
   int tokens = msg.token_ids_size();
   while (reader->Read(&msg)) tokens += msg.token_ids_size();
   EXPECT_TRUE(reader->Finish().ok());
-  EXPECT_EQ(tokens, 300);  // finished, not cut off
+  EXPECT_EQ(tokens, 100);  // finished, not cut off
   EXPECT_EQ(p.WaitExit(60), 0) << p.Log();
   EXPECT_THAT(p.Log(), HasSubstr("draining"));
 }

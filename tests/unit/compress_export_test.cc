@@ -1,5 +1,7 @@
 // Export: a compressed model written as an ordinary Hugging Face GQA
-// checkpoint and loaded back computes what the in-memory model computes.
+// checkpoint and loaded back computes what the in-memory model computes. On
+// the embedded MHA model (headroom-tiny, 8 KV heads) and the tests/data text:
+// runs without ../shared.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,15 +13,18 @@
 namespace headroom::compress {
 namespace {
 
+namespace t = ::headroom::testing;
+
 TEST(ExportTest, ExportedGqaModelMatchesInMemoryModel) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K-mha8/stories260K_mha8.bin");
-  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
-  testing::LoadedModel m = testing::LoadShared(model);
-  const CalibrationStats stats =
-      testing::CalibrateOn(m, testing::Lines(text, 1, 200));
-  const auto eval = testing::Lines(text, 3001, 3060);
-  for (const char* method : {"rope-commuting", "mean-pool",
-                             "rope-commuting-qa+refit"}) {
+  testing::LoadedModel m = testing::LoadShared(t::EmbeddedModelPath());
+  ASSERT_EQ(m.weights.config.n_kv_heads, 8);
+  const CalibrationStats stats = testing::CalibrateOn(
+      m, testing::Lines(t::EmbeddedTextPath(), t::kEmbeddedCalibFirst,
+                        t::kEmbeddedCalibLast));
+  const auto eval = testing::Lines(t::EmbeddedTextPath(), t::kEmbeddedEvalFirst,
+                                   t::kEmbeddedEvalLast);
+  for (const char* method :
+       {"rope-commuting", "mean-pool", "rope-commuting-qa+refit"}) {
     const Projections p = testing::Compress(m, stats, method, 2);
     const double in_memory = testing::Perplexity(m, &p, eval);
 
@@ -40,11 +45,10 @@ TEST(ExportTest, ExportedGqaModelMatchesInMemoryModel) {
 }
 
 TEST(ExportTest, RuntimeProjectionsCannotBeExported) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
-  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
-  testing::LoadedModel m = testing::LoadShared(model);
-  const CalibrationStats stats =
-      testing::CalibrateOn(m, testing::Lines(text, 1, 50));
+  testing::LoadedModel m = testing::LoadShared(t::EmbeddedModelPath());
+  const CalibrationStats stats = testing::CalibrateOn(
+      m, testing::Lines(t::EmbeddedTextPath(), t::kEmbeddedCalibFirst,
+                        t::kEmbeddedCalibLast));
   const Projections p = testing::Compress(m, stats, "svd-a", 2);
   runtime::ModelWeights w = m.weights;
   ASSERT_TRUE(ApplyProjections(p, &w).ok());

@@ -7,6 +7,7 @@
 
 #include "compress/apply.h"
 #include "compress/projections_file.h"
+#include "runtime/hf_checkpoint.h"
 #include "runtime/safetensors.h"
 #include "tests/test_support.h"
 #include "tests/unit/compress_test_util.h"
@@ -16,12 +17,19 @@ namespace {
 
 using ::testing::HasSubstr;
 
+namespace t = ::headroom::testing;
+
+// The embedded model (headroom-tiny: 8 KV heads, 2 layers) calibrated on
+// the tests/data text: runs without ../shared.
 class ProjectionsFileTest : public ::testing::Test {
  protected:
-  void SetUpModel(const std::string& model, const std::string& text) {
-    model_ = testing::LoadShared(model);
-    stats_ = testing::CalibrateOn(model_, testing::Lines(text, 1, 100));
-    dir_ = ::headroom::testing::MakeTempDir("proj");
+  void SetUp() override {
+    model_ = testing::LoadShared(t::EmbeddedModelPath());
+    ASSERT_EQ(model_.weights.config.n_kv_heads, 8);
+    stats_ = testing::CalibrateOn(
+        model_, testing::Lines(t::EmbeddedTextPath(), t::kEmbeddedCalibFirst,
+                               t::kEmbeddedCalibLast));
+    dir_ = t::MakeTempDir("proj");
   }
   testing::LoadedModel model_;
   CalibrationStats stats_;
@@ -29,9 +37,6 @@ class ProjectionsFileTest : public ::testing::Test {
 };
 
 TEST_F(ProjectionsFileTest, RoundTrip) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
-  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
-  SetUpModel(model, text);
   const Projections p = testing::Compress(model_, stats_, "svd-a+refit", 2);
   const std::string path = dir_ + "/p.safetensors";
   ASSERT_TRUE(SaveProjections(p, path).ok());
@@ -113,9 +118,6 @@ TEST(ProjectionsDigestTest, ShippedFileHasTheDigest) {
 }
 
 TEST_F(ProjectionsFileTest, TruncatedFileIsRefused) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
-  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
-  SetUpModel(model, text);
   const std::string path = dir_ + "/p.safetensors";
   ASSERT_TRUE(
       SaveProjections(testing::Compress(model_, stats_, "svd-a", 2), path)
@@ -127,29 +129,30 @@ TEST_F(ProjectionsFileTest, TruncatedFileIsRefused) {
 }
 
 TEST_F(ProjectionsFileTest, FileForAnotherModelIsRefused) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
-  HEADROOM_REQUIRE_SHARED(mha, "models/stories260K-mha8/stories260K_mha8.bin");
-  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
-  SetUpModel(model, text);
   const Projections p = testing::Compress(model_, stats_, "svd-a", 2);
-  // Another shape: the MHA model has 8 KV heads.
-  testing::LoadedModel other = testing::LoadShared(mha);
-  auto s = ApplyProjections(p, &other.weights);
+  // Another shape: the model merged to an ordinary 4-KV-head checkpoint.
+  runtime::ModelWeights gqa = model_.weights;
+  ASSERT_TRUE(
+      ApplyProjections(testing::Compress(model_, stats_, "mean-pool", 4), &gqa)
+          .ok());
+  const std::string gqa_dir = dir_ + "/gqa";
+  ASSERT_TRUE(runtime::WriteHfCheckpoint(gqa, gqa_dir).ok());
+  auto other = runtime::LoadHfCheckpoint(gqa_dir);
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_EQ(other->config.n_kv_heads, 4);
+  auto s = ApplyProjections(p, &*other);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr("n_kv_heads = 4; this model has 8"));
+  EXPECT_THAT(s.message(), HasSubstr("n_kv_heads = 8; this model has 4"));
   // Same shape, other weights: the digest says so.
   runtime::ModelWeights tweaked = model_.weights;
-  tweaked.layers[2].w1[7] += 0.5f;
+  tweaked.layers[1].w1[7] += 0.5f;
   s = ApplyProjections(p, &tweaked);
   EXPECT_THAT(s.message(), HasSubstr("made for model digest"));
-  EXPECT_EQ(tweaked.layers[2].wv.size(), model_.weights.layers[2].wv.size())
+  EXPECT_EQ(tweaked.layers[1].wv.size(), model_.weights.layers[1].wv.size())
       << "a refused file must leave the weights untouched";
 }
 
 TEST_F(ProjectionsFileTest, KvHeadsThatDoNotDivideAreRefused) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
-  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
-  SetUpModel(model, text);
   Projections p = testing::Compress(model_, stats_, "svd-a", 2);
   const std::string path = dir_ + "/p.safetensors";
   ASSERT_TRUE(SaveProjections(p, path).ok());
@@ -166,13 +169,10 @@ TEST_F(ProjectionsFileTest, KvHeadsThatDoNotDivideAreRefused) {
   EXPECT_FALSE(back.ok());
   EXPECT_THAT(
       back.status().message(),
-      HasSubstr("layers[1].kv_heads = 3 does not divide n_kv_heads = 4"));
+      HasSubstr("layers[1].kv_heads = 3 does not divide n_kv_heads = 8"));
 }
 
 TEST_F(ProjectionsFileTest, NonCommutingPreRopeKeysAreRefused) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
-  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
-  SetUpModel(model, text);
   Projections p = testing::Compress(model_, stats_, "svd-a", 2);
   p.layers[0].key_mode = KeyMode::kPreRope;  // svd-a's P does not commute
   runtime::ModelWeights w = model_.weights;

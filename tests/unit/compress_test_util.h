@@ -19,7 +19,8 @@ struct LoadedModel {
   std::unique_ptr<runtime::Tokenizer> tokenizer;
 };
 
-// Loads ../shared/<relative> and its tokenizer; fails the test on error.
+// Loads the model at `model_path` (one of ../shared or the embedded
+// headroom-tiny) and its tokenizer; fails the test on error.
 LoadedModel LoadShared(const std::string& model_path);
 
 CalibrationStats CalibrateOn(const LoadedModel& model,

@@ -1,9 +1,14 @@
-// The engine end to end on stories260K: batching changes nothing, a pool far
-// too small still completes everything, cancellation frees pages, the
-// compressed layout holds n/g times more tokens, bad requests never queue.
+// The engine end to end on the embedded model (models/headroom-tiny: MHA, 8
+// KV heads, a 128-token context) with prompts from tests/data: batching
+// changes nothing, a pool far too small still completes everything,
+// cancellation frees pages, the compressed layout holds n/g times more
+// tokens, bad requests never queue. Runs without ../shared.
+#include "server/engine/engine.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -13,7 +18,6 @@
 #include "compress/apply.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/kv_cache.h"
-#include "server/engine/engine.h"
 #include "tests/test_support.h"
 #include "tests/unit/compress_test_util.h"
 
@@ -21,9 +25,6 @@ namespace headroom::server {
 namespace {
 
 using ::testing::HasSubstr;
-
-constexpr char kModel[] = "models/stories260K/stories260K.bin";
-constexpr char kText[] = "data/tinystories_val.txt";
 
 struct Output {
   std::string text;
@@ -36,16 +37,29 @@ struct Output {
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    model_path_ = ::headroom::testing::SharedPath(kModel);
-    text_path_ = ::headroom::testing::SharedPath(kText);
-    if (model_path_.empty() || text_path_.empty()) {
-      GTEST_SKIP() << "../shared/" << kModel << " and " << kText
-                   << " are needed (shared models/data beside the project)";
-    }
+    model_path_ = ::headroom::testing::EmbeddedModelPath();
+    text_path_ = ::headroom::testing::EmbeddedTextPath();
     model_ = std::make_unique<compress::testing::LoadedModel>(
         compress::testing::LoadShared(model_path_));
-    tokenizer_ = std::shared_ptr<const runtime::Tokenizer>(
-        std::move(model_->tokenizer));
+    ASSERT_EQ(model_->weights.config.n_kv_heads, 8) << "headroom-tiny is MHA";
+    tokenizer_ =
+        std::shared_ptr<const runtime::Tokenizer>(std::move(model_->tokenizer));
+  }
+
+  // Calibration statistics on the text's calibration lines, with a
+  // tokenizer of its own (the fixture's is lent to the engines).
+  compress::testing::LoadedModel ForCalibration() {
+    compress::testing::LoadedModel m{model_->weights, nullptr};
+    auto tok = runtime::LoadTokenizer(*runtime::FindTokenizerFor(model_path_),
+                                      m.weights.config.vocab_size);
+    EXPECT_TRUE(tok.ok()) << tok.status();
+    if (tok.ok()) m.tokenizer = std::move(*tok);
+    return m;
+  }
+  std::vector<std::string> CalibrationLines() {
+    return compress::testing::Lines(text_path_,
+                                    ::headroom::testing::kEmbeddedCalibFirst,
+                                    ::headroom::testing::kEmbeddedCalibLast);
   }
 
   std::unique_ptr<Engine> MakeEngine(runtime::ModelWeights weights,
@@ -90,15 +104,20 @@ class EngineTest : public ::testing::Test {
     std::vector<GenerateRequest> requests;
     for (int i = 0; i < count; ++i) {
       GenerateRequest r;
-      // Prompts of different lengths: the first 1..40 words of a line.
+      // Prompts of different lengths: the first 1..24 words of a line (up
+      // to ~55 tokens, so that prompt + max_tokens fits the 128-token
+      // context for max_tokens up to 64).
       std::string words;
-      int n = 1 + (i * 7) % 40, taken = 0;
+      int n = 1 + (i * 7) % 24, taken = 0;
       for (size_t p = 0; p < lines[i].size() && taken < n; ++p) {
         words += lines[i][p];
         if (lines[i][p] == ' ') ++taken;
       }
       r.prompt = words;
       r.max_tokens = max_tokens;
+      EXPECT_LE(tokenizer_->Encode(words, true).size() + max_tokens,
+                static_cast<size_t>(model_->weights.config.max_seq_len))
+          << "prompt " << i << " does not leave room for max_tokens";
       r.sampling.temperature = temperature;
       r.sampling.seed = 1000 + i;
       requests.push_back(r);
@@ -132,14 +151,11 @@ TEST_F(EngineTest, BatchedEqualsAloneGreedy) {
 }
 
 TEST_F(EngineTest, BatchedEqualsAloneOnCompressedModel) {
-  const auto calib = compress::testing::Lines(text_path_, 1, 200);
-  compress::testing::LoadedModel for_calib{model_->weights, nullptr};
-  // Calibration needs a tokenizer: lend the shared one.
-  auto tok = runtime::LoadTokenizer(
-      *runtime::FindTokenizerFor(model_path_), 512);
-  ASSERT_TRUE(tok.ok());
-  for_calib.tokenizer = std::move(*tok);
-  const auto stats = compress::testing::CalibrateOn(for_calib, calib);
+  const compress::testing::LoadedModel for_calib = ForCalibration();
+  ASSERT_NE(for_calib.tokenizer, nullptr);
+  const auto stats =
+      compress::testing::CalibrateOn(for_calib, CalibrationLines());
+  // 8 -> 2 KV heads: four query heads share each served KV head.
   const auto p = compress::testing::Compress(for_calib, stats, "svd-a", 2);
   runtime::ModelWeights w = model_->weights;
   ASSERT_TRUE(compress::ApplyProjections(p, &w).ok());
@@ -161,8 +177,9 @@ TEST_F(EngineTest, SeededSamplingIsIndependentOfTheBatch) {
 }
 
 TEST_F(EngineTest, TinyPoolPreemptsAndStillCompletesEverything) {
-  // 12 pages of 16 tokens for 16 requests of up to 100 tokens each.
-  auto requests = Prompts(16, 80);
+  // 12 pages of 16 tokens for 16 requests of up to ~120 tokens (8 pages)
+  // each.
+  auto requests = Prompts(16, 64);
   for (auto& r : requests) r.ignore_eos = true;  // all run to max_tokens
   auto ample = MakeEngine(model_->weights, 200);
   const auto reference = RunAll(*ample, requests);
@@ -171,14 +188,15 @@ TEST_F(EngineTest, TinyPoolPreemptsAndStillCompletesEverything) {
   auto tiny = MakeEngine(model_->weights, 12, options);
   const auto squeezed = RunAll(*tiny, requests);
   ExpectSameOutputs(squeezed, reference);
-  for (const Output& o : squeezed) EXPECT_EQ(o.completion_tokens, 80);
+  for (const Output& o : squeezed) EXPECT_EQ(o.completion_tokens, 64);
   EXPECT_GT(tiny->stats().preemptions, 0);
   EXPECT_EQ(tiny->stats().free_blocks, 12);
 }
 
 TEST_F(EngineTest, CancellationFreesEveryPage) {
   auto engine = MakeEngine(model_->weights, 64);
-  auto requests = Prompts(8, 200);
+  // Up to ~55 prompt tokens + 64: 8 requests need up to all 64 pages.
+  auto requests = Prompts(8, 64);
   std::vector<int64_t> ids;
   std::map<int64_t, Output> out;
   for (auto& r : requests) {
@@ -212,13 +230,13 @@ TEST_F(EngineTest, CancellationFreesEveryPage) {
 }
 
 TEST_F(EngineTest, CompressedLayoutHoldsNOverGTimesMoreTokens) {
-  const auto calib = compress::testing::Lines(text_path_, 1, 50);
-  compress::testing::LoadedModel for_calib{model_->weights, nullptr};
-  for_calib.tokenizer = std::move(
-      *runtime::LoadTokenizer(*runtime::FindTokenizerFor(model_path_), 512));
-  const auto stats = compress::testing::CalibrateOn(for_calib, calib);
+  const compress::testing::LoadedModel for_calib = ForCalibration();
+  ASSERT_NE(for_calib.tokenizer, nullptr);
+  const auto stats =
+      compress::testing::CalibrateOn(for_calib, CalibrationLines());
   const int64_t budget = 1 << 20;  // the same KV memory for both
-  for (int g : {2, 1}) {
+  const int n = model_->weights.config.n_kv_heads;  // 8
+  for (int g : {4, 2, 1}) {
     runtime::ModelWeights compressed = model_->weights;
     ASSERT_TRUE(compress::ApplyProjections(
                     compress::testing::Compress(for_calib, stats, "svd-a", g),
@@ -229,12 +247,12 @@ TEST_F(EngineTest, CompressedLayoutHoldsNOverGTimesMoreTokens) {
           budget, runtime::KvCache::BytesPerBlock(w.config, 16));
       auto engine = MakeEngine(w, blocks);
       const EngineStats s = engine->stats();
-      return std::pair<int64_t, int64_t>{
-          int64_t{s.total_blocks} * s.block_size, blocks};
+      return std::pair<int64_t, int64_t>{int64_t{s.total_blocks} * s.block_size,
+                                         blocks};
     };
     const auto [original_tokens, original_blocks] = pool(model_->weights);
     const auto [compressed_tokens, compressed_blocks] = pool(compressed);
-    EXPECT_EQ(compressed_tokens, original_tokens * (4 / g)) << "g " << g;
+    EXPECT_EQ(compressed_tokens, original_tokens * (n / g)) << "g " << g;
     // And the backends really allocated no more than the budget.
     runtime::BackendOptions b;
     b.num_blocks = compressed_blocks;
@@ -249,7 +267,14 @@ TEST_F(EngineTest, CompressedLayoutHoldsNOverGTimesMoreTokens) {
 }
 
 TEST_F(EngineTest, InvalidRequestsAreRejectedBeforeQueueing) {
-  auto engine = MakeEngine(model_->weights, 8);
+  // 4 pages of 16: 64 tokens, less than the 128-token context, so that a
+  // valid request can still be too large for the pool.
+  auto engine = MakeEngine(model_->weights, 4);
+  const int context = model_->weights.config.max_seq_len;
+  // `context` one-letter words: at least `context` tokens, yet far fewer
+  // bytes than the prompt byte limit (context x the longest token).
+  std::string long_prompt;
+  for (int i = 0; i < context; ++i) long_prompt += "a ";
   auto submit = [&](auto mutate) {
     GenerateRequest r;
     r.prompt = "Once upon a time";
@@ -267,9 +292,9 @@ TEST_F(EngineTest, InvalidRequestsAreRejectedBeforeQueueing) {
       {[](auto& r) { r.sampling.top_p = 1.5f; }, "top_p"},
       {[](auto& r) { r.sampling.top_k = -1; }, "top_k"},
       {[](auto& r) { r.max_tokens = 0; }, "max_tokens"},
-      {[](auto& r) { r.max_tokens = 600; }, "max_tokens"},
+      {[](auto& r) { r.max_tokens = 600; }, "max_tokens"},  // > context
       {[](auto& r) { r.prompt = ""; }, "prompt is empty"},
-      {[](auto& r) { r.prompt = std::string(3000, 'x') + " y"; }, "prompt has"},
+      {[&](auto& r) { r.prompt = long_prompt; }, "prompt has"},
       {[](auto& r) { r.min_tokens = 9; }, "min_tokens"},
       {[](auto& r) { r.stop = {""}; }, "stop[0]"},
       {[](auto& r) { r.stop_token_ids = {9999}; }, "stop_token_ids[0]"},
@@ -279,8 +304,8 @@ TEST_F(EngineTest, InvalidRequestsAreRejectedBeforeQueueing) {
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.field;
     EXPECT_THAT(s.message(), HasSubstr(c.field));
   }
-  // A request that could never fit the 8-page pool.
-  const absl::Status big = submit([](auto& r) { r.max_tokens = 200; });
+  // A request that fits the context but could never fit the 4-page pool.
+  const absl::Status big = submit([](auto& r) { r.max_tokens = 100; });
   EXPECT_EQ(big.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(big.message(), HasSubstr("KV pages"));
   EXPECT_FALSE(engine->HasWork());
@@ -301,17 +326,25 @@ TEST_F(EngineTest, StopStringsStopTokensAndMinTokens) {
   const Output stopped = RunAll(*engine, {stop})[0];
   EXPECT_EQ(stopped.reason, FinishReason::kStopSequence);
   EXPECT_EQ(stopped.text, free_run.text.substr(0, free_run.text.find(word)));
-  // A stop token id ends generation with that token.
+  // A stop token id ends generation with that token: the first token from
+  // the fourth on that the free run had not produced before.
+  size_t k = 3;
+  while (k < free_run.tokens.size() &&
+         std::find(free_run.tokens.begin(), free_run.tokens.begin() + k,
+                   free_run.tokens[k]) != free_run.tokens.begin() + k) {
+    ++k;
+  }
+  ASSERT_LT(k, free_run.tokens.size());
   GenerateRequest stop_id = base;
-  stop_id.stop_token_ids = {free_run.tokens[3]};
+  stop_id.stop_token_ids = {free_run.tokens[k]};
   const Output by_id = RunAll(*engine, {stop_id})[0];
   EXPECT_EQ(by_id.reason, FinishReason::kStopSequence);
-  EXPECT_EQ(by_id.tokens.size(), 4u);
+  EXPECT_EQ(by_id.tokens.size(), k + 1);
   // min_tokens masks the stop ids until reached.
   GenerateRequest min = stop_id;
-  min.min_tokens = 10;
+  min.min_tokens = static_cast<int>(k) + 6;
   const Output at_least = RunAll(*engine, {min})[0];
-  EXPECT_GE(at_least.tokens.size(), 11u);
+  EXPECT_GE(at_least.tokens.size(), k + 7);
   EXPECT_EQ(engine->stats().free_blocks, engine->stats().total_blocks);
 }
 

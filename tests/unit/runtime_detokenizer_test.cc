@@ -395,14 +395,22 @@ std::vector<std::string> RandomSamples(int count, uint32_t seed) {
   return out;
 }
 
+// The embedded model's SentencePiece tokenizer (vocab 512, byte fallback):
+// in the source tree, so its cases run without ../shared.
+constexpr char kEmbedded[] = "";
+
 class DetokenizerRealTest
     : public ::testing::TestWithParam<std::pair<const char*, int>> {
  protected:
   void SetUp() override {
     const std::string relative = GetParam().first;
-    path_ = ::headroom::testing::SharedPath(relative);
-    if (path_.empty()) {
-      GTEST_SKIP() << "../shared/" << relative << " is absent";
+    if (relative.empty()) {
+      path_ = ::headroom::testing::EmbeddedModelPath() + "/tokenizer.model";
+    } else {
+      path_ = ::headroom::testing::SharedPath(relative);
+      if (path_.empty()) {
+        GTEST_SKIP() << "../shared/" << relative << " is absent";
+      }
     }
     absl::StatusOr<std::unique_ptr<Tokenizer>> tok =
         LoadTokenizer(path_, GetParam().second);
@@ -544,8 +552,10 @@ TEST_P(DetokenizerRealTest, ContinuesAfterAPrompt) {
 INSTANTIATE_TEST_SUITE_P(
     Vocabularies, DetokenizerRealTest,
     ::testing::Values(std::make_pair(kTok512, 512),
-                      std::make_pair(kLlamaBin, 32000)),
+                      std::make_pair(kLlamaBin, 32000),
+                      std::make_pair(kEmbedded, 512)),
     [](const ::testing::TestParamInfo<std::pair<const char*, int>>& info) {
+      if (info.param.first[0] == '\0') return std::string("HeadroomTiny");
       return info.param.second == 512 ? std::string("Tok512")
                                       : std::string("Llama2");
     });

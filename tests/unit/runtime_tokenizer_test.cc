@@ -687,13 +687,15 @@ TEST(TokenizerLoadTest, VocabSizeMismatch) {
   EXPECT_FALSE(LoadTokenizer(tok_path, -512).ok());
 }
 
+// headroom-tiny's SentencePiece model (512 pieces): runs without ../shared.
 TEST(TokenizerLoadTest, VocabSizeMismatchForSentencePiece) {
-  HEADROOM_REQUIRE_SHARED(model_path, kLlamaModel);
-  auto tok = LoadTokenizer(model_path, 32001);
+  const std::string model_path =
+      ::headroom::testing::EmbeddedModelPath() + "/tokenizer.model";
+  auto tok = LoadTokenizer(model_path, 513);
   ASSERT_FALSE(tok.ok());
   EXPECT_TRUE(absl::IsInvalidArgument(tok.status())) << tok.status();
-  EXPECT_THAT(std::string(tok.status().message()), HasSubstr("32000"));
-  EXPECT_THAT(std::string(tok.status().message()), HasSubstr("32001"));
+  EXPECT_THAT(std::string(tok.status().message()), HasSubstr("512"));
+  EXPECT_THAT(std::string(tok.status().message()), HasSubstr("513"));
 }
 
 TEST(TokenizerLoadTest, JunkAfterTheExpectedTokensIsAMismatch) {
@@ -839,11 +841,13 @@ TEST(TokenizerLoadTest, CorruptSentencePieceModel) {
   tok = LoadTokenizer(empty, 0);
   EXPECT_FALSE(tok.ok());
 
-  HEADROOM_REQUIRE_SHARED(model_path, kLlamaModel);
-  const std::string full = ReadTextFile(model_path);
+  // A real model (headroom-tiny's) cut in half.
+  const std::string full = ReadTextFile(
+      ::headroom::testing::EmbeddedModelPath() + "/tokenizer.model");
+  ASSERT_GT(full.size(), 1000u);
   const std::string cut =
       WriteFile(dir + "/cut.model", full.substr(0, full.size() / 2));
-  tok = LoadTokenizer(cut, 32000);
+  tok = LoadTokenizer(cut, 512);
   ASSERT_FALSE(tok.ok());
   EXPECT_TRUE(absl::IsDataLoss(tok.status())) << tok.status();
 }

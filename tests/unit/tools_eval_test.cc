@@ -17,8 +17,8 @@ using ::testing::HasSubstr;
 
 void ExpectReferencePerplexity(const std::string& model,
                                const std::string& text) {
-  auto r = RunTool(BinaryPath("tools/headroom-eval") + " ppl --model " +
-                   model + " --text " + text + " --lines 1:200");
+  auto r = RunTool(BinaryPath("tools/headroom-eval") + " ppl --model " + model +
+                   " --text " + text + " --lines 1:200");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto j = LastJsonLine(r.stdout_text);
   EXPECT_EQ(j["lines"].get<int>(), 200);
@@ -34,14 +34,16 @@ TEST(EvalToolTest, Stories260KPerplexityMatchesReference) {
 }
 
 TEST(EvalToolTest, Mha8PerplexityMatchesReference) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K-mha8/stories260K_mha8.bin");
+  HEADROOM_REQUIRE_SHARED(model,
+                          "models/stories260K-mha8/stories260K_mha8.bin");
   HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
   ExpectReferencePerplexity(model, text);
 }
 
+// On the embedded model and the tests/data text: runs without ../shared.
 TEST(EvalToolTest, BadArgumentsNameTheProblem) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
-  HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
+  const std::string model = ::headroom::testing::EmbeddedModelPath();
+  const std::string text = ::headroom::testing::EmbeddedTextPath();
   const std::string eval = BinaryPath("tools/headroom-eval");
   auto no_text = RunTool(eval + " ppl --model " + model);
   EXPECT_EQ(no_text.exit_code, 1);
@@ -57,7 +59,8 @@ TEST(EvalToolTest, BadArgumentsNameTheProblem) {
   auto unknown = RunTool(eval + " ppl --model " + model + " --txt " + text);
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_THAT(unknown.output, HasSubstr("unknown flag --txt"));
-  auto no_model = RunTool(eval + " ppl --model /nonexistent.bin --text " + text);
+  auto no_model =
+      RunTool(eval + " ppl --model /nonexistent.bin --text " + text);
   EXPECT_EQ(no_model.exit_code, 1);
   EXPECT_THAT(no_model.output, HasSubstr("/nonexistent.bin"));
 }

@@ -31,10 +31,11 @@ TEST(GenerateToolTest, GreedyStoryIsTheReference) {
   EXPECT_EQ(got, expected);
 }
 
+// On the embedded model: runs without ../shared.
 TEST(GenerateToolTest, BadDeviceAndDtypeNameTheFlag) {
-  HEADROOM_REQUIRE_SHARED(model, "models/stories260K/stories260K.bin");
-  const std::string generate =
-      BinaryPath("tools/headroom-generate") + " --model " + model;
+  const std::string generate = BinaryPath("tools/headroom-generate") +
+                               " --model " +
+                               ::headroom::testing::EmbeddedModelPath();
   auto device = RunTool(generate + " --device tpu");
   EXPECT_EQ(device.exit_code, 1);
   EXPECT_THAT(device.output, HasSubstr("device: unknown device \"tpu\""));
