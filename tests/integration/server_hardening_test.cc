@@ -20,6 +20,18 @@
 #include "tests/test_support.h"
 #include "tests/tool_runner.h"
 
+// GCC defines __SANITIZE_*__; clang answers __has_feature.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define HEADROOM_UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define HEADROOM_UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef HEADROOM_UNDER_SANITIZER
+#define HEADROOM_UNDER_SANITIZER 0
+#endif
+
 namespace headroom::testing {
 namespace {
 
@@ -211,7 +223,7 @@ TEST_F(ServerHardeningTest, MegabytePromptsAndTextsAreRefusedBeforeTokenizing) {
     EXPECT_EQ(refused.load(), 8);
   }
   const Memory after = ProcessMemory(server_->pid());
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if !HEADROOM_UNDER_SANITIZER
   // (Sanitizers keep freed memory in quarantine: no bound there.)
   EXPECT_LT(after.peak - before.resident, int64_t{128} << 20)
       << "peak " << after.peak << " bytes, resident before " << before.resident;
