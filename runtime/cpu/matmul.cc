@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 namespace headroom::runtime::cpu {
 
 // Defined in matmul_<isa>.cc, each compiled for its ISA.
@@ -16,12 +20,24 @@ void RunAvx512(int m, int n_begin, int n_end, int k, const float* a,
                bool accumulate);
 #endif
 
+bool CpuHasF16c() {
+#if defined(__x86_64__)
+  // CPUID leaf 1, ECX bit 29. Clang 14's __builtin_cpu_supports does not
+  // know "f16c", so ask CPUID directly.
+  unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
+  return (ecx & bit_F16C) != 0;
+#else
+  return false;
+#endif
+}
+
 MatMulKernels PortableMatMulKernels() { return {"portable", &RunPortable}; }
 
 MatMulKernels Avx2MatMulKernels() {
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c")) {
+      CpuHasF16c()) {
     return {"avx2", &RunAvx2};
   }
 #endif
@@ -30,7 +46,7 @@ MatMulKernels Avx2MatMulKernels() {
 
 MatMulKernels Avx512MatMulKernels() {
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c")) {
+  if (__builtin_cpu_supports("avx512f") && CpuHasF16c()) {
     return {"avx512", &RunAvx512};
   }
 #endif

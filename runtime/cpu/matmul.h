@@ -52,6 +52,10 @@ void MatMulOnThisThread(int m, int n, int k, const float* a, int64_t lda,
                         const float* w, int64_t ldw, float* c, int64_t ldc,
                         bool accumulate = false);
 
+// Whether the CPU converts fp16 in hardware (F16C), which the AVX2 and
+// AVX-512 kernels use.
+bool CpuHasF16c();
+
 // "avx512", "avx2" or "portable": the kernels this process uses.
 const char* MatMulIsa();
 

@@ -3,7 +3,6 @@
 // fused in some tiles and not in others.
 #include "runtime/cpu/matmul.h"
 #include "runtime/cpu/matmul_tiles.h"
-#include "runtime/weight_dtype.h"
 
 namespace headroom::runtime::cpu {
 namespace {
@@ -14,11 +13,7 @@ struct Portable {
   };
   static constexpr int kLanes = 8;
   static T Zero() { return T{}; }
-  static T Load(const float* p) {
-    T v;
-    for (int i = 0; i < 8; ++i) v.lane[i] = p[i];
-    return v;
-  }
+  static T Load(const float* p) { return LoadFirst(p, 8); }
   static T LoadFirst(const float* p, int count) {
     T v{};
     for (int i = 0; i < count; ++i) v.lane[i] = p[i];
@@ -33,73 +28,32 @@ struct Portable {
     const float s1 = (v.lane[1] + v.lane[5]) + (v.lane[3] + v.lane[7]);
     return s0 + s1;
   }
-};
-
-// Weight loaders: each lane converted with the scalar definitions.
-template <class Convert>
-Portable::T Expand(int count, Convert&& convert) {
-  Portable::T v;
-  tiles::ExpandLanes<8>(count, convert, v.lane);
-  return v;
-}
-
-struct F32 {
-  static Portable::T Load(const uint8_t* row, int p) {
-    return Portable::Load(reinterpret_cast<const float*>(row) + p);
+  static T LoadBf16(const uint16_t* h) {
+    T v;
+    for (int i = 0; i < 8; ++i) v.lane[i] = BFloat16ToFloat(h[i]);
+    return v;
   }
-  static Portable::T LoadFirst(const uint8_t* row, int p, int count) {
-    return Portable::LoadFirst(reinterpret_cast<const float*>(row) + p, count);
+  static T LoadHalf(const uint16_t* h) {
+    T v;
+    for (int i = 0; i < 8; ++i) v.lane[i] = HalfToFloat(h[i]);
+    return v;
   }
-};
-
-template <float (*kConvert)(uint16_t)>
-struct Half16 {
-  static Portable::T LoadFirst(const uint8_t* row, int p, int count) {
-    const auto* h = reinterpret_cast<const uint16_t*>(row) + p;
-    return Expand(count, [&](int i) { return kConvert(h[i]); });
-  }
-  static Portable::T Load(const uint8_t* row, int p) {
-    return LoadFirst(row, p, 8);
+  static T LoadQ8(const int8_t* q, uint16_t scale) {
+    const float d = HalfToFloat(scale);
+    T v;
+    for (int i = 0; i < 8; ++i) v.lane[i] = static_cast<float>(q[i]) * d;
+    return v;
   }
 };
-
-struct Q8 {
-  static Portable::T LoadFirst(const uint8_t* row, int p, int count) {
-    const auto* block =
-        reinterpret_cast<const Q8_0Block*>(row) + p / kQ8_0BlockSize;
-    const int offset = p % kQ8_0BlockSize;
-    return Expand(count, [&](int i) { return Q8_0Weight(*block, offset + i); });
-  }
-  static Portable::T Load(const uint8_t* row, int p) {
-    return LoadFirst(row, p, 8);
-  }
-};
-
-template <class L>
-void RunAs(int m, int n_begin, int n_end, int k, const float* a, int64_t lda,
-           const WeightMatrix& w, float* c, int64_t ldc, bool accumulate) {
-  tiles::Run<Portable, L, 2, 2, 4>(m, n_begin, n_end, k, a, lda,
-                                   static_cast<const uint8_t*>(w.data),
-                                   w.row_bytes, c, ldc, accumulate);
-}
 
 }  // namespace
 
 void RunPortable(int m, int n_begin, int n_end, int k, const float* a,
                  int64_t lda, const WeightMatrix& w, float* c, int64_t ldc,
                  bool accumulate) {
-  switch (w.dtype) {
-    case WeightDtype::kF32:
-      return RunAs<F32>(m, n_begin, n_end, k, a, lda, w, c, ldc, accumulate);
-    case WeightDtype::kBF16:
-      return RunAs<Half16<&BFloat16ToFloat>>(m, n_begin, n_end, k, a, lda, w, c,
-                                             ldc, accumulate);
-    case WeightDtype::kF16:
-      return RunAs<Half16<&HalfToFloat>>(m, n_begin, n_end, k, a, lda, w, c,
-                                         ldc, accumulate);
-    case WeightDtype::kQ8_0:
-      return RunAs<Q8>(m, n_begin, n_end, k, a, lda, w, c, ldc, accumulate);
-  }
+  tiles::RunAnyDtype<Portable, 2, 2, 4>(m, n_begin, n_end, k, a, lda, w.dtype,
+                                        w.data, w.row_bytes, c, ldc,
+                                        accumulate);
 }
 
 }  // namespace headroom::runtime::cpu

@@ -4,14 +4,16 @@
 //
 // V provides: using T (the register type); kLanes; Zero(); Load(p);
 // LoadFirst(p, count) (count < kLanes lanes, the rest zero); Fma(a, b, acc)
-// = a * b + acc, fused; Sum(acc), a fixed-order horizontal sum.
-// L (the weight loader of one dtype) provides Load(row, p) and
-// LoadFirst(row, p, count): weights p.. of a row (bytes) as fp32 lanes,
-// converted exactly as the scalar definitions in runtime/weight_dtype.h.
+// = a * b + acc, fused; Sum(acc), a fixed-order horizontal sum; and the
+// weight conversions LoadBf16(h), LoadHalf(h) (kLanes 16-bit values) and
+// LoadQ8(q, scale) (kLanes int8 times one fp16 scale), each exactly as the
+// scalar definitions in runtime/weight_dtype.h.
 #ifndef HEADROOM_RUNTIME_CPU_MATMUL_TILES_H_
 #define HEADROOM_RUNTIME_CPU_MATMUL_TILES_H_
 
 #include <cstdint>
+
+#include "runtime/weight_dtype.h"
 
 namespace headroom::runtime::cpu::tiles {
 
@@ -62,7 +64,8 @@ inline void Tile(int k, const float* a, int64_t lda, const uint8_t* w,
   }
 }
 
-// No std::min / std::max and nothing with external linkage here: this header
+// No std::min / std::max and nothing with external linkage here (beyond the
+// declarations of weight_dtype.h, which are defined elsewhere): this header
 // is compiled once per ISA, and an out-of-line copy of a shared inline
 // function built for AVX-512 could be the one the linker keeps for every
 // caller. (The templates below are instantiated with each ISA's vector type,
@@ -136,6 +139,81 @@ void Run(int m, int n_begin, int n_end, int k, const float* a, int64_t lda,
         }
       }
     }
+  }
+}
+
+// Weight loaders, one per dtype, over the ISA's V: weights p.. of a row
+// (bytes) as fp32 lanes. Whole vectors use V's conversions (LoadBf16,
+// LoadHalf, LoadQ8: exact, as the scalar definitions); the last, partial
+// vector of a row expands lane by lane with the scalar definitions.
+template <class V>
+struct F32Loader {
+  static typename V::T Load(const uint8_t* row, int p) {
+    return V::Load(reinterpret_cast<const float*>(row) + p);
+  }
+  static typename V::T LoadFirst(const uint8_t* row, int p, int count) {
+    return V::LoadFirst(reinterpret_cast<const float*>(row) + p, count);
+  }
+};
+
+template <class V, bool kBf16>
+struct Half16Loader {
+  static typename V::T Load(const uint8_t* row, int p) {
+    const auto* h = reinterpret_cast<const uint16_t*>(row) + p;
+    return kBf16 ? V::LoadBf16(h) : V::LoadHalf(h);
+  }
+  static typename V::T LoadFirst(const uint8_t* row, int p, int count) {
+    const auto* h = reinterpret_cast<const uint16_t*>(row) + p;
+    alignas(64) float lanes[V::kLanes];
+    ExpandLanes<V::kLanes>(
+        count,
+        [&](int i) {
+          return kBf16 ? BFloat16ToFloat(h[i]) : HalfToFloat(h[i]);
+        },
+        lanes);
+    return V::Load(lanes);
+  }
+};
+
+// kLanes divides 32, so a vector never straddles two q8_0 blocks.
+template <class V>
+struct Q8Loader {
+  static_assert(kQ8_0BlockSize % V::kLanes == 0);
+  static typename V::T Load(const uint8_t* row, int p) {
+    const auto* block =
+        reinterpret_cast<const Q8_0Block*>(row) + p / kQ8_0BlockSize;
+    return V::LoadQ8(block->q + p % kQ8_0BlockSize, block->scale);
+  }
+  static typename V::T LoadFirst(const uint8_t* row, int p, int count) {
+    const auto* block =
+        reinterpret_cast<const Q8_0Block*>(row) + p / kQ8_0BlockSize;
+    const int offset = p % kQ8_0BlockSize;
+    alignas(64) float lanes[V::kLanes];
+    ExpandLanes<V::kLanes>(
+        count, [&](int i) { return Q8_0Weight(*block, offset + i); }, lanes);
+    return V::Load(lanes);
+  }
+};
+
+// Run with the loader of `dtype`.
+template <class V, int MR, int NR, int kDecodeNR>
+void RunAnyDtype(int m, int n_begin, int n_end, int k, const float* a,
+                 int64_t lda, WeightDtype dtype, const void* w, int64_t ldw,
+                 float* c, int64_t ldc, bool accumulate) {
+  const auto* rows = static_cast<const uint8_t*>(w);
+  switch (dtype) {
+    case WeightDtype::kF32:
+      return Run<V, F32Loader<V>, MR, NR, kDecodeNR>(
+          m, n_begin, n_end, k, a, lda, rows, ldw, c, ldc, accumulate);
+    case WeightDtype::kBF16:
+      return Run<V, Half16Loader<V, true>, MR, NR, kDecodeNR>(
+          m, n_begin, n_end, k, a, lda, rows, ldw, c, ldc, accumulate);
+    case WeightDtype::kF16:
+      return Run<V, Half16Loader<V, false>, MR, NR, kDecodeNR>(
+          m, n_begin, n_end, k, a, lda, rows, ldw, c, ldc, accumulate);
+    case WeightDtype::kQ8_0:
+      return Run<V, Q8Loader<V>, MR, NR, kDecodeNR>(
+          m, n_begin, n_end, k, a, lda, rows, ldw, c, ldc, accumulate);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <limits>
 #include <random>
 
+#include "runtime/cpu/matmul.h"
 #include "runtime/weight_dtype.h"
 
 #if defined(__x86_64__)
@@ -58,8 +59,7 @@ TEST(WeightDtypeTest, Bf16RoundsToNearestEven) {
     const uint16_t lo = static_cast<uint16_t>(f >> 16);
     const uint16_t hi = static_cast<uint16_t>(lo + 1);
     const uint16_t want = NearestEven(
-        std::fabs(double{x}), lo & 0x7fff, hi & 0x7fff,
-        [](uint16_t b) {
+        std::fabs(double{x}), lo & 0x7fff, hi & 0x7fff, [](uint16_t b) {
           // Rounding treats infinity as 2^128, the next power after the
           // largest finite value (IEEE 754 overflow rule).
           return b == 0x7f80 ? std::ldexp(1.0, 128)
@@ -106,7 +106,7 @@ TEST(WeightDtypeTest, HalfRoundsToNearestEvenIncludingSubnormals) {
   EXPECT_EQ(FloatToHalf(65519.0f), 0x7bff);
   EXPECT_EQ(FloatToHalf(-1e-9f), 0x8000);  // underflows to -0
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("f16c")) {
+  if (cpu::CpuHasF16c()) {
     std::mt19937 rng(2);
     for (int i = 0; i < 200000; ++i) {
       uint32_t f = rng();
