@@ -156,12 +156,18 @@ absl::StatusOr<std::vector<Q8_0Block>> QuantizeQ8_0(
       amax = std::max(amax, std::fabs(x[i]));
     }
     // GGUF's definition: d = amax / 127, q = round(x / d) taken as
-    // x * (1 / d) in fp32 and rounded half away from zero.
+    // x * (1 / d) in fp32 and rounded half away from zero. Where 1 / d
+    // overflows (amax below about 127 / FLT_MAX, subnormal inputs), the
+    // multiply would give infinities: divide instead; and a subnormal d
+    // rounded far down could push x / d past 127: clamp (no effect on
+    // normal inputs, whose |x * (1 / d)| <= 127).
     const float d = amax / 127.0f;
     const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
     blocks[b].scale = FloatToHalf(d);
     for (int i = 0; i < kQ8_0BlockSize; ++i) {
-      blocks[b].q[i] = static_cast<int8_t>(std::round(x[i] * inverse));
+      const float scaled = std::isfinite(inverse) ? x[i] * inverse : x[i] / d;
+      blocks[b].q[i] =
+          static_cast<int8_t>(std::clamp(std::round(scaled), -127.0f, 127.0f));
     }
   }
   return blocks;

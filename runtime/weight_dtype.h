@@ -46,8 +46,9 @@ float BFloat16ToFloat(uint16_t bits);
 uint16_t FloatToBFloat16(float value);
 
 // GGUF's Q8_0 of `values` (a multiple of 32 long): per block of 32, scale
-// d = max|x| / 127 stored as fp16, q_i = round(x_i / d) (ties away from
-// zero), d = 0 and q = 0 for a block of zeros. NaN or infinity is
+// d = max|x| / 127 stored as fp16, q_i = round(x_i * (1 / d)) (ties away
+// from zero; x_i / d where 1 / d overflows), d = 0 and q = 0 for a block of
+// zeros. NaN or infinity is
 // InvalidArgument naming `name` and the index.
 absl::StatusOr<std::vector<Q8_0Block>> QuantizeQ8_0(
     absl::Span<const float> values, std::string_view name);

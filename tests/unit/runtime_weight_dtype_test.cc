@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -125,8 +126,14 @@ void ExpectBlockFollowsDefinition(const float* x, const Q8_0Block& b) {
   for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
   const float d = amax / 127.0f;
   EXPECT_EQ(b.scale, FloatToHalf(d));
+  const float inverse = d == 0.0f ? 0.0f : 1.0f / d;
   for (int i = 0; i < 32; ++i) {
-    const float want = d == 0.0f ? 0.0f : std::round(x[i] * (1.0f / d));
+    // x * (1 / d) as GGUF computes it; x / d where 1 / d overflows;
+    // clamped to +-127 (only a subnormal d rounded down can exceed it).
+    const float scaled = d == 0.0f                ? 0.0f
+                         : std::isfinite(inverse) ? x[i] * inverse
+                                                  : x[i] / d;
+    const float want = std::clamp(std::round(scaled), -127.0f, 127.0f);
     EXPECT_EQ(b.q[i], static_cast<int8_t>(want)) << i;
     EXPECT_LE(std::abs(b.q[i]), 127);
   }
@@ -135,7 +142,7 @@ void ExpectBlockFollowsDefinition(const float* x, const Q8_0Block& b) {
 TEST(WeightDtypeTest, Q8_0FollowsItsDefinitionOnRandomAndAdversarialBlocks) {
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> x(32 * 6);
+  std::vector<float> x(32 * 7);
   for (int i = 0; i < 32; ++i) x[i] = normal(rng);           // random
   for (int i = 32; i < 64; ++i) x[i] = 0.0f;                 // all zeros
   for (int i = 64; i < 96; ++i) x[i] = 1e-3f * normal(rng);  // one huge
@@ -143,10 +150,11 @@ TEST(WeightDtypeTest, Q8_0FollowsItsDefinitionOnRandomAndAdversarialBlocks) {
   for (int i = 96; i < 128; ++i) x[i] = 1e-40f * (i - 112);  // subnormals
   for (int i = 128; i < 160; ++i) x[i] = (i % 2 ? 1 : -1) * 127.0f;
   for (int i = 160; i < 192; ++i) x[i] = 0.5f + (i - 160);  // .5 ties
+  for (int i = 192; i < 224; ++i) x[i] = 1e-43f * (i % 5);  // near 0
   auto blocks = QuantizeQ8_0(x, "layers.0.wq");
   ASSERT_TRUE(blocks.ok()) << blocks.status();
-  ASSERT_EQ(blocks->size(), 6u);
-  for (size_t b = 0; b < 6; ++b) {
+  ASSERT_EQ(blocks->size(), 7u);
+  for (size_t b = 0; b < 7; ++b) {
     ExpectBlockFollowsDefinition(x.data() + 32 * b, (*blocks)[b]);
   }
   EXPECT_EQ((*blocks)[1].scale, 0);  // zeros: scale 0, weights 0
