@@ -113,8 +113,9 @@ absl::Status Run(int argc, char** argv) {
   runtime::ThreadPool pool(*threads);
   openblas_set_num_threads(*threads);
   std::cout << absl::StrFormat(
-      "n %d, k %d, threads %d, matmul %s (weights %.1f MB)\n", *n, *k, *threads,
-      runtime::cpu::MatMulIsa(), w.size() * 4 / 1e6);
+      "n %d, k %d, threads %d, matmul %s, weights %s (%.1f MB)\n", *n, *k,
+      *threads, runtime::cpu::MatMulIsa(), runtime::WeightDtypeName(*dtype),
+      stored.size() / 1e6);
   for (int m : ms) {
     const double ours = BestSeconds(*repeats, [&] {
       runtime::cpu::MatMul(pool, m, *n, *k, a.data(), *k, typed, c.data(), *n);
