@@ -1,21 +1,18 @@
 #include "tests/integration/server_process.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <regex>
 #include <sstream>
 #include <thread>
 
+#include "tests/raw_http.h"
 #include "tests/test_support.h"
 
 extern char** environ;
@@ -107,36 +104,9 @@ std::string ServerProcess::grpc_address() const {
 }
 
 HttpResponse HttpGet(int port, const std::string& path) {
-  HttpResponse r;
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return r;
-  sockaddr_in addr;
-  std::memset(&addr, 0, sizeof(addr));
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return r;
-  }
-  const std::string request = "GET " + path + " HTTP/1.0\r\n\r\n";
-  if (::send(fd, request.data(), request.size(), 0) < 0) {
-    ::close(fd);
-    return r;
-  }
-  std::string data;
-  char buf[8192];
-  for (;;) {
-    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) break;
-    data.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  if (data.rfind("HTTP/1.", 0) != 0 || data.size() < 12) return r;
-  r.status = std::stoi(data.substr(9, 3));
-  const size_t body = data.find("\r\n\r\n");
-  if (body != std::string::npos) r.body = data.substr(body + 4);
-  return r;
+  const RawHttpResponse raw =
+      RawHttpRequest(port, "GET " + path + " HTTP/1.0\r\n\r\n");
+  return {raw.status, raw.body};
 }
 
 double MetricValue(const std::string& text, const std::string& sample) {

@@ -47,7 +47,7 @@ struct HttpResponse {
   int status = 0;  // 0: no answer
   std::string body;
 };
-// GET http://127.0.0.1:port/path (HTTP/1.0, whole body).
+// GET http://127.0.0.1:port/path (HTTP/1.0, one response: RawHttpRequest).
 HttpResponse HttpGet(int port, const std::string& path);
 
 // The non-empty lines of `text` (a server's log), in order.

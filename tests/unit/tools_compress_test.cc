@@ -16,39 +16,59 @@ using ::headroom::testing::LastJsonLine;
 using ::headroom::testing::RunTool;
 using ::testing::HasSubstr;
 
+// headroom-compress `model` to 4 KV heads with rope-commuting, calibrated on
+// `calib_lines` of `text` (projections file and an exported GQA model in a
+// fresh directory), then headroom-eval's perplexity on `eval_lines` with the
+// projections and of the export. Failures are test failures.
+struct CompressPipeline {
+  std::string dir;
+  nlohmann::json summary;  // headroom-compress's result line
+  std::string eval;        // the headroom-eval ppl command, without --model
+  double with_projections = 0.0;
+  double exported = 0.0;
+};
+
+void RunCompressPipeline(const std::string& model, const std::string& text,
+                         const std::string& calib_lines,
+                         const std::string& eval_lines, CompressPipeline* p) {
+  p->dir = ::headroom::testing::MakeTempDir("compress");
+  const std::string out = p->dir + "/p.safetensors";
+  auto r = RunTool(BinaryPath("tools/headroom-compress") + " --model " + model +
+                   " --calib-text " + text + " --calib-lines " + calib_lines +
+                   " --kv-heads 4 --method rope-commuting --out " + out +
+                   " --export " + p->dir + "/gqa");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  p->summary = LastJsonLine(r.stdout_text);
+  p->eval = BinaryPath("tools/headroom-eval") + " ppl --text " + text +
+            " --lines " + eval_lines;
+  auto with_projections =
+      RunTool(p->eval + " --model " + model + " --projections " + out);
+  ASSERT_EQ(with_projections.exit_code, 0) << with_projections.output;
+  auto exported = RunTool(p->eval + " --model " + p->dir + "/gqa");
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  p->with_projections =
+      LastJsonLine(with_projections.stdout_text)["perplexity"];
+  p->exported = LastJsonLine(exported.stdout_text)["perplexity"];
+}
+
 TEST(CompressToolTest, CompressEvaluateAndExport) {
   HEADROOM_REQUIRE_SHARED(model,
                           "models/stories260K-mha8/stories260K_mha8.bin");
   HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
-  const std::string dir = ::headroom::testing::MakeTempDir("compress");
-  const std::string out = dir + "/p.safetensors";
-  auto r = RunTool(BinaryPath("tools/headroom-compress") + " --model " + model +
-                   " --calib-text " + text +
-                   " --calib-lines 1:100 --kv-heads 4 --method rope-commuting"
-                   " --out " +
-                   out + " --export " + dir + "/gqa");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto summary = LastJsonLine(r.stdout_text);
-  EXPECT_EQ(summary["method"], "rope-commuting");
-  EXPECT_EQ(summary["kv_heads_per_layer"], nlohmann::json({4, 4, 4, 4, 4}));
-  EXPECT_EQ(summary["kv_bytes_per_token_original"].get<int>(),
+  CompressPipeline p;
+  ASSERT_NO_FATAL_FAILURE(
+      RunCompressPipeline(model, text, "1:100", "1:200", &p));
+  EXPECT_EQ(p.summary["method"], "rope-commuting");
+  EXPECT_EQ(p.summary["kv_heads_per_layer"], nlohmann::json({4, 4, 4, 4, 4}));
+  EXPECT_EQ(p.summary["kv_bytes_per_token_original"].get<int>(),
             2 * 5 * 8 * 8 * 4);
-  EXPECT_EQ(summary["kv_bytes_per_token_served"].get<int>(), 2 * 5 * 4 * 8 * 4);
-  EXPECT_TRUE(std::filesystem::exists(dir + "/gqa/config.json"));
-  EXPECT_TRUE(std::filesystem::exists(dir + "/gqa/tokenizer.bin"));
-
-  const std::string eval = BinaryPath("tools/headroom-eval") + " ppl --text " +
-                           text + " --lines 1:200";
-  auto with_projections =
-      RunTool(eval + " --model " + model + " --projections " + out);
-  ASSERT_EQ(with_projections.exit_code, 0) << with_projections.output;
-  auto exported = RunTool(eval + " --model " + dir + "/gqa");
-  ASSERT_EQ(exported.exit_code, 0) << exported.output;
-  const double a = LastJsonLine(with_projections.stdout_text)["perplexity"];
-  const double b = LastJsonLine(exported.stdout_text)["perplexity"];
+  EXPECT_EQ(p.summary["kv_bytes_per_token_served"].get<int>(),
+            2 * 5 * 4 * 8 * 4);
+  EXPECT_TRUE(std::filesystem::exists(p.dir + "/gqa/config.json"));
+  EXPECT_TRUE(std::filesystem::exists(p.dir + "/gqa/tokenizer.bin"));
   // Duplicated heads merge exactly: the reference perplexity holds.
-  EXPECT_NEAR(a, 4.21896, 4.21896 * 1e-4);
-  EXPECT_NEAR(b, a, a * 1e-5);
+  EXPECT_NEAR(p.with_projections, 4.21896, 4.21896 * 1e-4);
+  EXPECT_NEAR(p.exported, p.with_projections, p.with_projections * 1e-5);
 }
 
 // The same pipeline on the embedded MHA model (headroom-tiny: 2 layers, 8 KV
@@ -57,43 +77,27 @@ TEST(CompressToolTest, CompressEvaluateAndExport) {
 // compute what the projections compute.
 TEST(CompressToolTest, CompressEvaluateAndExportEmbeddedModel) {
   const std::string model = ::headroom::testing::EmbeddedModelPath();
-  const std::string text = ::headroom::testing::EmbeddedTextPath();
-  const std::string dir = ::headroom::testing::MakeTempDir("compress");
-  const std::string out = dir + "/p.safetensors";
-  auto r = RunTool(BinaryPath("tools/headroom-compress") + " --model " + model +
-                   " --calib-text " + text +
-                   " --calib-lines 1:28 --kv-heads 4 --method rope-commuting"
-                   " --out " +
-                   out + " --export " + dir + "/gqa");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto summary = LastJsonLine(r.stdout_text);
-  EXPECT_EQ(summary["method"], "rope-commuting");
-  EXPECT_EQ(summary["kv_heads_per_layer"], nlohmann::json({4, 4}));
+  CompressPipeline p;
+  ASSERT_NO_FATAL_FAILURE(RunCompressPipeline(
+      model, ::headroom::testing::EmbeddedTextPath(), "1:28", "29:40", &p));
+  EXPECT_EQ(p.summary["method"], "rope-commuting");
+  EXPECT_EQ(p.summary["kv_heads_per_layer"], nlohmann::json({4, 4}));
   // K and V, 2 layers, heads of 16, fp32.
-  EXPECT_EQ(summary["kv_bytes_per_token_original"].get<int>(),
+  EXPECT_EQ(p.summary["kv_bytes_per_token_original"].get<int>(),
             2 * 2 * 8 * 16 * 4);
-  EXPECT_EQ(summary["kv_bytes_per_token_served"].get<int>(),
+  EXPECT_EQ(p.summary["kv_bytes_per_token_served"].get<int>(),
             2 * 2 * 4 * 16 * 4);
-  EXPECT_TRUE(std::filesystem::exists(dir + "/gqa/config.json"));
-  EXPECT_TRUE(std::filesystem::exists(dir + "/gqa/tokenizer.model"));
-
-  const std::string eval = BinaryPath("tools/headroom-eval") + " ppl --text " +
-                           text + " --lines 29:40";
-  auto original = RunTool(eval + " --model " + model);
+  EXPECT_TRUE(std::filesystem::exists(p.dir + "/gqa/config.json"));
+  EXPECT_TRUE(std::filesystem::exists(p.dir + "/gqa/tokenizer.model"));
+  auto original = RunTool(p.eval + " --model " + model);
   ASSERT_EQ(original.exit_code, 0) << original.output;
-  auto with_projections =
-      RunTool(eval + " --model " + model + " --projections " + out);
-  ASSERT_EQ(with_projections.exit_code, 0) << with_projections.output;
-  auto exported = RunTool(eval + " --model " + dir + "/gqa");
-  ASSERT_EQ(exported.exit_code, 0) << exported.output;
   const double o = LastJsonLine(original.stdout_text)["perplexity"];
-  const double a = LastJsonLine(with_projections.stdout_text)["perplexity"];
-  const double b = LastJsonLine(exported.stdout_text)["perplexity"];
+  const double a = p.with_projections;
   // Half the KV heads cost some perplexity, but the model is still the
   // model (a broken projection lands near the vocabulary's 512).
   EXPECT_GT(a, o);
   EXPECT_LT(a, 2 * o);
-  EXPECT_NEAR(b, a, a * 1e-5);
+  EXPECT_NEAR(p.exported, a, a * 1e-5);
 }
 
 TEST(CompressToolTest, ListMethods) {
