@@ -93,7 +93,9 @@ class ServerHardeningTest : public ::testing::Test {
                                    grpc::InsecureChannelCredentials());
   }
   static void TearDownTestSuite() {
-    if (server_ != nullptr) EXPECT_EQ(server_->Stop(60), 0) << server_->Log();
+    if (server_ != nullptr) {
+      EXPECT_EQ(server_->Stop(60), 0) << server_->Log();
+    }
     channel_.reset();
     server_.reset();
   }
@@ -129,7 +131,7 @@ class ServerHardeningTest : public ::testing::Test {
     v1::GenerateResponse out;
     const grpc::Status s = Generate(r, "", &out);
     EXPECT_TRUE(s.ok()) << s.error_message();
-    EXPECT_EQ(out.usage().completion_tokens() > 0, true);
+    EXPECT_GT(out.usage().completion_tokens(), 0);
   }
 
   static std::unique_ptr<ServerProcess> server_;
