@@ -17,7 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "runtime/cpu/cpu_backend.h"
-#include "runtime/kv_cache.h"
+#include "runtime/kv/kv_cache.h"
 #include "server/engine/engine.h"
 #include "tools/cli_args.h"
 #include "tools/model_bundle.h"

@@ -16,8 +16,8 @@
 #include "bench/memory_bandwidth.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/cpu/matmul.h"
-#include "runtime/model_loader.h"
 #include "runtime/sequence_runner.h"
+#include "runtime/weights/model_loader.h"
 #include "tools/cli_args.h"
 
 namespace headroom::bench {

@@ -23,7 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "runtime/cpu/matmul.h"
-#include "runtime/thread_pool.h"
+#include "runtime/util/thread_pool.h"
 #include "tools/cli_args.h"
 
 namespace headroom::bench {

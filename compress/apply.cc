@@ -6,13 +6,13 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/model_digest.h"
+#include "runtime/model/model_digest.h"
 
 namespace headroom::compress {
 namespace {
 
-absl::Status CheckSize(const std::vector<float>& v, int64_t expected,
-                       int layer, const char* name) {
+absl::Status CheckSize(const std::vector<float>& v, int64_t expected, int layer,
+                       const char* name) {
   if (static_cast<int64_t>(v.size()) == expected) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat("projections: layers.", layer, ".", name, " has ", v.size(),
@@ -32,7 +32,8 @@ bool CommutesWithRope(const float* m, int d, runtime::RopeStyle style) {
   }
   for (int r = 0; r < d; ++r) {
     for (int c = 0; c < d; ++c) {
-      if (pair_of[r] != pair_of[c] && std::abs(m[r * d + c]) > tol) return false;
+      if (pair_of[r] != pair_of[c] && std::abs(m[r * d + c]) > tol)
+        return false;
     }
   }
   for (int p = 0; p < d / 2; ++p) {
@@ -68,9 +69,9 @@ absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
   const int n = c.n_kv_heads, h = c.n_heads, d = c.head_dim, D = c.dim;
   const int g = p.kv_heads;
   if (g <= 0 || n % g != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "projections: layers.", layer, ".kv_heads = ", g,
-        " does not divide the model's ", n, " KV heads"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("projections: layers.", layer, ".kv_heads = ", g,
+                     " does not divide the model's ", n, " KV heads"));
   }
   const int t = n / g, td = t * d, hd = h * d;
   for (auto [v, size, name] :
@@ -81,7 +82,8 @@ absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
     if (auto s = CheckSize(*v, size, layer, name); !s.ok()) return s;
   }
   if (!p.wo.empty()) {
-    if (auto s = CheckSize(p.wo, int64_t{D} * hd, layer, "wo"); !s.ok()) return s;
+    if (auto s = CheckSize(p.wo, int64_t{D} * hd, layer, "wo"); !s.ok())
+      return s;
   }
   if (p.key_mode == KeyMode::kPreRope) {
     for (int i = 0; i < g; ++i) {
@@ -96,8 +98,8 @@ absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
         }
         if (!CommutesWithRope(block.data(), d, c.rope_style)) {
           return absl::InvalidArgumentError(absl::StrCat(
-              "projections: layers.", layer, ".key_encoder block (", i, ", ",
-              s, ") does not commute with RoPE; it cannot be folded "
+              "projections: layers.", layer, ".key_encoder block (", i, ", ", s,
+              ") does not commute with RoPE; it cannot be folded "
               "(key_mode pre_rope)"));
         }
       }
@@ -116,8 +118,8 @@ absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
   std::vector<float> wv(int64_t{g} * d * D);
   for (int i = 0; i < g; ++i) {
     MatMul(d, D, td, p.value_encoder.data() + int64_t{i} * d * td, td,
-           lw.wv.data() + int64_t{i} * td * D, D, wv.data() + int64_t{i} * d * D,
-           D);
+           lw.wv.data() + int64_t{i} * td * D, D,
+           wv.data() + int64_t{i} * d * D, D);
   }
   std::vector<float> wo(int64_t{D} * hd);
   if (!p.wo.empty()) {
@@ -162,27 +164,27 @@ absl::Status ApplyProjections(const Projections& p,
     const char* name;
     int file, model;
   };
-  for (const Field& f : {Field{"n_layers", p.n_layers, c.n_layers},
-                         Field{"dim", p.dim, c.dim},
-                         Field{"n_heads", p.n_heads, c.n_heads},
-                         Field{"n_kv_heads", p.n_kv_heads, c.n_kv_heads},
-                         Field{"head_dim", p.head_dim, c.head_dim}}) {
+  for (const Field& f :
+       {Field{"n_layers", p.n_layers, c.n_layers}, Field{"dim", p.dim, c.dim},
+        Field{"n_heads", p.n_heads, c.n_heads},
+        Field{"n_kv_heads", p.n_kv_heads, c.n_kv_heads},
+        Field{"head_dim", p.head_dim, c.head_dim}}) {
     if (f.file != f.model) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "projections were made for a model with ", f.name, " = ", f.file,
-          "; this model has ", f.model));
+      return absl::InvalidArgumentError(
+          absl::StrCat("projections were made for a model with ", f.name, " = ",
+                       f.file, "; this model has ", f.model));
     }
   }
   if (static_cast<int>(p.layers.size()) != c.n_layers) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "projections hold ", p.layers.size(), " layers; the model has ",
-        c.n_layers));
+    return absl::InvalidArgumentError(
+        absl::StrCat("projections hold ", p.layers.size(),
+                     " layers; the model has ", c.n_layers));
   }
   const std::string digest = runtime::ModelDigest(*weights);
   if (p.model_digest != digest) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "projections were made for model digest ", p.model_digest,
-        "; this model's digest is ", digest));
+    return absl::InvalidArgumentError(
+        absl::StrCat("projections were made for model digest ", p.model_digest,
+                     "; this model's digest is ", digest));
   }
   runtime::ModelWeights staged = *weights;  // all or nothing
   for (int l = 0; l < c.n_layers; ++l) {

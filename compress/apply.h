@@ -5,7 +5,7 @@
 
 #include "absl/status/status.h"
 #include "compress/projections.h"
-#include "runtime/model_weights.h"
+#include "runtime/model/model_weights.h"
 
 namespace headroom::compress {
 

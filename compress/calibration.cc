@@ -6,9 +6,9 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/forward_observer.h"
+#include "runtime/model/forward_observer.h"
 #include "runtime/sequence_runner.h"
-#include "runtime/sha256.h"
+#include "runtime/util/sha256.h"
 
 namespace headroom::compress {
 namespace {
@@ -18,7 +18,8 @@ void AccumulateGram(const float* x, int rows, int n, int ld,
                     std::vector<double>& scratch, std::vector<double>& c) {
   scratch.resize(int64_t{rows} * n);
   for (int r = 0; r < rows; ++r) {
-    for (int i = 0; i < n; ++i) scratch[int64_t{r} * n + i] = x[int64_t{r} * ld + i];
+    for (int i = 0; i < n; ++i)
+      scratch[int64_t{r} * n + i] = x[int64_t{r} * ld + i];
   }
   cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n, rows, 1.0,
               scratch.data(), n, 1.0, c.data(), n);
@@ -64,9 +65,10 @@ class CalibrationObserver final : public runtime::ForwardObserver {
       gathered_.resize(int64_t{T} * per_kv * d);
       for (int t = 0; t < T; ++t) {
         for (int r = 0; r < per_kv; ++r) {
-          const float* q = a.queries + int64_t{t} * h * d +
-                           int64_t{kv * per_kv + r} * d;
-          std::copy(q, q + d, gathered_.begin() + (int64_t{t} * per_kv + r) * d);
+          const float* q =
+              a.queries + int64_t{t} * h * d + int64_t{kv * per_kv + r} * d;
+          std::copy(q, q + d,
+                    gathered_.begin() + (int64_t{t} * per_kv + r) * d);
         }
       }
       std::vector<double> block(int64_t{d} * d, 0.0);
@@ -131,9 +133,9 @@ absl::StatusOr<CalibrationStats> Calibrate(
     return absl::InvalidArgumentError("calibration: no calibration text");
   }
   if (options.holdback_fraction < 0.0 || options.holdback_fraction >= 1.0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "calibration: holdback_fraction must be in [0, 1), got ",
-        options.holdback_fraction));
+    return absl::InvalidArgumentError(
+        absl::StrCat("calibration: holdback_fraction must be in [0, 1), got ",
+                     options.holdback_fraction));
   }
   const int n = c.n_kv_heads, d = c.head_dim, nd = n * d, P = d / 2;
   CalibrationStats stats;
@@ -216,8 +218,9 @@ absl::StatusOr<CalibrationStats> Calibrate(
     Symmetrize(s.key_second_moment, nd);
     Symmetrize(s.value_second_moment, nd);
     for (int kv = 0; kv < n; ++kv) {
-      std::vector<double> block(s.query_second_moment.begin() + int64_t{kv} * d * d,
-                                s.query_second_moment.begin() + int64_t{kv + 1} * d * d);
+      std::vector<double> block(
+          s.query_second_moment.begin() + int64_t{kv} * d * d,
+          s.query_second_moment.begin() + int64_t{kv + 1} * d * d);
       Symmetrize(block, d);
       std::copy(block.begin(), block.end(),
                 s.query_second_moment.begin() + int64_t{kv} * d * d);

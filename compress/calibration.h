@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/backend.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizers/tokenizer.h"
 
 namespace headroom::compress {
 
@@ -33,8 +33,8 @@ struct LayerStats {
 
 // Attention inputs (RMS-normed) of whole sequences, per layer.
 struct ActivationSample {
-  std::vector<int> lengths;                 // tokens per sequence
-  std::vector<std::vector<float>> inputs;   // [layer][sum(lengths) * D]
+  std::vector<int> lengths;                // tokens per sequence
+  std::vector<std::vector<float>> inputs;  // [layer][sum(lengths) * D]
   int64_t tokens() const;
 };
 
@@ -43,8 +43,8 @@ struct CalibrationOptions {
   // Sequences (from the end of the text) held back from the statistics and
   // used only to select among candidates (`auto`).
   double holdback_fraction = 0.1;
-  int64_t max_fit_sample_tokens = 8192;      // for W_O refits
-  int64_t max_select_sample_tokens = 4096;   // for `auto`
+  int64_t max_fit_sample_tokens = 8192;     // for W_O refits
+  int64_t max_select_sample_tokens = 4096;  // for `auto`
 };
 
 struct CalibrationStats {

@@ -10,7 +10,7 @@
 #include "compress/linalg.h"
 #include "compress/methods.h"
 #include "nlohmann/json.hpp"
-#include "runtime/model_digest.h"
+#include "runtime/model/model_digest.h"
 
 namespace headroom::compress {
 namespace {

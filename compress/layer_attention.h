@@ -6,8 +6,8 @@
 
 #include <vector>
 
-#include "runtime/model_config.h"
-#include "runtime/model_weights.h"
+#include "runtime/model/model_config.h"
+#include "runtime/model/model_weights.h"
 
 namespace headroom::compress {
 

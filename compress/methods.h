@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "compress/calibration.h"
 #include "compress/projections.h"
-#include "runtime/model_weights.h"
+#include "runtime/model/model_weights.h"
 
 namespace headroom::compress {
 

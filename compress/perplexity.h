@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/backend.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizers/tokenizer.h"
 
 namespace headroom::compress {
 

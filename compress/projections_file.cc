@@ -3,9 +3,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
-#include "runtime/model_weights.h"
-#include "runtime/safetensors.h"
-#include "runtime/sha256.h"
+#include "runtime/model/model_weights.h"
+#include "runtime/util/sha256.h"
+#include "runtime/weights/safetensors.h"
 
 namespace headroom::compress {
 namespace {

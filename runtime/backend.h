@@ -20,8 +20,8 @@
 
 #include "absl/status/status.h"
 #include "runtime/batch.h"
-#include "runtime/forward_observer.h"
-#include "runtime/model_config.h"
+#include "runtime/model/forward_observer.h"
+#include "runtime/model/model_config.h"
 
 namespace headroom::runtime {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "runtime/model_config.h"
+#include "runtime/model/model_config.h"
 
 namespace headroom::runtime {
 

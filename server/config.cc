@@ -11,7 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "runtime/sha256.h"
+#include "runtime/util/sha256.h"
 #include "server/http/listen_address.h"
 #include "yaml-cpp/yaml.h"
 

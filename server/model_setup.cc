@@ -15,9 +15,9 @@
 #include "compress/text_corpus.h"
 #include "runtime/backend_factory.h"
 #include "runtime/cpu/cpu_backend.h"
-#include "runtime/model_digest.h"
-#include "runtime/model_loader.h"
-#include "runtime/sha256.h"
+#include "runtime/model/model_digest.h"
+#include "runtime/util/sha256.h"
+#include "runtime/weights/model_loader.h"
 
 namespace headroom::server {
 namespace {

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "runtime/model_weights.h"
-#include "runtime/tokenizer.h"
+#include "runtime/model/model_weights.h"
+#include "runtime/tokenizers/tokenizer.h"
 #include "server/config.h"
 
 namespace headroom::server {

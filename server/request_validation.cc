@@ -1,7 +1,7 @@
 #include "server/request_validation.h"
 
 #include "absl/strings/str_cat.h"
-#include "runtime/sampling_params.h"
+#include "runtime/sampling/sampling_params.h"
 
 namespace headroom::server {
 

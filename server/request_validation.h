@@ -18,7 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "headroom/v1/headroom.pb.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizers/tokenizer.h"
 #include "server/engine/request.h"
 #include "server/engine/request_limits.h"
 

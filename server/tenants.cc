@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/sha256.h"
+#include "runtime/util/sha256.h"
 
 namespace headroom::server {
 

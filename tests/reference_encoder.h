@@ -1,6 +1,7 @@
 // llama2.c's encode() restated as directly as possible (rescan every pair
 // after each merge, quadratic), to check the priority-queue implementation
-// in runtime/llama2c_tokenizer.cc. Shared by the tokenizer test and fuzzer.
+// in runtime/tokenizers/llama2c_tokenizer.cc. Shared by the tokenizer test and
+// fuzzer.
 #ifndef HEADROOM_TESTS_REFERENCE_ENCODER_H_
 #define HEADROOM_TESTS_REFERENCE_ENCODER_H_
 
@@ -9,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "runtime/llama2c_tokenizer.h"
+#include "runtime/tokenizers/llama2c_tokenizer.h"
 
 namespace headroom::testing {
 

@@ -8,7 +8,7 @@
 #include "absl/types/span.h"
 #include "nlohmann/json.hpp"
 #include "runtime/backend.h"
-#include "runtime/model_config.h"
+#include "runtime/model/model_config.h"
 
 namespace headroom::testing {
 

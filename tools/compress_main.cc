@@ -30,7 +30,7 @@
 #include "compress/text_corpus.h"
 #include "nlohmann/json.hpp"
 #include "runtime/cpu/cpu_backend.h"
-#include "runtime/hf_checkpoint.h"
+#include "runtime/weights/hf_checkpoint.h"
 #include "tools/cli_args.h"
 #include "tools/model_bundle.h"
 

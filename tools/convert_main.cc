@@ -15,9 +15,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "runtime/hf_checkpoint.h"
-#include "runtime/model_loader.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizers/tokenizer.h"
+#include "runtime/weights/hf_checkpoint.h"
+#include "runtime/weights/model_loader.h"
 #include "tools/cli_args.h"
 
 namespace headroom::tools {

@@ -11,7 +11,7 @@
 #include <random>
 
 #include "absl/strings/str_format.h"
-#include "runtime/llama2c_checkpoint.h"
+#include "runtime/weights/llama2c_checkpoint.h"
 #include "tools/cli_args.h"
 
 namespace headroom::tools {
@@ -19,8 +19,14 @@ namespace {
 
 absl::Status Run(int argc, char** argv) {
   auto args = CliArgs::Parse(argc, argv, 1,
-                             {{"out"}, {"dim"}, {"hidden"}, {"layers"},
-                              {"heads"}, {"kv-heads"}, {"vocab"}, {"seq-len"},
+                             {{"out"},
+                              {"dim"},
+                              {"hidden"},
+                              {"layers"},
+                              {"heads"},
+                              {"kv-heads"},
+                              {"vocab"},
+                              {"seq-len"},
                               {"seed"}});
   if (!args.ok()) return args.status();
   auto out = args->Require("out");
@@ -78,9 +84,9 @@ absl::Status Run(int argc, char** argv) {
   if (auto s = runtime::WriteLlama2cCheckpoint(w, *out); !s.ok()) return s;
   int64_t params = w.token_embedding.size() + w.rms_final.size();
   for (const auto& l : w.layers) {
-    params += l.rms_att.size() + l.rms_ffn.size() + l.wq.size() +
-              l.wk.size() + l.wv.size() + l.wo.size() + l.w1.size() +
-              l.w2.size() + l.w3.size();
+    params += l.rms_att.size() + l.rms_ffn.size() + l.wq.size() + l.wk.size() +
+              l.wv.size() + l.wo.size() + l.w1.size() + l.w2.size() +
+              l.w3.size();
   }
   std::cout << absl::StrFormat(
       "wrote %s: dim %d, hidden %d, layers %d, heads %d, kv heads %d, vocab "

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "compress/apply.h"
 #include "compress/projections_file.h"
-#include "runtime/model_loader.h"
+#include "runtime/weights/model_loader.h"
 
 namespace headroom::tools {
 
@@ -32,9 +32,9 @@ absl::StatusOr<std::string> CopyTokenizerFile(const std::string& src,
                                               const std::string& dir) {
   namespace fs = std::filesystem;
   const fs::path from(src);
-  const fs::path to = fs::path(dir) / (from.extension() == ".model"
-                                           ? "tokenizer.model"
-                                           : "tokenizer.bin");
+  const fs::path to =
+      fs::path(dir) /
+      (from.extension() == ".model" ? "tokenizer.model" : "tokenizer.bin");
   std::error_code ec;
   if (fs::exists(to, ec) && fs::equivalent(from, to, ec)) return to.string();
   fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
@@ -55,8 +55,8 @@ absl::StatusOr<ModelBundle> LoadCompressedModelBundle(
   if (!projections.ok()) return projections.status();
   if (auto s = compress::ApplyProjections(*projections, &bundle->weights);
       !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat(projections_path, ": ",
-                                               s.message()));
+    return absl::Status(s.code(),
+                        absl::StrCat(projections_path, ": ", s.message()));
   }
   return bundle;
 }

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "runtime/model_weights.h"
-#include "runtime/tokenizer.h"
+#include "runtime/model/model_weights.h"
+#include "runtime/tokenizers/tokenizer.h"
 
 namespace headroom::tools {
 

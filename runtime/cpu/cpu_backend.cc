@@ -10,8 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/cpu/kernels.h"
 #include "runtime/cpu/matmul.h"
-#include "runtime/kv_cache.h"
-#include "runtime/thread_pool.h"
+#include "runtime/kv/kv_cache.h"
+#include "runtime/util/thread_pool.h"
 
 namespace headroom::runtime {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "runtime/model_config.h"
+#include "runtime/model/model_config.h"
 
 namespace headroom::runtime::cpu {
 

@@ -21,8 +21,8 @@
 
 #include <cstdint>
 
-#include "runtime/thread_pool.h"
-#include "runtime/weight_dtype.h"
+#include "runtime/util/thread_pool.h"
+#include "runtime/weights/weight_dtype.h"
 
 namespace headroom::runtime::cpu {
 

@@ -7,13 +7,13 @@
 // = a * b + acc, fused; Sum(acc), a fixed-order horizontal sum; and the
 // weight conversions LoadBf16(h), LoadHalf(h) (kLanes 16-bit values) and
 // LoadQ8(q, scale) (kLanes int8 times one fp16 scale), each exactly as the
-// scalar definitions in runtime/weight_dtype.h.
+// scalar definitions in runtime/weights/weight_dtype.h.
 #ifndef HEADROOM_RUNTIME_CPU_MATMUL_TILES_H_
 #define HEADROOM_RUNTIME_CPU_MATMUL_TILES_H_
 
 #include <cstdint>
 
-#include "runtime/weight_dtype.h"
+#include "runtime/weights/weight_dtype.h"
 
 namespace headroom::runtime::cpu::tiles {
 

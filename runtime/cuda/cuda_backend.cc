@@ -13,7 +13,7 @@
 #include "runtime/cuda/cuda_resources.h"
 #include "runtime/cuda/cuda_status.h"
 #include "runtime/cuda/kernels.h"
-#include "runtime/paged_attention_plan.h"
+#include "runtime/kv/paged_attention_plan.h"
 
 namespace headroom::runtime {
 namespace {

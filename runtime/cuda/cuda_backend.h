@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/backend.h"
-#include "runtime/model_weights.h"
+#include "runtime/model/model_weights.h"
 
 namespace headroom::runtime {
 

@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "runtime/paged_attention_plan.h"
+#include "runtime/kv/paged_attention_plan.h"
 
 namespace headroom::runtime::cuda {
 
@@ -19,7 +19,7 @@ enum class DType { kFloat16, kBFloat16 };
 
 // Keys an attention block stages in shared memory at a time. Head dims
 // must be a multiple of 8 (16-byte loads of a cache row) and at most
-// kMaxHeadDim. Tiles, rows and splits: runtime/paged_attention_plan.h.
+// kMaxHeadDim. Tiles, rows and splits: runtime/kv/paged_attention_plan.h.
 inline constexpr int kAttentionKeysPerTile = 32;
 inline constexpr int kMaxHeadDim = 256;
 using ::headroom::runtime::AttentionWorkItem;

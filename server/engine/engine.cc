@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/detokenizer.h"
+#include "runtime/tokenizers/detokenizer.h"
 
 namespace headroom::server {
 

@@ -22,7 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/backend.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizers/tokenizer.h"
 #include "server/engine/block_manager.h"
 #include "server/engine/request.h"
 #include "server/engine/request_limits.h"

@@ -7,21 +7,21 @@
 #include <string>
 #include <vector>
 
-#include "runtime/sampler.h"
-#include "runtime/sampling_params.h"
+#include "runtime/sampling/sampler.h"
+#include "runtime/sampling/sampling_params.h"
 
 namespace headroom::server {
 
 struct GenerateRequest {
-  std::string prompt;             // tokenized with BOS unless prompt_ids set
-  std::vector<int> prompt_ids;    // used as is when not empty
+  std::string prompt;           // tokenized with BOS unless prompt_ids set
+  std::vector<int> prompt_ids;  // used as is when not empty
   runtime::SamplingParams sampling;
   int max_tokens = 16;            // >= 1
   int min_tokens = 0;             // EOS / stop ignored before this many
   std::vector<std::string> stop;  // stop strings (not included in the text)
   std::vector<int> stop_token_ids;
   bool ignore_eos = false;
-  int priority = 0;               // higher first
+  int priority = 0;  // higher first
   std::string tenant = "default";
 };
 
@@ -31,19 +31,19 @@ const char* FinishReasonName(FinishReason reason);
 struct Usage {
   int prompt_tokens = 0;
   int completion_tokens = 0;
-  double queue_seconds = 0.0;          // submit -> first scheduled
-  double time_to_first_token = 0.0;    // submit -> first token
+  double queue_seconds = 0.0;        // submit -> first scheduled
+  double time_to_first_token = 0.0;  // submit -> first token
 };
 
 struct EngineEvent {
   int64_t request_id = 0;
-  std::string text;                // new text (complete UTF-8 only)
-  std::vector<int> token_ids;      // tokens generated since the last event
+  std::string text;            // new text (complete UTF-8 only)
+  std::vector<int> token_ids;  // tokens generated since the last event
   std::vector<runtime::SampledToken> logprobs;  // when requested, per token
   bool finished = false;
   FinishReason finish_reason = FinishReason::kLength;
-  std::string error;               // kError only
-  Usage usage;                     // on the final event
+  std::string error;  // kError only
+  Usage usage;        // on the final event
 };
 
 // Called on the engine thread: must not block or call back into the engine.

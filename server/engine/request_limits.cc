@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/sampling_params.h"
+#include "runtime/sampling/sampling_params.h"
 
 namespace headroom::server {
 

@@ -13,7 +13,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizers/tokenizer.h"
 #include "server/engine/request.h"
 
 namespace headroom::server {

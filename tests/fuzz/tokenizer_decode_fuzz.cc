@@ -22,8 +22,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "runtime/llama2c_tokenizer.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizers/llama2c_tokenizer.h"
+#include "runtime/tokenizers/tokenizer.h"
 #include "tests/reference_encoder.h"
 
 namespace headroom::runtime {

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "runtime/sha256.h"
+#include "runtime/util/sha256.h"
 #include "tests/integration/server_process.h"
 #include "tests/test_support.h"
 #include "tests/tool_runner.h"

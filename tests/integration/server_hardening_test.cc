@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "headroom/v1/headroom.grpc.pb.h"
-#include "runtime/sha256.h"
+#include "runtime/util/sha256.h"
 #include "tests/integration/server_process.h"
 #include "tests/test_support.h"
 #include "tests/tool_runner.h"

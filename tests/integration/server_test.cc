@@ -28,7 +28,7 @@
 #include "headroom/v1/headroom.grpc.pb.h"
 #include "runtime/backend_factory.h"
 #include "runtime/cpu/cpu_backend.h"
-#include "runtime/sha256.h"
+#include "runtime/util/sha256.h"
 #include "server/engine/engine.h"
 #include "tests/integration/server_process.h"
 #include "tests/promql_metrics.h"
@@ -636,7 +636,6 @@ TEST_F(ServerTest, MetricsPassPromtoolAndCoverTheDashboard) {
 }
 
 // --- Start-up and lifecycle, each with its own process. ---------------------
-
 
 // The metrics endpoint against hostile or unusual HTTP (issue 12): unknown
 // paths and methods, malformed and oversized requests, idle connections

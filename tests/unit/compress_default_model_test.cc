@@ -12,7 +12,7 @@
 #include "compress/perplexity.h"
 #include "compress/projections_file.h"
 #include "runtime/cpu/cpu_backend.h"
-#include "runtime/model_loader.h"
+#include "runtime/weights/model_loader.h"
 #include "server/engine/engine.h"
 #include "tests/test_support.h"
 #include "tests/unit/compress_test_util.h"
@@ -21,8 +21,8 @@ namespace headroom::compress {
 namespace {
 
 const std::string& ModelDir() {
-  static const std::string* dir =
-      new std::string(std::string(HEADROOM_SOURCE_DIR) + "/models/headroom-tiny");
+  static const std::string* dir = new std::string(
+      std::string(HEADROOM_SOURCE_DIR) + "/models/headroom-tiny");
   return *dir;
 }
 
@@ -37,11 +37,10 @@ std::string GreedyStory(runtime::ModelWeights weights,
   r.max_tokens = 48;
   r.sampling.temperature = 0.0f;
   std::string text;
-  EXPECT_TRUE((*engine)
-                  ->Submit(r, [&text](const server::EngineEvent& e) {
-                    text += e.text;
-                  })
-                  .ok());
+  EXPECT_TRUE(
+      (*engine)
+          ->Submit(r, [&text](const server::EngineEvent& e) { text += e.text; })
+          .ok());
   while ((*engine)->HasWork()) EXPECT_TRUE((*engine)->Step().ok());
   return text;
 }
@@ -89,7 +88,8 @@ TEST(DefaultModelTest, LoadsCompressesOnLoadAndGenerates) {
 // agree with PyTorch; and the model is far below the unigram baseline.
 TEST(DefaultModelTest, HeldOutLossMatchesTheTrainer) {
   HEADROOM_REQUIRE_SHARED(text, "data/tinystories_val.txt");
-  const auto card = ::headroom::testing::ReadJsonFile(ModelDir() + "/training.json");
+  const auto card =
+      ::headroom::testing::ReadJsonFile(ModelDir() + "/training.json");
   const int first = card["train_lines"].get<int>() + 1;
   const int last = first + card["heldout_lines"].get<int>() - 1;
   testing::LoadedModel m = testing::LoadShared(ModelDir());

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "compress/apply.h"
-#include "runtime/hf_checkpoint.h"
+#include "runtime/weights/hf_checkpoint.h"
 #include "tests/test_support.h"
 #include "tests/unit/compress_test_util.h"
 

@@ -10,7 +10,7 @@
 #include "compress/compressor.h"
 #include "compress/methods.h"
 #include "runtime/cpu/cpu_backend.h"
-#include "runtime/kv_cache.h"
+#include "runtime/kv/kv_cache.h"
 #include "tests/test_support.h"
 #include "tests/unit/compress_test_util.h"
 

@@ -7,8 +7,8 @@
 
 #include "compress/apply.h"
 #include "compress/projections_file.h"
-#include "runtime/hf_checkpoint.h"
-#include "runtime/safetensors.h"
+#include "runtime/weights/hf_checkpoint.h"
+#include "runtime/weights/safetensors.h"
 #include "tests/test_support.h"
 #include "tests/unit/compress_test_util.h"
 

@@ -7,7 +7,7 @@
 #include "compress/perplexity.h"
 #include "compress/text_corpus.h"
 #include "runtime/cpu/cpu_backend.h"
-#include "runtime/model_loader.h"
+#include "runtime/weights/model_loader.h"
 
 namespace headroom::compress::testing {
 

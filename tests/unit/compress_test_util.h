@@ -9,8 +9,8 @@
 
 #include "compress/calibration.h"
 #include "compress/projections.h"
-#include "runtime/model_weights.h"
-#include "runtime/tokenizer.h"
+#include "runtime/model/model_weights.h"
+#include "runtime/tokenizers/tokenizer.h"
 
 namespace headroom::compress::testing {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizers/tokenizer.h"
 #include "server/engine/engine.h"
 #include "server/engine/request_limits.h"
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
-#include "runtime/detokenizer.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizers/detokenizer.h"
+#include "runtime/tokenizers/tokenizer.h"
 #include "tests/test_support.h"
 
 namespace headroom::runtime {

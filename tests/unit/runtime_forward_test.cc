@@ -7,11 +7,11 @@
 #include <cstring>
 
 #include "runtime/cpu/cpu_backend.h"
-#include "runtime/hf_checkpoint.h"
-#include "runtime/llama2c_checkpoint.h"
-#include "runtime/model_loader.h"
 #include "runtime/sequence_runner.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizers/tokenizer.h"
+#include "runtime/weights/hf_checkpoint.h"
+#include "runtime/weights/llama2c_checkpoint.h"
+#include "runtime/weights/model_loader.h"
 #include "tests/test_support.h"
 
 namespace headroom::runtime {

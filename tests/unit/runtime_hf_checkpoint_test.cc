@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
-#include "runtime/hf_checkpoint.h"
-#include "runtime/llama2c_checkpoint.h"
-#include "runtime/model_loader.h"
-#include "runtime/safetensors.h"
+#include "runtime/weights/hf_checkpoint.h"
+#include "runtime/weights/llama2c_checkpoint.h"
+#include "runtime/weights/model_loader.h"
+#include "runtime/weights/safetensors.h"
 #include "tests/test_support.h"
 
 namespace headroom::runtime {

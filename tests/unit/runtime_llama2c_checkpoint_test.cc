@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "runtime/llama2c_checkpoint.h"
+#include "runtime/weights/llama2c_checkpoint.h"
 #include "tests/test_support.h"
 
 namespace headroom::runtime {
@@ -74,8 +74,8 @@ TEST_F(BadCheckpointTest, ShorterThanHeader) {
 
 TEST_F(BadCheckpointTest, HeaderSizesDoNotMatchFileSize) {
   auto w = LoadLlama2cCheckpoint(
-      Write("mismatch.bin", Header({64, 172, 5, 8, 4, 512, 512}) +
-                                std::string(1000, '\0')));
+      Write("mismatch.bin",
+            Header({64, 172, 5, 8, 4, 512, 512}) + std::string(1000, '\0')));
   EXPECT_EQ(w.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(w.status().message(), HasSubstr("implies"));
   EXPECT_THAT(w.status().message(), HasSubstr("the file has 1028"));

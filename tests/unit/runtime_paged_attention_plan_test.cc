@@ -1,4 +1,4 @@
-// The CUDA attention's work plan (runtime/paged_attention_plan.h), checked
+// The CUDA attention's work plan (runtime/kv/paged_attention_plan.h), checked
 // on the CPU: every (token, query head) gets each of its key ranges from
 // exactly one work item, the ranges of a tile cover keys 0..max_pos in
 // order, tiles stay within one sequence and kAttentionMaxRows rows, and
@@ -10,7 +10,7 @@
 #include <tuple>
 
 #include "runtime/batch.h"
-#include "runtime/paged_attention_plan.h"
+#include "runtime/kv/paged_attention_plan.h"
 
 namespace headroom::runtime {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/safetensors.h"
+#include "runtime/weights/safetensors.h"
 #include "tests/test_support.h"
 
 namespace headroom::runtime {

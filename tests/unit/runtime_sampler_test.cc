@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "runtime/sampler.h"
-#include "runtime/sampling_params.h"
+#include "runtime/sampling/sampler.h"
+#include "runtime/sampling/sampling_params.h"
 
 namespace headroom::runtime {
 namespace {

@@ -1,7 +1,7 @@
 // SHA-256 against the FIPS 180-4 example vectors.
 #include <gtest/gtest.h>
 
-#include "runtime/sha256.h"
+#include "runtime/util/sha256.h"
 
 namespace headroom::runtime {
 namespace {

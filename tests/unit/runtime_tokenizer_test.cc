@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
-#include "runtime/llama2c_tokenizer.h"
-#include "runtime/sentencepiece_tokenizer.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizers/llama2c_tokenizer.h"
+#include "runtime/tokenizers/sentencepiece_tokenizer.h"
+#include "runtime/tokenizers/tokenizer.h"
 #include "tests/reference_encoder.h"
 #include "tests/test_support.h"
 
@@ -790,7 +790,10 @@ std::string VarintField(int field, uint64_t v) {
 // TrainerSpec (field 2) with model_type (3) and byte_fallback (35).
 std::string SentencePieceModelBytes(int model_type, bool byte_fallback) {
   std::string model;
-  for (const char* piece : {"<unk>", "<s>", "</s>", "\xE2\x96\x81" "a", "b"}) {
+  for (const char* piece : {"<unk>", "<s>", "</s>",
+                            "\xE2\x96\x81"
+                            "a",
+                            "b"}) {
     const float score = -1.0f;
     std::string fixed(4, '\0');
     std::memcpy(fixed.data(), &score, 4);

@@ -13,7 +13,7 @@
 #include <random>
 
 #include "runtime/cpu/matmul.h"
-#include "runtime/weight_dtype.h"
+#include "runtime/weights/weight_dtype.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

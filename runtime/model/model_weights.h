@@ -1,0 +1,69 @@
+// Host (fp32) weights of a LLaMA-family decoder. Matrices are (out, in),
+// row-major, as in llama2.c and Hugging Face checkpoints.
+#ifndef HEADROOM_RUNTIME_MODEL_MODEL_WEIGHTS_H_
+#define HEADROOM_RUNTIME_MODEL_MODEL_WEIGHTS_H_
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "runtime/model/model_config.h"
+
+namespace headroom::runtime {
+
+struct LayerWeights {
+  std::vector<float> rms_att;  // [D]
+  std::vector<float> wq;       // [h*d, D]
+  // [nk*d, D]: nk = n_kv_heads when key_cache_proj is set, else g_l.
+  std::vector<float> wk;
+  std::vector<float> wv;       // [g_l*d, D]
+  std::vector<float> wo;       // [D, h*d]
+  std::vector<float> rms_ffn;  // [D]
+  std::vector<float> w1;       // [hidden, D] (gate)
+  std::vector<float> w2;       // [D, hidden] (down)
+  std::vector<float> w3;       // [hidden, D] (up)
+
+  // SVD-a on RoPE keys (method.md): post-RoPE projections kept at runtime.
+  // Empty when the layer's key transformation is folded into wk / wq.
+  // key_cache_proj: [g_l, d, t*d], t = n/g_l; cached head i is
+  //   k~_i = P_K,i [RoPE(k_it); ...; RoPE(k_it+t-1)].
+  std::vector<float> key_cache_proj;
+  // query_proj: [h, d, d]; q~_j = Q_j RoPE(q_j) (Q_j = P_K,i,s for SVD-a).
+  std::vector<float> query_proj;
+
+  bool has_post_rope_proj() const { return !key_cache_proj.empty(); }
+};
+
+struct ModelWeights {
+  ModelConfig config;
+  std::vector<float> token_embedding;  // [vocab, D]
+  std::vector<LayerWeights> layers;    // [n_layers]
+  std::vector<float> rms_final;        // [D]
+  std::vector<float> wcls;  // [vocab, D]; empty when config.tied_embeddings
+
+  // The classifier matrix (token_embedding when tied).
+  const std::vector<float>& classifier() const {
+    return config.tied_embeddings ? token_embedding : wcls;
+  }
+  // Checks every tensor's size against the config; names the tensor.
+  absl::Status Validate() const;
+  // InvalidArgument naming the first tensor (layers.<l>.wq, ...) that holds
+  // a NaN or an infinity, and the index and value of its first such value:
+  // they would otherwise surface far away (LAPACK failing in calibration,
+  // NaN logits). One pass over the weights.
+  absl::Status CheckFinite() const;
+};
+
+// Index of the first NaN or infinity in `values`, or -1. Branch-free over
+// blocks (vectorizes), so it costs about one read of the data.
+int64_t FirstNonFinite(absl::Span<const float> values);
+
+// OK, or InvalidArgument "tensor <name> has <value> at index <i>".
+absl::Status CheckFiniteTensor(absl::Span<const float> values,
+                               std::string_view name);
+
+}  // namespace headroom::runtime
+
+#endif  // HEADROOM_RUNTIME_MODEL_MODEL_WEIGHTS_H_

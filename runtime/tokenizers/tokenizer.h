@@ -1,0 +1,67 @@
+// Tokenizer: text <-> token ids, behind one interface for llama2.c's
+// tokenizer.bin and SentencePiece's tokenizer.model.
+#ifndef HEADROOM_RUNTIME_TOKENIZERS_TOKENIZER_H_
+#define HEADROOM_RUNTIME_TOKENIZERS_TOKENIZER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace headroom::runtime {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // Ids of `text`, with BOS first when `add_bos`. Never fails on valid UTF-8;
+  // bytes that are not in the vocabulary fall back to byte tokens.
+  virtual std::vector<int> Encode(std::string_view text,
+                                  bool add_bos) const = 0;
+  // The bytes token `id` stands for when it follows `prev_id` (the leading
+  // space of a piece right after BOS is dropped; byte tokens give one raw
+  // byte, which may be part of a multi-byte UTF-8 character). BOS, EOS and
+  // ids outside [0, vocab_size()) give "": any int is safe to pass.
+  virtual std::string DecodeToken(int prev_id, int id) const = 0;
+  // Text of a whole sequence (BOS and EOS contribute nothing): DecodeToken
+  // of each id after the one before it, the first as if it followed BOS, so
+  // that the dummy-prefix space Encode adds is dropped with or without BOS:
+  // Decode(Encode(s, add_bos)) == s for any bytes with llama2.c's
+  // tokenizer, and for valid UTF-8 without U+2581 with SentencePiece's (see
+  // SentencePieceTokenizer::Encode).
+  virtual std::string Decode(const std::vector<int>& ids) const;
+
+  virtual int vocab_size() const = 0;
+  virtual int bos_id() const = 0;
+  virtual int eos_id() const = 0;
+};
+
+// Loads `path`: a SentencePiece model when it ends in ".model", else a
+// llama2.c tokenizer.bin with `vocab_size` entries. `vocab_size` is checked
+// against the file (InvalidArgument naming both counts); 0 skips the check.
+// NotFound when the file is missing, DataLoss when it is malformed.
+// SentencePiece models are read without libsentencepiece and only when they
+// are BPE with byte fallback, a dummy prefix and the identity normalizer
+// (sentencepiece_bpe_reader.h); others (unigram, ...) are Unimplemented,
+// naming the file and the model type. SentencePieceTokenizer (libsentencepiece)
+// is no longer reached from here: it serves as the tests' reference.
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(
+    const std::string& path, int vocab_size);
+
+// The tokenizer that belongs to a model when none is given: in the model's
+// directory (or beside the .bin file) tokenizer.model, then tokenizer.bin,
+// then the only tok*.bin file. NotFound names the directory and the names
+// tried (also when several tok*.bin files make the choice ambiguous).
+absl::StatusOr<std::string> FindTokenizerFor(const std::string& model_path);
+
+// The byte that a byte-fallback piece stands for: `piece` is exactly "<0xXX>"
+// with two hex digits (either case); nullopt for every other piece. Shared by
+// the implementations so that both decode byte pieces identically.
+std::optional<unsigned char> ParseBytePiece(std::string_view piece);
+
+}  // namespace headroom::runtime
+
+#endif  // HEADROOM_RUNTIME_TOKENIZERS_TOKENIZER_H_

@@ -1,0 +1,50 @@
+// Hugging Face LLaMA-family checkpoint directories: config.json plus
+// model.safetensors, or sharded *.safetensors with
+// model.safetensors.index.json. F32, F16 and BF16 tensors, read as fp32.
+#ifndef HEADROOM_RUNTIME_WEIGHTS_HF_CHECKPOINT_H_
+#define HEADROOM_RUNTIME_WEIGHTS_HF_CHECKPOINT_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "runtime/model/model_weights.h"
+
+namespace headroom::runtime {
+
+// Loads the directory `dir`; rope_style is kHalf (rotate_half pairing).
+// Reads model.safetensors, else model.safetensors.index.json and its shards.
+// Errors name the file and the field or tensor at fault: InvalidArgument for
+// a malformed config.json or wrong shapes, NotFound for a missing file or
+// tensor, Unimplemented for LLaMA variants the runtime does not compute
+// (rope_scaling, biases, non-silu activations, other model types).
+// A Mistral config with sliding_window below max_position_embeddings loads
+// with max_seq_len = sliding_window, where the model is exact.
+absl::StatusOr<ModelWeights> LoadHfCheckpoint(const std::string& dir);
+
+enum class HfDtype { kF32, kF16, kBF16 };
+
+// "f32", "f16", "bf16" (as on the command line).
+const char* HfDtypeName(HfDtype dtype);
+// Parses "f32" / "f16" / "bf16" (also "float32", "float16", "bfloat16");
+// InvalidArgument names `name` otherwise.
+absl::StatusOr<HfDtype> ParseHfDtype(std::string_view name);
+
+struct HfWriteOptions {
+  HfDtype dtype = HfDtype::kF32;
+};
+
+// Writes config.json + model.safetensors into `dir` (created if needed).
+// Weights with interleaved RoPE have their q/k rows permuted into the
+// rotate_half pairing, so the written model computes the same function.
+// FailedPrecondition for weights HF LLaMA cannot express: post-RoPE key /
+// query projections, or per-layer KV head counts that differ; a uniform
+// cache_kv_heads g is written as num_key_value_heads = g. InvalidArgument
+// when a weight overflows the chosen dtype.
+absl::Status WriteHfCheckpoint(const ModelWeights& weights,
+                               const std::string& dir,
+                               const HfWriteOptions& options = {});
+
+}  // namespace headroom::runtime
+
+#endif  // HEADROOM_RUNTIME_WEIGHTS_HF_CHECKPOINT_H_

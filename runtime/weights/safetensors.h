@@ -1,0 +1,153 @@
+// safetensors files (https://huggingface.co/docs/safetensors): an 8-byte
+// little-endian u64 N, N bytes of JSON describing the tensors, then the data
+// section. The JSON maps each tensor name to
+//   {"dtype": "F32", "shape": [rows, cols], "data_offsets": [begin, end]}
+// with byte offsets relative to the start of the data section, plus an
+// optional "__metadata__" object of string -> string.
+//
+// Parsing accepts every fixed-width dtype of the format (so that a checkpoint
+// carrying, say, an I64 buffer still opens); reading values supports only F32,
+// F16 and BF16 and rejects the others, naming the tensor and its dtype. A
+// dtype string the format does not define is rejected at parse time, because
+// its element size, and so the byte-length check, is unknown.
+//
+// The reader is strict about anything that could make it read out of bounds
+// or misinterpret bytes (sizes, offsets, overlaps, shape/length agreement) and
+// lenient about harmless layout: unused bytes between or after tensors are
+// allowed, though the writer never produces them.
+//
+// Usage:
+//   absl::StatusOr<SafetensorsFile> f = SafetensorsFile::Open(path);
+//   absl::StatusOr<std::vector<float>> w = f->ReadFloat("w", {rows, cols});
+#ifndef HEADROOM_RUNTIME_WEIGHTS_SAFETENSORS_H_
+#define HEADROOM_RUNTIME_WEIGHTS_SAFETENSORS_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "runtime/weights/weight_dtype.h"
+
+namespace headroom::runtime {
+
+// The element types of the safetensors format that have a whole number of
+// bytes per element.
+enum class SafetensorsDtype {
+  kBool,
+  kU8,
+  kI8,
+  kF8E5M2,
+  kF8E4M3,
+  kI16,
+  kU16,
+  kF16,
+  kBF16,
+  kI32,
+  kU32,
+  kF32,
+  kF64,
+  kI64,
+  kU64,
+};
+
+// The format's spelling: "F32", "BF16", "F8_E4M3", ...
+const char* SafetensorsDtypeName(SafetensorsDtype dtype);
+// Bytes per element.
+int SafetensorsDtypeSize(SafetensorsDtype dtype);
+// Parses the format's spelling; InvalidArgument names `name` when unknown.
+absl::StatusOr<SafetensorsDtype> ParseSafetensorsDtype(std::string_view name);
+
+// (fp16 and bf16 conversions: runtime/weights/weight_dtype.h.)
+
+struct SafetensorsTensorInfo {
+  std::string name;
+  SafetensorsDtype dtype = SafetensorsDtype::kF32;
+  std::vector<int64_t> shape;  // [] is a scalar (one element)
+  // Byte range [begin, end) relative to the start of the data section.
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  int64_t numel = 0;  // product of shape, checked for overflow
+};
+
+struct SafetensorsHeader {
+  uint64_t header_size = 0;  // N, the JSON's length in bytes
+  uint64_t data_start = 0;   // 8 + N: absolute file offset of the data section
+  uint64_t data_size = 0;    // file size - data_start
+  // By name; std::less<> allows lookup by string_view.
+  std::map<std::string, SafetensorsTensorInfo, std::less<>> tensors;
+  std::map<std::string, std::string, std::less<>> metadata;
+
+  // nullptr when absent.
+  const SafetensorsTensorInfo* Find(std::string_view name) const;
+};
+
+// Parses and validates the header of a safetensors file of `file_size` bytes
+// whose first bytes are `file_prefix` (at least 8 + N of them, or the whole
+// file when shorter). Errors are InvalidArgument and name `file_name` and,
+// where one is at fault, the tensor.
+absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(
+    absl::Span<const uint8_t> file_prefix, uint64_t file_size,
+    std::string_view file_name);
+
+// A safetensors file on disk: the header is read once at Open; each Read
+// opens the file again, so a SafetensorsFile is cheap to keep and copy.
+class SafetensorsFile {
+ public:
+  // Reads and validates the header. NotFound when `path` cannot be opened.
+  static absl::StatusOr<SafetensorsFile> Open(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  const SafetensorsHeader& header() const { return header_; }
+  // nullptr when absent.
+  const SafetensorsTensorInfo* Find(std::string_view name) const {
+    return header_.Find(name);
+  }
+
+  // The values of tensor `name` converted to fp32, row-major in its shape.
+  // NotFound when absent; Unimplemented for dtypes other than F32/F16/BF16;
+  // DataLoss when the file is shorter than its header said.
+  absl::StatusOr<std::vector<float>> ReadFloat(std::string_view name) const;
+  // Same, and InvalidArgument naming the tensor and both shapes when its
+  // shape is not `expected_shape`.
+  absl::StatusOr<std::vector<float>> ReadFloat(
+      std::string_view name, absl::Span<const int64_t> expected_shape) const;
+
+ private:
+  SafetensorsFile(std::string path, SafetensorsHeader header)
+      : path_(std::move(path)), header_(std::move(header)) {}
+
+  std::string path_;
+  SafetensorsHeader header_;
+};
+
+// One fp32 tensor for WriteSafetensors; `values` (row-major) must outlive
+// the call and hold exactly product(shape) values.
+struct SafetensorsTensorToWrite {
+  std::string name;
+  std::vector<int64_t> shape;
+  absl::Span<const float> values;
+};
+
+// Writes `tensors` converted to `dtype` (F32, F16 or BF16) with `metadata`
+// as "__metadata__" (omitted when empty). Tensors are stored sorted by name,
+// back to back; the JSON is padded with spaces so that the data section
+// starts at a multiple of 8 bytes. The file is written beside `path` and
+// renamed into place, so a failed write leaves no partial file at `path`.
+absl::Status WriteSafetensors(
+    const std::string& path, absl::Span<const SafetensorsTensorToWrite> tensors,
+    SafetensorsDtype dtype,
+    const std::map<std::string, std::string>& metadata = {});
+
+// Shape as "[a, b]" for error messages.
+std::string ShapeToString(absl::Span<const int64_t> shape);
+
+}  // namespace headroom::runtime
+
+#endif  // HEADROOM_RUNTIME_WEIGHTS_SAFETENSORS_H_
