@@ -19,6 +19,9 @@ started=$SECONDS
 
 stage() { printf '\n=== %s (%ds elapsed) ===\n' "$1" $((SECONDS - started)); }
 
+stage "test oracles (npm ci in tests/js, from its lockfile)"
+npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+
 stage "release build"
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C build/release -j"$JOBS"
