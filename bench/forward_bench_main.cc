@@ -23,24 +23,12 @@
 namespace headroom::bench {
 namespace {
 
-int64_t WeightBytes(const runtime::ModelWeights& w) {
-  int64_t n = w.token_embedding.size() + w.rms_final.size() + w.wcls.size();
-  for (const auto& l : w.layers) {
-    n += l.rms_att.size() + l.wq.size() + l.wk.size() + l.wv.size() +
-         l.wo.size() + l.rms_ffn.size() + l.w1.size() + l.w2.size() +
-         l.w3.size() + l.key_cache_proj.size() + l.query_proj.size();
-  }
-  return n * static_cast<int64_t>(sizeof(float));
-}
-
 // Bytes a decode step reads: all matrices except the embedding table (one
 // row is gathered) but including the classifier, plus the KV of `context`
 // tokens.
 int64_t DecodeBytesPerToken(const runtime::ModelWeights& w, int context) {
-  int64_t bytes = WeightBytes(w);
-  if (!w.config.tied_embeddings) {
-    bytes -= static_cast<int64_t>(w.token_embedding.size() * sizeof(float));
-  }
+  int64_t bytes = w.weight_bytes();
+  if (!w.config.tied_embeddings) bytes -= w.token_embedding.bytes();
   return bytes + int64_t{context} * w.config.KvValuesPerToken() *
                      static_cast<int64_t>(sizeof(float));
 }
@@ -71,7 +59,7 @@ absl::Status Run(int argc, char** argv) {
         "--prompt-tokens + --decode-tokens (%d) exceed the context %d",
         *prompt_tokens + *decode_tokens, config.max_seq_len));
   }
-  const int64_t weight_bytes = WeightBytes(*weights);
+  const int64_t weight_bytes = weights->weight_bytes();
   const int mid_context = *prompt_tokens + *decode_tokens / 2;
   const int64_t decode_bytes = DecodeBytesPerToken(*weights, mid_context);
   runtime::BackendOptions options;

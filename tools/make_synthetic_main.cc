@@ -62,32 +62,28 @@ absl::Status Run(int argc, char** argv) {
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
   // Uniform on [-a, a] has standard deviation a / sqrt(3).
   std::uniform_real_distribution<float> uniform(-0.0346f, 0.0346f);
-  auto fill = [&](std::vector<float>& t, int64_t n) {
-    t.resize(n);
-    for (float& v : t) v = uniform(rng);
+  auto fill = [&](runtime::Tensor& t, int64_t rows, int64_t cols) {
+    std::vector<float> values(rows * cols);
+    for (float& v : values) v = uniform(rng);
+    t = runtime::Tensor::FromF32(std::move(values), rows, cols);
   };
   const int64_t D = c.dim, F = c.hidden_dim, d = c.head_dim;
-  fill(w.token_embedding, int64_t{c.vocab_size} * D);
+  fill(w.token_embedding, c.vocab_size, D);
   w.layers.resize(c.n_layers);
   for (runtime::LayerWeights& l : w.layers) {
     l.rms_att.assign(D, 1.0f);
     l.rms_ffn.assign(D, 1.0f);
-    fill(l.wq, c.n_heads * d * D);
-    fill(l.wk, c.n_kv_heads * d * D);
-    fill(l.wv, c.n_kv_heads * d * D);
-    fill(l.wo, D * c.n_heads * d);
-    fill(l.w1, F * D);
-    fill(l.w2, D * F);
-    fill(l.w3, F * D);
+    fill(l.wq, c.n_heads * d, D);
+    fill(l.wk, c.n_kv_heads * d, D);
+    fill(l.wv, c.n_kv_heads * d, D);
+    fill(l.wo, D, c.n_heads * d);
+    fill(l.w1, F, D);
+    fill(l.w2, D, F);
+    fill(l.w3, F, D);
   }
   w.rms_final.assign(D, 1.0f);
   if (auto s = runtime::WriteLlama2cCheckpoint(w, *out); !s.ok()) return s;
-  int64_t params = w.token_embedding.size() + w.rms_final.size();
-  for (const auto& l : w.layers) {
-    params += l.rms_att.size() + l.rms_ffn.size() + l.wq.size() + l.wk.size() +
-              l.wv.size() + l.wo.size() + l.w1.size() + l.w2.size() +
-              l.w3.size();
-  }
+  const int64_t params = w.parameter_count();
   std::cout << absl::StrFormat(
       "wrote %s: dim %d, hidden %d, layers %d, heads %d, kv heads %d, vocab "
       "%d, context %d, %.1f M parameters\n",

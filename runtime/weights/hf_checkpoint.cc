@@ -393,6 +393,17 @@ class WeightFiles {
     return files_[it->second].ReadFloat(name, shape);
   }
 
+  absl::StatusOr<Tensor> ReadTensor(const std::string& name, int64_t rows,
+                                    int64_t cols,
+                                    std::optional<WeightDtype> wanted) const {
+    auto it = where_.find(name);
+    if (it == where_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("tensor '", name, "' not found in ", source_));
+    }
+    return files_[it->second].ReadTensor(name, rows, cols, wanted);
+  }
+
   const std::string& source() const { return source_; }
 
  private:
@@ -432,7 +443,7 @@ absl::Status CheckNoExtraTensors(const WeightFiles& files,
 // Rows of a [heads * d, cols] q/k projection, from llama2.c's interleaved
 // RoPE pairing (2p, 2p+1) to HF's rotate_half pairing (p, p + d/2): within
 // each head, HF row c*(d/2) + p is llama2.c row 2p + c, c in {0, 1}.
-std::vector<float> InterleavedToHalfRows(const std::vector<float>& w, int heads,
+std::vector<float> InterleavedToHalfRows(absl::Span<const float> w, int heads,
                                          int d, int cols) {
   std::vector<float> out(w.size());
   const int half = d / 2;
@@ -526,7 +537,8 @@ absl::StatusOr<HfDtype> ParseHfDtype(std::string_view name) {
       "unknown dtype \"", Sv(name), "\"; expected f32, f16 or bf16"));
 }
 
-absl::StatusOr<ModelWeights> LoadHfCheckpoint(const std::string& dir) {
+absl::StatusOr<ModelWeights> LoadHfCheckpoint(
+    const std::string& dir, std::optional<WeightDtype> weights_dtype) {
   const std::string config_path = (fs::path(dir) / kConfigName).string();
   std::error_code ec;
   if (!fs::exists(config_path, ec)) {
@@ -543,41 +555,43 @@ absl::StatusOr<ModelWeights> LoadHfCheckpoint(const std::string& dir) {
   const int64_t q_rows = int64_t{c.n_heads} * c.head_dim;
   const int64_t kv_rows = int64_t{c.n_kv_heads} * c.head_dim;
 
-  // Every tensor to read: HF name, shape, destination.
+  // Every tensor to read: HF name, shape, destination (a norm vector or a
+  // matrix).
   struct Target {
     std::string name;
     std::vector<int64_t> shape;
-    std::vector<float>* dst;
+    std::vector<float>* vector = nullptr;
+    Tensor* matrix = nullptr;
   };
   std::vector<Target> targets;
-  targets.push_back({"model.embed_tokens.weight", {V, D}, &w.token_embedding});
+  auto vec = [&](std::string name, int64_t n, std::vector<float>* dst) {
+    targets.push_back({std::move(name), {n}, dst, nullptr});
+  };
+  auto mat = [&](std::string name, int64_t rows, int64_t cols, Tensor* dst) {
+    targets.push_back({std::move(name), {rows, cols}, nullptr, dst});
+  };
+  mat("model.embed_tokens.weight", V, D, &w.token_embedding);
   w.layers.resize(c.n_layers);
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights& L = w.layers[l];
-    targets.push_back(
-        {LayerName(l, "input_layernorm.weight"), {D}, &L.rms_att});
-    targets.push_back(
-        {LayerName(l, "self_attn.q_proj.weight"), {q_rows, D}, &L.wq});
-    targets.push_back(
-        {LayerName(l, "self_attn.k_proj.weight"), {kv_rows, D}, &L.wk});
-    targets.push_back(
-        {LayerName(l, "self_attn.v_proj.weight"), {kv_rows, D}, &L.wv});
-    targets.push_back(
-        {LayerName(l, "self_attn.o_proj.weight"), {D, q_rows}, &L.wo});
-    targets.push_back(
-        {LayerName(l, "post_attention_layernorm.weight"), {D}, &L.rms_ffn});
-    targets.push_back({LayerName(l, "mlp.gate_proj.weight"), {F, D}, &L.w1});
-    targets.push_back({LayerName(l, "mlp.down_proj.weight"), {D, F}, &L.w2});
-    targets.push_back({LayerName(l, "mlp.up_proj.weight"), {F, D}, &L.w3});
+    vec(LayerName(l, "input_layernorm.weight"), D, &L.rms_att);
+    mat(LayerName(l, "self_attn.q_proj.weight"), q_rows, D, &L.wq);
+    mat(LayerName(l, "self_attn.k_proj.weight"), kv_rows, D, &L.wk);
+    mat(LayerName(l, "self_attn.v_proj.weight"), kv_rows, D, &L.wv);
+    mat(LayerName(l, "self_attn.o_proj.weight"), D, q_rows, &L.wo);
+    vec(LayerName(l, "post_attention_layernorm.weight"), D, &L.rms_ffn);
+    mat(LayerName(l, "mlp.gate_proj.weight"), F, D, &L.w1);
+    mat(LayerName(l, "mlp.down_proj.weight"), D, F, &L.w2);
+    mat(LayerName(l, "mlp.up_proj.weight"), F, D, &L.w3);
   }
-  targets.push_back({"model.norm.weight", {D}, &w.rms_final});
+  vec("model.norm.weight", D, &w.rms_final);
   if (!c.tied_embeddings) {
     if (!files.Has("lm_head.weight")) {
       return absl::NotFoundError(
           absl::StrCat("tensor 'lm_head.weight' not found in ", files.source(),
                        " and tie_word_embeddings is false in ", config_path));
     }
-    targets.push_back({"lm_head.weight", {V, D}, &w.wcls});
+    mat("lm_head.weight", V, D, &w.wcls);
   }
 
   std::set<std::string> expected;
@@ -586,10 +600,19 @@ absl::StatusOr<ModelWeights> LoadHfCheckpoint(const std::string& dir) {
     return s;
   }
   for (const Target& t : targets) {
-    HR_ASSIGN_OR_RETURN(*t.dst, files.Read(t.name, t.shape));
-    if (absl::Status s = CheckFiniteTensor(*t.dst, t.name); !s.ok()) {
+    absl::Status finite;
+    if (t.vector != nullptr) {
+      HR_ASSIGN_OR_RETURN(*t.vector, files.Read(t.name, t.shape));
+      finite = CheckFiniteTensor(*t.vector, t.name);
+    } else {
+      HR_ASSIGN_OR_RETURN(
+          *t.matrix,
+          files.ReadTensor(t.name, t.shape[0], t.shape[1], weights_dtype));
+      finite = CheckFiniteTensor(*t.matrix, t.name);
+    }
+    if (!finite.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(files.source(), ": ", s.message()));
+          absl::StrCat(files.source(), ": ", finite.message()));
     }
   }
   if (absl::Status s = w.Validate(); !s.ok()) {
@@ -634,21 +657,26 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
   const int64_t D = c.dim, F = c.hidden_dim, V = c.vocab_size, d = c.head_dim;
   const int64_t q_rows = c.n_heads * d, kv_rows = g * d;
   const bool permute = c.rope_style == RopeStyle::kInterleaved;
-  // Permuted copies of wq / wk live here while the spans point at them.
-  std::vector<std::vector<float>> permuted;
-  permuted.reserve(2 * c.n_layers);
+  // fp32 copies of the matrices (and permuted wq / wk) live here while the
+  // spans point at them.
+  std::vector<std::vector<float>> floats;
+  floats.reserve(9 * c.n_layers + 2);
+  auto f32 = [&floats](const Tensor& t) -> absl::Span<const float> {
+    floats.push_back(t.ToFloat());
+    return floats.back();
+  };
 
   std::vector<SafetensorsTensorToWrite> tensors;
   tensors.push_back(
-      {"model.embed_tokens.weight", {V, D}, weights.token_embedding});
+      {"model.embed_tokens.weight", {V, D}, f32(weights.token_embedding)});
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& L = weights.layers[l];
-    absl::Span<const float> wq = L.wq, wk = L.wk;
+    absl::Span<const float> wq = f32(L.wq), wk = f32(L.wk);
     if (permute) {
-      permuted.push_back(InterleavedToHalfRows(L.wq, c.n_heads, d, D));
-      wq = permuted.back();
-      permuted.push_back(InterleavedToHalfRows(L.wk, g, d, D));
-      wk = permuted.back();
+      floats.push_back(InterleavedToHalfRows(wq, c.n_heads, d, D));
+      wq = floats.back();
+      floats.push_back(InterleavedToHalfRows(wk, g, d, D));
+      wk = floats.back();
     }
     tensors.push_back({LayerName(l, "input_layernorm.weight"), {D}, L.rms_att});
     tensors.push_back(
@@ -656,18 +684,20 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
     tensors.push_back(
         {LayerName(l, "self_attn.k_proj.weight"), {kv_rows, D}, wk});
     tensors.push_back(
-        {LayerName(l, "self_attn.v_proj.weight"), {kv_rows, D}, L.wv});
+        {LayerName(l, "self_attn.v_proj.weight"), {kv_rows, D}, f32(L.wv)});
     tensors.push_back(
-        {LayerName(l, "self_attn.o_proj.weight"), {D, q_rows}, L.wo});
+        {LayerName(l, "self_attn.o_proj.weight"), {D, q_rows}, f32(L.wo)});
     tensors.push_back(
         {LayerName(l, "post_attention_layernorm.weight"), {D}, L.rms_ffn});
-    tensors.push_back({LayerName(l, "mlp.gate_proj.weight"), {F, D}, L.w1});
-    tensors.push_back({LayerName(l, "mlp.down_proj.weight"), {D, F}, L.w2});
-    tensors.push_back({LayerName(l, "mlp.up_proj.weight"), {F, D}, L.w3});
+    tensors.push_back(
+        {LayerName(l, "mlp.gate_proj.weight"), {F, D}, f32(L.w1)});
+    tensors.push_back(
+        {LayerName(l, "mlp.down_proj.weight"), {D, F}, f32(L.w2)});
+    tensors.push_back({LayerName(l, "mlp.up_proj.weight"), {F, D}, f32(L.w3)});
   }
   tensors.push_back({"model.norm.weight", {D}, weights.rms_final});
   if (!c.tied_embeddings) {
-    tensors.push_back({"lm_head.weight", {V, D}, weights.wcls});
+    tensors.push_back({"lm_head.weight", {V, D}, f32(weights.wcls)});
   }
   const std::string weights_path = (fs::path(dir) / kWeightsName).string();
   if (absl::Status s = WriteSafetensors(weights_path, tensors,

@@ -1,14 +1,17 @@
 // Hugging Face LLaMA-family checkpoint directories: config.json plus
 // model.safetensors, or sharded *.safetensors with
-// model.safetensors.index.json. F32, F16 and BF16 tensors, read as fp32.
+// model.safetensors.index.json. F32, F16 and BF16 tensors; matrices are
+// viewed in place from the mapped files when served in their own dtype.
 #ifndef HEADROOM_RUNTIME_WEIGHTS_HF_CHECKPOINT_H_
 #define HEADROOM_RUNTIME_WEIGHTS_HF_CHECKPOINT_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
 #include "runtime/model/model_weights.h"
+#include "runtime/weights/weight_dtype.h"
 
 namespace headroom::runtime {
 
@@ -20,7 +23,12 @@ namespace headroom::runtime {
 // (rope_scaling, biases, non-silu activations, other model types).
 // A Mistral config with sliding_window below max_position_embeddings loads
 // with max_seq_len = sliding_window, where the model is exact.
-absl::StatusOr<ModelWeights> LoadHfCheckpoint(const std::string& dir);
+// `weights_dtype` is the dtype the matrices are served in (nullopt: each
+// its own, viewed in place; else converted one tensor at a time, see
+// TensorFromStored).
+absl::StatusOr<ModelWeights> LoadHfCheckpoint(
+    const std::string& dir,
+    std::optional<WeightDtype> weights_dtype = std::nullopt);
 
 enum class HfDtype { kF32, kF16, kBF16 };
 
