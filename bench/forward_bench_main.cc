@@ -2,6 +2,7 @@
 // backend, beside the bound memory bandwidth sets on decode.
 //
 //   headroom-bench-forward --model PATH [--threads 1] [--prompt-tokens 128]
+//       [--weights-dtype auto|f32|f16|bf16|q8_0]
 //       [--decode-tokens 64] [--repeats 3]
 //
 // Decode bound: each decode step reads every weight once (fp32) plus the KV
@@ -19,6 +20,7 @@
 #include "runtime/sequence_runner.h"
 #include "runtime/weights/model_loader.h"
 #include "tools/cli_args.h"
+#include "tools/model_bundle.h"
 
 namespace headroom::bench {
 namespace {
@@ -36,6 +38,7 @@ int64_t DecodeBytesPerToken(const runtime::ModelWeights& w, int context) {
 absl::Status Run(int argc, char** argv) {
   auto args = tools::CliArgs::Parse(argc, argv, 1,
                                     {{"model"},
+                                     {tools::kWeightsDtypeFlag},
                                      {"threads"},
                                      {"prompt-tokens"},
                                      {"decode-tokens"},
@@ -51,7 +54,9 @@ absl::Status Run(int argc, char** argv) {
                                 decode_tokens.status(), repeats.status()}) {
     if (!s.ok()) return s;
   }
-  auto weights = runtime::LoadModel(*model);
+  auto load = tools::LoadOptionsFromArgs(*args);
+  if (!load.ok()) return load.status();
+  auto weights = runtime::LoadModel(*model, *load);
   if (!weights.ok()) return weights.status();
   const runtime::ModelConfig config = weights->config;
   if (*prompt_tokens + *decode_tokens > config.max_seq_len) {

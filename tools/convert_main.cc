@@ -19,6 +19,7 @@
 #include "runtime/weights/hf_checkpoint.h"
 #include "runtime/weights/model_loader.h"
 #include "tools/cli_args.h"
+#include "tools/model_bundle.h"
 
 namespace headroom::tools {
 namespace {
@@ -26,7 +27,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kUsage[] =
-    "usage: headroom-convert --from PATH --to DIR [--dtype f32|f16|bf16]";
+    "usage: headroom-convert --from PATH --to DIR [--dtype f32|f16|bf16] "
+    "[--weights-dtype auto|f32|f16|bf16|q8_0]";
 
 // Copies the source model's tokenizer into `to_dir`; returns a phrase for
 // the summary line ("" when there is none to copy).
@@ -57,7 +59,8 @@ absl::StatusOr<std::string> CopyTokenizer(const std::string& from,
 }
 
 absl::Status Run(int argc, char** argv) {
-  auto args = CliArgs::Parse(argc, argv, 1, {{"from"}, {"to"}, {"dtype"}});
+  auto args = CliArgs::Parse(
+      argc, argv, 1, {{"from"}, {"to"}, {"dtype"}, {kWeightsDtypeFlag}});
   if (!args.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(args.status().message(), "\n", kUsage));
@@ -82,7 +85,9 @@ absl::Status Run(int argc, char** argv) {
         absl::StrCat("--dtype: ", dtype.status().message()));
   }
 
-  auto weights = runtime::LoadModel(*from);
+  auto load = LoadOptionsFromArgs(*args);
+  if (!load.ok()) return load.status();
+  auto weights = runtime::LoadModel(*from, *load);
   if (!weights.ok()) return weights.status();
   runtime::HfWriteOptions options;
   options.dtype = *dtype;

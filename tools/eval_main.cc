@@ -2,11 +2,13 @@
 //
 //   headroom-eval ppl --model PATH [--tokenizer PATH] --text FILE
 //       [--lines A:B] [--projections FILE] [--threads N]
+//       [--weights-dtype auto|f32|f16|bf16|q8_0]
 //
 // Teacher-forced perplexity, each non-empty line of FILE its own sequence
 // (BOS + tokens, truncated to the context); A and B count non-empty lines
 // from 1, inclusive. --projections applies a projections file (from
-// headroom-compress) on load, as the server does. The last line of output is one JSON object:
+// headroom-compress) on load, as the server does. The last line of output is
+// one JSON object:
 //   {"lines": N, "predicted_tokens": N, "nll_per_token": X, "perplexity": X}
 #include <chrono>
 #include <iostream>
@@ -23,8 +25,13 @@ namespace {
 
 absl::Status RunPerplexity(int argc, char** argv) {
   auto args = CliArgs::Parse(argc, argv, 2,
-                             {{"model"}, {"tokenizer"}, {"text"}, {"lines"},
-                              {"projections"}, {"threads"}});
+                             {{"model"},
+                              {"tokenizer"},
+                              {kWeightsDtypeFlag},
+                              {"text"},
+                              {"lines"},
+                              {"projections"},
+                              {"threads"}});
   if (!args.ok()) return args.status();
   auto model = args->Require("model");
   if (!model.ok()) return model.status();
@@ -36,13 +43,14 @@ absl::Status RunPerplexity(int argc, char** argv) {
   auto threads = args->GetInt("threads", 1);
   if (!threads.ok()) return threads.status();
 
-  auto lines = has_range
-                   ? compress::ReadNonEmptyLines(*text, range->first,
-                                                 range->second)
-                   : compress::ReadNonEmptyLines(*text);
+  auto lines = has_range ? compress::ReadNonEmptyLines(*text, range->first,
+                                                       range->second)
+                         : compress::ReadNonEmptyLines(*text);
   if (!lines.ok()) return lines.status();
+  auto load = LoadOptionsFromArgs(*args);
+  if (!load.ok()) return load.status();
   auto bundle = LoadCompressedModelBundle(*model, args->Get("tokenizer"),
-                                          args->Get("projections"));
+                                          args->Get("projections"), *load);
   if (!bundle.ok()) return bundle.status();
   runtime::BackendOptions options;
   options.num_threads = *threads;
@@ -50,8 +58,8 @@ absl::Status RunPerplexity(int argc, char** argv) {
   if (!backend.ok()) return backend.status();
 
   const auto start = std::chrono::steady_clock::now();
-  auto result = compress::EvaluatePerplexity(**backend, *bundle->tokenizer,
-                                             *lines);
+  auto result =
+      compress::EvaluatePerplexity(**backend, *bundle->tokenizer, *lines);
   if (!result.ok()) return result.status();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -74,7 +82,8 @@ absl::Status RunPerplexity(int argc, char** argv) {
 int main(int argc, char** argv) {
   const std::string usage =
       "usage: headroom-eval ppl --model PATH [--tokenizer PATH] --text FILE "
-      "[--lines A:B] [--projections FILE] [--threads N]";
+      "[--lines A:B] [--projections FILE] [--threads N] "
+      "[--weights-dtype auto|f32|f16|bf16|q8_0]";
   if (argc < 2 || std::string(argv[1]) != "ppl") {
     std::cerr << usage << "\n";
     return 2;

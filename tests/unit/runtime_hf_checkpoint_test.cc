@@ -352,6 +352,44 @@ TEST_F(HfCheckpointTest, LoadsBF16) {
                   &BFloat16ToFloat, &FloatToBFloat16);
 }
 
+// Matrices stored in the served dtype are views of the mapped file (no copy,
+// no widening); another dtype converts each one; the mapping outlives the
+// views once the loader has returned.
+TEST_F(HfCheckpointTest, MatricesAreViewsOfTheMappedFileOrConverted) {
+  const std::string dir = testing::MakeTempDir("views");
+  const ModelWeights original = MakeWeights(/*tied=*/false, RopeStyle::kHalf);
+  HfWriteOptions bf16;
+  bf16.dtype = HfDtype::kBF16;
+  ASSERT_TRUE(WriteHfCheckpoint(original, dir, bf16).ok());
+
+  absl::StatusOr<ModelWeights> as_stored = LoadHfCheckpoint(dir);
+  ASSERT_TRUE(as_stored.ok()) << as_stored.status();
+  for (const Tensor* t : {&as_stored->token_embedding, &as_stored->wcls,
+                          &as_stored->layers[1].wq, &as_stored->layers[1].w2}) {
+    EXPECT_TRUE(t->is_view());
+    EXPECT_EQ(t->dtype(), WeightDtype::kBF16);
+  }
+  EXPECT_EQ(as_stored->DtypeSummary(), "bf16");
+  const std::vector<float> bf16_values = as_stored->layers[0].wo.ToFloat();
+
+  absl::StatusOr<ModelWeights> wide = LoadHfCheckpoint(dir, WeightDtype::kF32);
+  ASSERT_TRUE(wide.ok()) << wide.status();
+  EXPECT_FALSE(wide->layers[0].wo.is_view());
+  EXPECT_EQ(wide->layers[0].wo.dtype(), WeightDtype::kF32);
+  EXPECT_EQ(wide->layers[0].wo.ToFloat(), bf16_values);  // widening is exact
+  EXPECT_EQ(
+      wide->weight_bytes() - as_stored->weight_bytes(),
+      as_stored->weight_bytes() -
+          int64_t{sizeof(float)} * (2 * (16 + 16) + 16));  // norms stay fp32
+
+  // q8_0 needs rows of a multiple of 32 weights; these rows (16 and 24) fall
+  // back to f16, and the summary says so.
+  absl::StatusOr<ModelWeights> q8 = LoadHfCheckpoint(dir, WeightDtype::kQ8_0);
+  ASSERT_TRUE(q8.ok()) << q8.status();
+  EXPECT_EQ(q8->layers[0].w2.dtype(), WeightDtype::kF16);
+  EXPECT_EQ(q8->DtypeSummary(), "f16");
+}
+
 TEST_F(HfCheckpointTest, LoadsShardedIndex) {
   const ModelWeights original = MakeWeights(/*tied=*/false, RopeStyle::kHalf);
   const std::string dir = WriteModel("sharded", /*tied=*/false);
