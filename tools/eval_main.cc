@@ -9,7 +9,8 @@
 // from 1, inclusive. --projections applies a projections file (from
 // headroom-compress) on load, as the server does. The last line of output is
 // one JSON object:
-//   {"lines": N, "predicted_tokens": N, "nll_per_token": X, "perplexity": X}
+//   {"lines": N, "predicted_tokens": N, "nll_per_token": X, "perplexity": X,
+//    "weights": "bf16"}   (the matrices' dtypes, ModelWeights::DtypeSummary)
 #include <chrono>
 #include <iostream>
 
@@ -52,6 +53,7 @@ absl::Status RunPerplexity(int argc, char** argv) {
   auto bundle = LoadCompressedModelBundle(*model, args->Get("tokenizer"),
                                           args->Get("projections"), *load);
   if (!bundle.ok()) return bundle.status();
+  const std::string weights = bundle->weights.DtypeSummary();
   runtime::BackendOptions options;
   options.num_threads = *threads;
   auto backend = runtime::CreateCpuBackend(std::move(bundle->weights), options);
@@ -70,9 +72,9 @@ absl::Status RunPerplexity(int argc, char** argv) {
       seconds > 0 ? result->predicted_tokens / seconds : 0.0);
   std::cout << absl::StrFormat(
       "{\"lines\": %d, \"predicted_tokens\": %d, \"nll_per_token\": %.6f, "
-      "\"perplexity\": %.6f}\n",
+      "\"perplexity\": %.6f, \"weights\": \"%s\"}\n",
       result->sequences, result->predicted_tokens, result->nll_per_token(),
-      result->perplexity());
+      result->perplexity(), weights);
   return absl::OkStatus();
 }
 
