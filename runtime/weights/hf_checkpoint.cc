@@ -14,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
 #include "runtime/weights/safetensors.h"
 
@@ -551,12 +552,13 @@ absl::StatusOr<ModelWeights> LoadHfCheckpoint(
   const ModelConfig& c = w.config;
   HR_ASSIGN_OR_RETURN(WeightFiles files, WeightFiles::Open(dir));
 
-  const int64_t D = c.dim, F = c.hidden_dim, V = c.vocab_size;
-  const int64_t q_rows = int64_t{c.n_heads} * c.head_dim;
-  const int64_t kv_rows = int64_t{c.n_kv_heads} * c.head_dim;
-
-  // Every tensor to read: HF name, shape, destination (a norm vector or a
-  // matrix).
+  if (!c.tied_embeddings && !files.Has("lm_head.weight")) {
+    return absl::NotFoundError(
+        absl::StrCat("tensor 'lm_head.weight' not found in ", files.source(),
+                     " and tie_word_embeddings is false in ", config_path));
+  }
+  // Every tensor to read (HfTensorSpecs) and its destination, in the same
+  // order: a norm vector or a matrix.
   struct Target {
     std::string name;
     std::vector<int64_t> shape;
@@ -564,34 +566,26 @@ absl::StatusOr<ModelWeights> LoadHfCheckpoint(
     Tensor* matrix = nullptr;
   };
   std::vector<Target> targets;
-  auto vec = [&](std::string name, int64_t n, std::vector<float>* dst) {
-    targets.push_back({std::move(name), {n}, dst, nullptr});
-  };
-  auto mat = [&](std::string name, int64_t rows, int64_t cols, Tensor* dst) {
-    targets.push_back({std::move(name), {rows, cols}, nullptr, dst});
-  };
-  mat("model.embed_tokens.weight", V, D, &w.token_embedding);
-  w.layers.resize(c.n_layers);
-  for (int l = 0; l < c.n_layers; ++l) {
-    LayerWeights& L = w.layers[l];
-    vec(LayerName(l, "input_layernorm.weight"), D, &L.rms_att);
-    mat(LayerName(l, "self_attn.q_proj.weight"), q_rows, D, &L.wq);
-    mat(LayerName(l, "self_attn.k_proj.weight"), kv_rows, D, &L.wk);
-    mat(LayerName(l, "self_attn.v_proj.weight"), kv_rows, D, &L.wv);
-    mat(LayerName(l, "self_attn.o_proj.weight"), D, q_rows, &L.wo);
-    vec(LayerName(l, "post_attention_layernorm.weight"), D, &L.rms_ffn);
-    mat(LayerName(l, "mlp.gate_proj.weight"), F, D, &L.w1);
-    mat(LayerName(l, "mlp.down_proj.weight"), D, F, &L.w2);
-    mat(LayerName(l, "mlp.up_proj.weight"), F, D, &L.w3);
+  for (HfTensorSpec& spec : HfTensorSpecs(c)) {
+    targets.push_back({std::move(spec.name), std::move(spec.shape)});
   }
-  vec("model.norm.weight", D, &w.rms_final);
-  if (!c.tied_embeddings) {
-    if (!files.Has("lm_head.weight")) {
-      return absl::NotFoundError(
-          absl::StrCat("tensor 'lm_head.weight' not found in ", files.source(),
-                       " and tie_word_embeddings is false in ", config_path));
+  std::vector<Tensor*> matrices = {&w.token_embedding};
+  std::vector<std::vector<float>*> vectors;
+  w.layers.resize(c.n_layers);
+  for (LayerWeights& L : w.layers) {
+    vectors.push_back(&L.rms_att);
+    matrices.insert(matrices.end(), {&L.wq, &L.wk, &L.wv, &L.wo});
+    vectors.push_back(&L.rms_ffn);
+    matrices.insert(matrices.end(), {&L.w1, &L.w2, &L.w3});
+  }
+  vectors.push_back(&w.rms_final);
+  if (!c.tied_embeddings) matrices.push_back(&w.wcls);
+  for (size_t i = 0, m = 0, v = 0; i < targets.size(); ++i) {
+    if (targets[i].shape.size() == 2) {
+      targets[i].matrix = matrices[m++];
+    } else {
+      targets[i].vector = vectors[v++];
     }
-    mat("lm_head.weight", V, D, &w.wcls);
   }
 
   std::set<std::string> expected;
@@ -707,6 +701,11 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
     return s;
   }
 
+  return WriteHfConfig(c, g, options.dtype, dir);
+}
+
+absl::Status WriteHfConfig(const ModelConfig& c, int kv_heads, HfDtype dtype,
+                           const std::string& dir) {
   Json config = {
       {"architectures", {"LlamaForCausalLM"}},
       {"model_type", "llama"},
@@ -715,7 +714,7 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
       {"intermediate_size", c.hidden_dim},
       {"num_hidden_layers", c.n_layers},
       {"num_attention_heads", c.n_heads},
-      {"num_key_value_heads", g},
+      {"num_key_value_heads", kv_heads},
       {"head_dim", c.head_dim},
       {"vocab_size", c.vocab_size},
       {"max_position_embeddings", c.max_seq_len},
@@ -727,10 +726,97 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
       {"tie_word_embeddings", c.tied_embeddings},
       {"bos_token_id", c.bos_id},
       {"eos_token_id", c.eos_id},
-      {"torch_dtype", TorchDtypeName(options.dtype)},
+      {"torch_dtype", TorchDtypeName(dtype)},
   };
   return WriteTextFile((fs::path(dir) / kConfigName).string(),
                        config.dump(2) + "\n");
+}
+
+std::vector<HfTensorSpec> HfTensorSpecs(const ModelConfig& c) {
+  const int64_t D = c.dim, F = c.hidden_dim, V = c.vocab_size;
+  const int64_t q_rows = int64_t{c.n_heads} * c.head_dim;
+  const int64_t kv_rows = int64_t{c.n_kv_heads} * c.head_dim;
+  std::vector<HfTensorSpec> specs;
+  specs.push_back({"model.embed_tokens.weight", {V, D}});
+  for (int l = 0; l < c.n_layers; ++l) {
+    specs.push_back({LayerName(l, "input_layernorm.weight"), {D}});
+    specs.push_back({LayerName(l, "self_attn.q_proj.weight"), {q_rows, D}});
+    specs.push_back({LayerName(l, "self_attn.k_proj.weight"), {kv_rows, D}});
+    specs.push_back({LayerName(l, "self_attn.v_proj.weight"), {kv_rows, D}});
+    specs.push_back({LayerName(l, "self_attn.o_proj.weight"), {D, q_rows}});
+    specs.push_back({LayerName(l, "post_attention_layernorm.weight"), {D}});
+    specs.push_back({LayerName(l, "mlp.gate_proj.weight"), {F, D}});
+    specs.push_back({LayerName(l, "mlp.down_proj.weight"), {D, F}});
+    specs.push_back({LayerName(l, "mlp.up_proj.weight"), {F, D}});
+  }
+  specs.push_back({"model.norm.weight", {D}});
+  if (!c.tied_embeddings) specs.push_back({"lm_head.weight", {V, D}});
+  return specs;
+}
+
+absl::Status WriteShardedHfCheckpoint(
+    const ModelConfig& c, HfDtype dtype, int64_t max_shard_bytes,
+    const std::function<void(const HfTensorSpec&, int64_t row, float* out)>&
+        rows,
+    const std::string& dir) {
+  if (max_shard_bytes <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_shard_bytes must be positive, got ", max_shard_bytes));
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot create directory ", dir, ": ", ec.message()));
+  }
+  const int64_t elem = SafetensorsDtypeSize(ToSafetensorsDtype(dtype));
+  // Shards in checkpoint order, each at most max_shard_bytes of tensor data
+  // (a tensor larger than that gets a shard of its own), as transformers'
+  // save_pretrained splits them.
+  const std::vector<HfTensorSpec> specs = HfTensorSpecs(c);
+  std::vector<std::vector<const HfTensorSpec*>> shards(1);
+  int64_t shard_bytes = 0, total_bytes = 0;
+  for (const HfTensorSpec& spec : specs) {
+    int64_t bytes = elem;
+    for (int64_t dim : spec.shape) bytes *= dim;
+    if (shard_bytes > 0 && shard_bytes + bytes > max_shard_bytes) {
+      shards.emplace_back();
+      shard_bytes = 0;
+    }
+    shards.back().push_back(&spec);
+    shard_bytes += bytes;
+    total_bytes += bytes;
+  }
+  Json weight_map = Json::object();
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const std::string name =
+        absl::StrFormat("model-%05d-of-%05d.safetensors", i + 1, shards.size());
+    std::vector<SafetensorsTensorToWrite> tensors;
+    for (const HfTensorSpec* spec : shards[i]) {
+      SafetensorsTensorToWrite t;
+      t.name = spec->name;
+      t.shape = spec->shape;
+      t.rows = [&rows, spec](int64_t row, float* out) {
+        rows(*spec, row, out);
+      };
+      tensors.push_back(std::move(t));
+      weight_map[spec->name] = name;
+    }
+    if (absl::Status s =
+            WriteSafetensors((fs::path(dir) / name).string(), tensors,
+                             ToSafetensorsDtype(dtype), {{"format", "pt"}});
+        !s.ok()) {
+      return s;
+    }
+  }
+  const Json index = {{"metadata", {{"total_size", total_bytes}}},
+                      {"weight_map", weight_map}};
+  if (absl::Status s = WriteTextFile((fs::path(dir) / kIndexName).string(),
+                                     index.dump(2) + "\n");
+      !s.ok()) {
+    return s;
+  }
+  return WriteHfConfig(c, c.n_kv_heads, dtype, dir);
 }
 
 #undef HR_ASSIGN_OR_RETURN

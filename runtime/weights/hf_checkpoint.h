@@ -5,9 +5,12 @@
 #ifndef HEADROOM_RUNTIME_WEIGHTS_HF_CHECKPOINT_H_
 #define HEADROOM_RUNTIME_WEIGHTS_HF_CHECKPOINT_H_
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "runtime/model/model_weights.h"
@@ -52,6 +55,29 @@ struct HfWriteOptions {
 absl::Status WriteHfCheckpoint(const ModelWeights& weights,
                                const std::string& dir,
                                const HfWriteOptions& options = {});
+
+// Writes config.json into `dir` for `c` with `kv_heads` KV heads in every
+// layer and tensors stored in `dtype`.
+absl::Status WriteHfConfig(const ModelConfig& c, int kv_heads, HfDtype dtype,
+                           const std::string& dir);
+
+// A tensor of a LLaMA checkpoint as Hugging Face names it.
+struct HfTensorSpec {
+  std::string name;            // "model.layers.3.mlp.down_proj.weight"
+  std::vector<int64_t> shape;  // [rows, cols], or [n] for a norm
+};
+// Every tensor of `c`'s checkpoint, in checkpoint order (rotate_half RoPE).
+std::vector<HfTensorSpec> HfTensorSpecs(const ModelConfig& c);
+
+// Writes a sharded checkpoint (model-0000i-of-0000n.safetensors,
+// model.safetensors.index.json, config.json) whose values come from
+// `rows(spec, row, out)`, one row at a time, so that no tensor is held in
+// memory whole: memory stays at one row whatever the model's size.
+absl::Status WriteShardedHfCheckpoint(
+    const ModelConfig& c, HfDtype dtype, int64_t max_shard_bytes,
+    const std::function<void(const HfTensorSpec&, int64_t row, float* out)>&
+        rows,
+    const std::string& dir);
 
 }  // namespace headroom::runtime
 

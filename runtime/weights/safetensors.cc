@@ -92,6 +92,13 @@ std::string Snippet(const Json& j) {
 
 // A tensor or metadata name for a message, quoted, and cut to 200
 // characters for the same reason as Snippet.
+// Product of `shape` (the writer checks it for overflow first).
+int64_t ShapeNumel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t dim : shape) n *= dim;
+  return n;
+}
+
 std::string Quote(std::string_view s) {
   if (s.size() > 200) return absl::StrCat("'", Sv(s.substr(0, 197)), "...'");
   return absl::StrCat("'", Sv(s), "'");
@@ -420,7 +427,8 @@ absl::StatusOr<Tensor> SafetensorsFile::ReadTensor(
   if (!info.ok()) return info.status();
   return TensorFromStored(ToWeightDtype((*info)->dtype), rows, cols,
                           file_->data() + header_.data_start + (*info)->begin,
-                          file_, wanted, absl::StrCat(path_, ": ", std::string(name)));
+                          file_, wanted,
+                          absl::StrCat(path_, ": ", std::string(name)));
 }
 
 absl::Status WriteSafetensors(
@@ -452,7 +460,12 @@ absl::Status WriteSafetensors(
       }
       numel *= dim;
     }
-    if (static_cast<uint64_t>(numel) != t.values.size()) {
+    if (t.rows && numel > 0 && t.shape.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("safetensors writer: tensor ", Quote(t.name),
+                       " has a row source but no shape"));
+    }
+    if (!t.rows && static_cast<uint64_t>(numel) != t.values.size()) {
       return absl::InvalidArgumentError(
           absl::StrCat("safetensors writer: tensor ", Quote(t.name), " has ",
                        t.values.size(), " values, but shape ",
@@ -476,7 +489,7 @@ absl::Status WriteSafetensors(
   Json root = Json::object();
   uint64_t offset = 0;
   for (const SafetensorsTensorToWrite* t : order) {
-    const uint64_t bytes = t->values.size() * elem;
+    const uint64_t bytes = static_cast<uint64_t>(ShapeNumel(t->shape)) * elem;
     root[t->name] = {{"dtype", SafetensorsDtypeName(dtype)},
                      {"shape", t->shape},
                      {"data_offsets", {offset, offset + bytes}}};
@@ -510,20 +523,38 @@ absl::Status WriteSafetensors(
     out.write(reinterpret_cast<const char*>(len_bytes), 8);
     out.write(json_text.data(), static_cast<std::streamsize>(json_text.size()));
     std::vector<uint16_t> chunk;
+    std::vector<float> row;
     for (const SafetensorsTensorToWrite* t : order) {
+      // The values in pieces: chunks of `values`, or one row at a time from
+      // the row source.
+      const int64_t numel = ShapeNumel(t->shape);
+      const int64_t row_len = t->shape.empty() ? 1 : t->shape.back();
+      auto piece = [&](int64_t done) -> absl::Span<const float> {
+        if (!t->rows) {
+          return t->values.subspan(
+              done, std::min<int64_t>(kChunkElements, numel - done));
+        }
+        row.resize(row_len);
+        t->rows(done / row_len, row.data());
+        return row;
+      };
       if (dtype == SafetensorsDtype::kF32) {
-        out.write(
-            reinterpret_cast<const char*>(t->values.data()),
-            static_cast<std::streamsize>(t->values.size() * sizeof(float)));
+        for (int64_t done = 0; done < numel && row_len > 0;) {
+          const absl::Span<const float> p = piece(done);
+          out.write(reinterpret_cast<const char*>(p.data()),
+                    static_cast<std::streamsize>(p.size() * sizeof(float)));
+          done += static_cast<int64_t>(p.size());
+        }
         continue;
       }
       uint16_t (*convert)(float) =
           dtype == SafetensorsDtype::kF16 ? &FloatToHalf : &FloatToBFloat16;
-      for (size_t done = 0; done < t->values.size();) {
-        const size_t count = std::min(kChunkElements, t->values.size() - done);
+      for (int64_t done = 0; done < numel && row_len > 0;) {
+        const absl::Span<const float> p = piece(done);
+        const size_t count = p.size();
         chunk.resize(count);
         for (size_t i = 0; i < count; ++i) {
-          const float v = t->values[done + i];
+          const float v = p[i];
           chunk[i] = convert(v);
           // A finite value that becomes inf would silently break the model
           // (F16 tops out at 65504), so refuse rather than write it.

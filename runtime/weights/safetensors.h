@@ -146,12 +146,16 @@ class SafetensorsFile {
   std::shared_ptr<const MappedFile> file_;
 };
 
-// One fp32 tensor for WriteSafetensors; `values` (row-major) must outlive
-// the call and hold exactly product(shape) values.
+// One fp32 tensor for WriteSafetensors: either `values` (row-major), which
+// must outlive the call and hold exactly product(shape) values, or, when
+// `rows` is set, a source the writer asks for each row in order (the last
+// dimension's worth of values, written to `out`), so a tensor need never be
+// held in memory whole.
 struct SafetensorsTensorToWrite {
   std::string name;
   std::vector<int64_t> shape;
   absl::Span<const float> values;
+  std::function<void(int64_t row, float* out)> rows = nullptr;
 };
 
 // Writes `tensors` converted to `dtype` (F32, F16 or BF16) with `metadata`
