@@ -56,6 +56,7 @@ absl::Status Run(int argc, char** argv) {
   }
   auto load = tools::LoadOptionsFromArgs(*args);
   if (!load.ok()) return load.status();
+  const auto load_start = std::chrono::steady_clock::now();
   auto weights = runtime::LoadModel(*model, *load);
   if (!weights.ok()) return weights.status();
   const runtime::ModelConfig config = weights->config;
@@ -69,8 +70,12 @@ absl::Status Run(int argc, char** argv) {
   const int64_t decode_bytes = DecodeBytesPerToken(*weights, mid_context);
   runtime::BackendOptions options;
   options.num_threads = *threads;
+  const std::string dtypes = weights->DtypeSummary();
   auto backend = runtime::CreateCpuBackend(std::move(*weights), options);
   if (!backend.ok()) return backend.status();
+  const double load_seconds = std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - load_start)
+                                  .count();
 
   // Token ids cycle through the vocabulary (content does not change speed).
   std::vector<int> prompt(*prompt_tokens);
@@ -94,22 +99,24 @@ absl::Status Run(int argc, char** argv) {
     best_decode =
         std::min(best_decode, std::chrono::duration<double>(t2 - t1).count());
   }
-  // Thread count of the step, and a buffer larger than the caches.
-  const ReadResult read =
-      MeasureRead(std::max<int64_t>(256 << 20, weight_bytes), *threads, 5);
+  // Thread count of the step, and a buffer larger than the caches (up to
+  // 1 GiB, so that a model near the machine's memory still fits beside it).
+  const ReadResult read = MeasureRead(
+      std::clamp<int64_t>(weight_bytes, 256 << 20, int64_t{1} << 30), *threads,
+      5);
   const double bandwidth = read.bytes_per_second();
   const double prefill_tps = *prompt_tokens / best_prefill;
   const double decode_tps = *decode_tokens / best_decode;
   const double bound_tps = bandwidth / decode_bytes;
   std::cout << absl::StrFormat(
       "model %s: %d layers, dim %d, %d heads, %d KV heads, vocab %d, weights "
-      "%.1f MB\n"
+      "%s %.1f MB, loaded in %.2f s\n"
       "threads %d (matmul %s): prefill %d tokens %.1f tokens/s; decode %d "
       "tokens %.1f tokens/s\n"
       "read bandwidth (%d threads) %.2f GB/s; decode reads %.2f MB/token -> "
       "bound %.1f tokens/s; decode reaches %.0f%% of it\n",
       *model, config.n_layers, config.dim, config.n_heads, config.n_kv_heads,
-      config.vocab_size, weight_bytes / 1e6, *threads,
+      config.vocab_size, dtypes, weight_bytes / 1e6, load_seconds, *threads,
       runtime::cpu::MatMulIsa(), *prompt_tokens, prefill_tps, *decode_tokens,
       decode_tps, *threads, bandwidth / 1e9, decode_bytes / 1e6, bound_tps,
       100.0 * decode_tps / bound_tps);
@@ -117,9 +124,10 @@ absl::Status Run(int argc, char** argv) {
       "{\"threads\": %d, \"prefill_tokens_per_s\": %.2f, "
       "\"decode_tokens_per_s\": %.2f, \"read_gb_per_s\": %.3f, "
       "\"decode_bytes_per_token\": %d, \"decode_bound_tokens_per_s\": %.2f, "
-      "\"decode_fraction_of_bound\": %.4f}\n",
+      "\"decode_fraction_of_bound\": %.4f, \"weights\": \"%s\", "
+      "\"load_seconds\": %.3f}\n",
       *threads, prefill_tps, decode_tps, bandwidth / 1e9, decode_bytes,
-      bound_tps, decode_tps / bound_tps);
+      bound_tps, decode_tps / bound_tps, dtypes, load_seconds);
   return absl::OkStatus();
 }
 

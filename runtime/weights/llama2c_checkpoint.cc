@@ -32,9 +32,15 @@ class TensorWalker {
   absl::StatusOr<Tensor> Matrix(int64_t rows, int64_t cols,
                                 std::optional<WeightDtype> wanted,
                                 const std::string& name) {
-    return TensorFromStored(WeightDtype::kF32, rows, cols, Next(rows * cols),
-                            file_, wanted,
-                            absl::StrCat(file_->path(), ": ", name));
+    const uint8_t* bytes = Next(rows * cols);
+    auto tensor =
+        TensorFromStored(WeightDtype::kF32, rows, cols, bytes, file_, wanted,
+                         absl::StrCat(file_->path(), ": ", name));
+    // A converted tensor no longer needs its source pages resident.
+    if (tensor.ok() && !tensor->is_view()) {
+      file_->DropPages(bytes, rows * cols * sizeof(float));
+    }
+    return tensor;
   }
   void Skip(int64_t count) { Next(count); }
 

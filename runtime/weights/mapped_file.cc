@@ -42,6 +42,16 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Open(
       new MappedFile(path, static_cast<const uint8_t*>(data), size));
 }
 
+void MappedFile::DropPages(const void* begin, uint64_t bytes) const {
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t lo = reinterpret_cast<uintptr_t>(begin);
+  const uint64_t first = (lo + page - 1) / page * page;
+  const uint64_t last = (lo + bytes) / page * page;
+  if (last > first) {
+    ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  }
+}
+
 MappedFile::~MappedFile() {
   if (data_ != nullptr) {
     ::munmap(const_cast<uint8_t*>(data_), size_);

@@ -24,6 +24,13 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
 
   const uint8_t* data() const { return data_; }
+  // Drops the pages wholly inside [begin, begin + bytes) from this process's
+  // resident set (madvise MADV_DONTNEED; they stay in the page cache and are
+  // read again if touched). Loaders call it after converting a tensor, so
+  // converting a checkpoint to another dtype does not hold the source's
+  // pages as well as the result's. The mapping is read-only and private, so
+  // nothing is lost.
+  void DropPages(const void* begin, uint64_t bytes) const;
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
 

@@ -425,10 +425,15 @@ absl::StatusOr<Tensor> SafetensorsFile::ReadTensor(
   const int64_t shape[] = {rows, cols};
   auto info = FindReadable(name, shape);
   if (!info.ok()) return info.status();
-  return TensorFromStored(ToWeightDtype((*info)->dtype), rows, cols,
-                          file_->data() + header_.data_start + (*info)->begin,
-                          file_, wanted,
-                          absl::StrCat(path_, ": ", std::string(name)));
+  const uint8_t* bytes = file_->data() + header_.data_start + (*info)->begin;
+  auto tensor =
+      TensorFromStored(ToWeightDtype((*info)->dtype), rows, cols, bytes, file_,
+                       wanted, absl::StrCat(path_, ": ", std::string(name)));
+  // A converted tensor no longer needs its source pages resident.
+  if (tensor.ok() && !tensor->is_view()) {
+    file_->DropPages(bytes, (*info)->end - (*info)->begin);
+  }
+  return tensor;
 }
 
 absl::Status WriteSafetensors(

@@ -78,7 +78,8 @@ absl::StatusOr<Tensor> Tensor::FromFloat(absl::Span<const float> values,
       break;
     }
     case WeightDtype::kQ8_0: {
-      auto blocks = QuantizeQ8_0(values, absl::StrCat("tensor ", std::string(name)));
+      auto blocks =
+          QuantizeQ8_0(values, absl::StrCat("tensor ", std::string(name)));
       if (!blocks.ok()) return blocks.status();
       t.storage_ = Own(*std::move(blocks), &t.data_);
       break;
