@@ -56,6 +56,10 @@ absl::Status Run(int argc, char** argv) {
   }
   auto load = tools::LoadOptionsFromArgs(*args);
   if (!load.ok()) return load.status();
+  // The read bandwidth at the thread count of the steps, measured before the
+  // model is loaded so that its buffer (larger than the caches, at most
+  // 1 GiB) is freed by then and does not add to the peak memory.
+  const ReadResult read = MeasureRead(int64_t{1} << 30, *threads, 5);
   const auto load_start = std::chrono::steady_clock::now();
   auto weights = runtime::LoadModel(*model, *load);
   if (!weights.ok()) return weights.status();
@@ -70,6 +74,11 @@ absl::Status Run(int argc, char** argv) {
   const int64_t decode_bytes = DecodeBytesPerToken(*weights, mid_context);
   runtime::BackendOptions options;
   options.num_threads = *threads;
+  // KV pages for this run's context only (not the model's full context,
+  // which at 7B in f32 would be 4 GiB of the peak memory).
+  options.num_blocks = static_cast<int>(
+      (*prompt_tokens + *decode_tokens + options.block_size - 1) /
+      options.block_size);
   const std::string dtypes = weights->DtypeSummary();
   auto backend = runtime::CreateCpuBackend(std::move(*weights), options);
   if (!backend.ok()) return backend.status();
@@ -99,11 +108,6 @@ absl::Status Run(int argc, char** argv) {
     best_decode =
         std::min(best_decode, std::chrono::duration<double>(t2 - t1).count());
   }
-  // Thread count of the step, and a buffer larger than the caches (up to
-  // 1 GiB, so that a model near the machine's memory still fits beside it).
-  const ReadResult read = MeasureRead(
-      std::clamp<int64_t>(weight_bytes, 256 << 20, int64_t{1} << 30), *threads,
-      5);
   const double bandwidth = read.bytes_per_second();
   const double prefill_tps = *prompt_tokens / best_prefill;
   const double decode_tps = *decode_tokens / best_decode;

@@ -56,7 +56,7 @@ for dtype in $dtypes; do
   log="$work/server-$dtype.log"
   /usr/bin/time -v -o "$work/server-$dtype.time" "$build/server/headroom-server" \
     --model "$model" --weights-dtype "$dtype" --compression-method none \
-    --projections "" --listen "127.0.0.1:$port" --metrics-listen "" \
+    --projections "" --listen "127.0.0.1:$port" --metrics-listen "" --allow-anonymous \
     --threads "$threads" --kv-cache-memory-bytes 536870912 >"$log" 2>&1 &
   server=$!
   start=$SECONDS

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <tuple>
@@ -87,10 +88,44 @@ absl::Status CheckFiniteTensor(absl::Span<const float> values,
       " (of ", values.size(), " values): the weights must be finite"));
 }
 
+namespace {
+
+// Whether any of n 16-bit floats at `bytes` (f16 or bf16: `exponent` is the
+// mask of its exponent bits) is NaN or infinite, by the same branch-free
+// block test as FirstNonFinite, on the bits (views may be unaligned, so
+// each block is copied out first).
+bool AnyNonFinite16(const void* bytes, int64_t n, uint16_t exponent) {
+  constexpr int64_t kBlock = 4096;
+  uint16_t block[kBlock];
+  const auto* p = static_cast<const unsigned char*>(bytes);
+  for (int64_t begin = 0; begin < n; begin += kBlock) {
+    const int64_t count = std::min(kBlock, n - begin);
+    std::memcpy(block, p + 2 * begin, 2 * count);
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      bad |= static_cast<uint32_t>((block[i] & exponent) == exponent);
+    }
+    if (bad != 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::Status CheckFiniteTensor(const Tensor& tensor, std::string_view name) {
   if (const float* f = tensor.f32(); f != nullptr) {
     return CheckFiniteTensor(absl::MakeConstSpan(f, tensor.value_count()),
                              name);
+  }
+  // 16-bit dtypes: a pass over the bits; only a tensor that has a bad value
+  // is widened, to name it.
+  if (tensor.dtype() == WeightDtype::kBF16 &&
+      !AnyNonFinite16(tensor.data(), tensor.numel(), 0x7f80u)) {
+    return absl::OkStatus();
+  }
+  if (tensor.dtype() == WeightDtype::kF16 &&
+      !AnyNonFinite16(tensor.data(), tensor.numel(), 0x7c00u)) {
+    return absl::OkStatus();
   }
   std::vector<float> row(tensor.cols());
   for (int64_t r = 0; r < tensor.rows(); ++r) {
