@@ -27,6 +27,25 @@ size_t ApproxBytes(const Value& v) {
   return 0;
 }
 
+// Whether `v` is or holds a namespace (depth-bounded: values nest at most
+// kMaxNesting + 1 levels). Namespaces may not hold them: no cycles.
+bool HoldsNamespace(const Value& v) {
+  if (v.is_namespace()) return true;
+  if (v.is_list()) {
+    for (const Value& item : v.as_list()) {
+      if (item.depth() > 0 || item.is_namespace()) {
+        if (HoldsNamespace(item)) return true;
+      }
+    }
+  }
+  if (v.is_dict()) {
+    for (const auto& [k, item] : v.as_dict().items()) {
+      if (HoldsNamespace(item)) return true;
+    }
+  }
+  return false;
+}
+
 class Evaluator {
  public:
   Evaluator(std::string_view source, const EvalLimits& limits)
@@ -80,6 +99,11 @@ class Evaluator {
       return absl::ResourceExhaustedError(
           absl::StrCat("chat template ", DescribePosition(source_, offset),
                        ": a string over ", limits_.max_output_bytes, " bytes"));
+    }
+    if (v.depth() > kMaxNesting) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "chat template ", DescribePosition(source_, offset),
+          ": lists or dicts nested deeper than ", kMaxNesting, " levels"));
     }
     if (v.is_list() && v.as_list().size() > kMaxListItems) {
       return absl::ResourceExhaustedError(
@@ -179,6 +203,11 @@ class Evaluator {
                      absl::StrCat("cannot set attribute '", s.attr, "' of '",
                                   s.targets[0], "', a value of type ",
                                   TypeName(ns), " (only namespace objects)"));
+      }
+      if (HoldsNamespace(v)) {
+        return Error(s.offset, absl::StrCat("cannot store a namespace in "
+                                            "namespace '",
+                                            s.targets[0], "'"));
       }
       ns.namespace_attrs().Set(s.attr, std::move(v));
       return absl::OkStatus();
@@ -294,7 +323,9 @@ class Evaluator {
           CT_ASSIGN_OR_RETURN(Value v, Eval(*e.args[i + 1]));
           dict.Set(k.as_string(), std::move(v));
         }
-        return Value::Dict(std::move(dict));
+        Value d = Value::Dict(std::move(dict));
+        CT_RETURN_IF_ERROR(Account(e.offset, d));
+        return d;
       }
       case Expr::Kind::kGetAttr: {
         CT_ASSIGN_OR_RETURN(Value obj, Eval(*e.args[0]));

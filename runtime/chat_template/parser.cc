@@ -127,19 +127,19 @@ class Parser {
   // Statements up to a `{% name` with name in `ends` (consumed, its name in
   // *end), or the end of the template when `ends` is empty.
   absl::StatusOr<Body> ParseBody(std::initializer_list<std::string_view> ends,
-                                 std::string* end) {
+                                 std::string* end, size_t opened_at = 0) {
     DepthGuard guard(&depth_);
     CT_RETURN_IF_ERROR(CheckDepth());
-    const size_t start = Peek().offset;
     Body body;
     while (true) {
       const Token& t = Peek();
       switch (t.kind) {
         case TokenKind::kEof:
           if (ends.size() == 0) return body;
-          return Error(start,
-                       absl::StrCat("missing '{% ", std::string(*ends.begin()),
-                                    " %}' for the block opened here"));
+          return Error(
+              opened_at,
+              absl::StrCat("missing '{% ", std::string(*(ends.end() - 1)),
+                           " %}' for the block opened here"));
         case TokenKind::kText: {
           auto s = std::make_unique<Stmt>();
           s->kind = Stmt::Kind::kText;
@@ -205,7 +205,7 @@ class Parser {
       CT_RETURN_IF_ERROR(ExpectBlockEnd());
       while (true) {
         CT_ASSIGN_OR_RETURN(Body body,
-                            ParseBody({"elif", "else", "endif"}, &end));
+                            ParseBody({"elif", "else", "endif"}, &end, offset));
         s->branches.emplace_back(std::move(cond), std::move(body));
         if (end == "elif") {
           CT_ASSIGN_OR_RETURN(cond, ParseExpression(true));
@@ -216,7 +216,7 @@ class Parser {
       }
       if (end == "else") {
         CT_RETURN_IF_ERROR(ExpectBlockEnd());
-        CT_ASSIGN_OR_RETURN(s->else_body, ParseBody({"endif"}, &end));
+        CT_ASSIGN_OR_RETURN(s->else_body, ParseBody({"endif"}, &end, offset));
       }
       CT_RETURN_IF_ERROR(ExpectBlockEnd());
       return s;
@@ -240,11 +240,11 @@ class Parser {
       }
       CT_RETURN_IF_ERROR(ExpectBlockEnd());
       ++loop_depth_;
-      CT_ASSIGN_OR_RETURN(s->body, ParseBody({"else", "endfor"}, &end));
+      CT_ASSIGN_OR_RETURN(s->body, ParseBody({"else", "endfor"}, &end, offset));
       --loop_depth_;
       if (end == "else") {
         CT_RETURN_IF_ERROR(ExpectBlockEnd());
-        CT_ASSIGN_OR_RETURN(s->else_body, ParseBody({"endfor"}, &end));
+        CT_ASSIGN_OR_RETURN(s->else_body, ParseBody({"endfor"}, &end, offset));
       }
       CT_RETURN_IF_ERROR(ExpectBlockEnd());
       return s;
@@ -263,7 +263,7 @@ class Parser {
       if (Peek().kind == TokenKind::kBlockEnd && s->targets.size() == 1) {
         Next();
         s->kind = Stmt::Kind::kSetBlock;
-        CT_ASSIGN_OR_RETURN(s->body, ParseBody({"endset"}, &end));
+        CT_ASSIGN_OR_RETURN(s->body, ParseBody({"endset"}, &end, offset));
         CT_RETURN_IF_ERROR(ExpectBlockEnd());
         return s;
       }
@@ -291,7 +291,7 @@ class Parser {
       CT_RETURN_IF_ERROR(ExpectBlockEnd());
       const int saved_loops = loop_depth_;
       loop_depth_ = 0;
-      CT_ASSIGN_OR_RETURN(s->body, ParseBody({"endmacro"}, &end));
+      CT_ASSIGN_OR_RETURN(s->body, ParseBody({"endmacro"}, &end, offset));
       loop_depth_ = saved_loops;
       SkipName(s->text);  // {% endmacro name %}
       CT_RETURN_IF_ERROR(ExpectBlockEnd());
@@ -308,7 +308,7 @@ class Parser {
     if (name == "generation") {
       s->kind = Stmt::Kind::kScope;
       CT_RETURN_IF_ERROR(ExpectBlockEnd());
-      CT_ASSIGN_OR_RETURN(s->body, ParseBody({"endgeneration"}, &end));
+      CT_ASSIGN_OR_RETURN(s->body, ParseBody({"endgeneration"}, &end, offset));
       CT_RETURN_IF_ERROR(ExpectBlockEnd());
       return s;
     }

@@ -8,6 +8,7 @@
 #ifndef HEADROOM_RUNTIME_CHAT_TEMPLATE_VALUE_H_
 #define HEADROOM_RUNTIME_CHAT_TEMPLATE_VALUE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -86,19 +87,32 @@ class Value {
     return Value(std::make_shared<const std::string>(std::move(s)));
   }
   static Value List(ValueList items) {
-    return Value(std::make_shared<const ValueList>(std::move(items)));
+    int depth = 0;
+    for (const Value& v : items) depth = std::max(depth, v.depth_);
+    Value list(std::make_shared<const ValueList>(std::move(items)));
+    list.depth_ = depth + 1;
+    return list;
   }
   static Value Dict(ValueDict dict) {
-    return Value(std::make_shared<const ValueDict>(std::move(dict)));
+    int depth = 0;
+    for (const auto& [k, v] : dict.items()) depth = std::max(depth, v.depth_);
+    Value d(std::make_shared<const ValueDict>(std::move(dict)));
+    d.depth_ = depth + 1;
+    return d;
   }
   static Value Namespace(ValueDict attrs) {
-    return Value(NamespacePtr{std::make_shared<ValueDict>(std::move(attrs))});
+    Value ns(NamespacePtr{std::make_shared<ValueDict>(std::move(attrs))});
+    ns.depth_ = 1;
+    return ns;
   }
   static Value Function(Callable c) {
     return Value(std::make_shared<const Callable>(std::move(c)));
   }
 
   Type type() const { return static_cast<Type>(v_.index()); }
+  // Nesting of lists and dicts: 0 for scalars, 1 + the deepest item's for
+  // lists and dicts (namespaces count 1: they cannot hold namespaces).
+  int depth() const { return depth_; }
   bool is_undefined() const { return type() == Type::kUndefined; }
   bool is_none() const { return type() == Type::kNone; }
   bool is_bool() const { return type() == Type::kBool; }
@@ -150,6 +164,7 @@ class Value {
   template <typename T>
   explicit Value(T v) : v_(std::move(v)) {}
   Variant v_;
+  int depth_ = 0;
 };
 
 // Jinja's type name of a value, for error messages ("string", "list", ...).
