@@ -680,7 +680,7 @@ class Parser {
   }
 
   absl::StatusOr<ExprPtr> ParseCall(ExprPtr callee) {
-    ExprPtr call = MakeExpr(Expr::Kind::kCall, Peek().offset);
+    ExprPtr call = MakeExpr(Expr::Kind::kCall, callee->offset);
     call->args.push_back(std::move(callee));
     CT_RETURN_IF_ERROR(ParseArgs(call.get()));
     return call;
