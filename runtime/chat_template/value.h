@@ -24,21 +24,7 @@ namespace headroom::runtime::chat_template {
 class Value;
 using ValueList = std::vector<Value>;
 
-// String-keyed map in insertion order (linear lookup: template dicts are
-// small).
-class ValueDict {
- public:
-  const Value* Find(std::string_view key) const;
-  // Inserts or replaces, keeping the first insertion's position.
-  void Set(std::string key, Value value);
-  const std::vector<std::pair<std::string, Value>>& items() const {
-    return items_;
-  }
-  size_t size() const { return items_.size(); }
-
- private:
-  std::vector<std::pair<std::string, Value>> items_;
-};
+class ValueDict;
 
 // A macro or builtin; the evaluator knows how to call it.
 struct Callable {
@@ -93,18 +79,8 @@ class Value {
     list.depth_ = depth + 1;
     return list;
   }
-  static Value Dict(ValueDict dict) {
-    int depth = 0;
-    for (const auto& [k, v] : dict.items()) depth = std::max(depth, v.depth_);
-    Value d(std::make_shared<const ValueDict>(std::move(dict)));
-    d.depth_ = depth + 1;
-    return d;
-  }
-  static Value Namespace(ValueDict attrs) {
-    Value ns(NamespacePtr{std::make_shared<ValueDict>(std::move(attrs))});
-    ns.depth_ = 1;
-    return ns;
-  }
+  static Value Dict(ValueDict dict);
+  static Value Namespace(ValueDict attrs);
   static Value Function(Callable c) {
     return Value(std::make_shared<const Callable>(std::move(c)));
   }
@@ -166,6 +142,36 @@ class Value {
   Variant v_;
   int depth_ = 0;
 };
+
+// String-keyed map in insertion order (linear lookup: template dicts are
+// small).
+class ValueDict {
+ public:
+  const Value* Find(std::string_view key) const;
+  // Inserts or replaces, keeping the first insertion's position.
+  void Set(std::string key, Value value);
+  const std::vector<std::pair<std::string, Value>>& items() const {
+    return items_;
+  }
+  size_t size() const { return items_.size(); }
+
+ private:
+  std::vector<std::pair<std::string, Value>> items_;
+};
+
+inline Value Value::Dict(ValueDict dict) {
+  int depth = 0;
+  for (const auto& [k, v] : dict.items()) depth = std::max(depth, v.depth_);
+  Value d(std::make_shared<const ValueDict>(std::move(dict)));
+  d.depth_ = depth + 1;
+  return d;
+}
+
+inline Value Value::Namespace(ValueDict attrs) {
+  Value ns(NamespacePtr{std::make_shared<ValueDict>(std::move(attrs))});
+  ns.depth_ = 1;
+  return ns;
+}
 
 // Jinja's type name of a value, for error messages ("string", "list", ...).
 const char* TypeName(const Value& v);
