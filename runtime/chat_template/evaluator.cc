@@ -93,6 +93,11 @@ class Evaluator {
     return absl::OkStatus();
   }
 
+  // Charges for scanning `v` (a string's bytes, a list's items).
+  absl::Status ChargeFor(size_t offset, const Value& v) {
+    return Charge(offset, static_cast<int64_t>(ApproxBytes(v) / 64));
+  }
+
   // Bounds and charges a value just built.
   absl::Status Account(size_t offset, const Value& v) {
     if (v.is_string() && v.as_string().size() > limits_.max_output_bytes) {
@@ -155,7 +160,8 @@ class Evaluator {
         return Flow::kNormal;
       case Stmt::Kind::kOutput: {
         CT_ASSIGN_OR_RETURN(Value v, Eval(*s.expr));
-        absl::StatusOr<std::string> text = ToPythonStr(v);
+        absl::StatusOr<std::string> text =
+            ToPythonStr(v, limits_.max_output_bytes);
         if (!text.ok()) return At(s.offset, text.status());
         CT_RETURN_IF_ERROR(Emit(s.offset, *text, out));
         return Flow::kNormal;
@@ -242,6 +248,10 @@ class Evaluator {
 
   absl::StatusOr<Flow> ExecFor(const Stmt& s, std::string* out) {
     CT_ASSIGN_OR_RETURN(Value iterable, Eval(*s.expr));
+    if (iterable.is_string()) {  // one value per character
+      CT_RETURN_IF_ERROR(
+          Charge(s.offset, static_cast<int64_t>(iterable.as_string().size())));
+    }
     absl::StatusOr<ValueList> all = Iterate(iterable);
     if (!all.ok()) return At(s.expr->offset, all.status());
     ValueList items = std::move(*all);
@@ -343,6 +353,7 @@ class Evaluator {
       case Expr::Kind::kFilter: {
         CT_ASSIGN_OR_RETURN(Value input, Eval(*e.args[0]));
         CT_ASSIGN_OR_RETURN(CallArgs args, EvalArgs(e, 1));
+        CT_RETURN_IF_ERROR(ChargeFor(e.offset, input));
         absl::StatusOr<Value> v = ApplyFilter(
             e.name, input, args, BuiltinLimits{limits_.max_output_bytes});
         if (!v.ok()) return At(e.offset, v.status());
@@ -352,6 +363,7 @@ class Evaluator {
       case Expr::Kind::kTest: {
         CT_ASSIGN_OR_RETURN(Value input, Eval(*e.args[0]));
         CT_ASSIGN_OR_RETURN(CallArgs args, EvalArgs(e, 1));
+        CT_RETURN_IF_ERROR(ChargeFor(e.offset, input));
         absl::StatusOr<bool> v = ApplyTest(e.name, input, args);
         if (!v.ok()) return At(e.offset, v.status());
         return Value::Bool(*v != e.negated);
@@ -411,6 +423,7 @@ class Evaluator {
         if (i < 0 || i >= n) return Value::MakeUndefined(absl::StrCat(i));
         return obj.as_list()[static_cast<size_t>(i)];
       }
+      CT_RETURN_IF_ERROR(ChargeFor(offset, obj));
       const std::vector<std::string_view> chars = SplitChars(obj.as_string());
       const int64_t n = static_cast<int64_t>(chars.size());
       if (i < 0) i += n;
@@ -446,6 +459,7 @@ class Evaluator {
     if (obj.is_list()) {
       n = static_cast<int64_t>(obj.as_list().size());
     } else if (obj.is_string()) {
+      CT_RETURN_IF_ERROR(ChargeFor(e.offset, obj));
       chars = SplitChars(obj.as_string());
       n = static_cast<int64_t>(chars.size());
     } else {
@@ -496,6 +510,7 @@ class Evaluator {
       if (obj.is_undefined()) return UndefinedError(callee.offset, obj);
       if (obj.is_string() || (obj.is_dict() && HasMethod(obj, callee.name))) {
         CT_ASSIGN_OR_RETURN(CallArgs args, EvalArgs(e, 1));
+        CT_RETURN_IF_ERROR(ChargeFor(e.offset, obj));
         absl::StatusOr<Value> v = CallMethod(
             obj, callee.name, args, BuiltinLimits{limits_.max_output_bytes});
         if (!v.ok()) return At(callee.offset, v.status());
@@ -526,7 +541,7 @@ class Evaluator {
       case Callable::Kind::kRaiseException: {
         std::string message;
         if (!args.positional.empty()) {
-          absl::StatusOr<std::string> m = ToPythonStr(args.positional[0]);
+          absl::StatusOr<std::string> m = ToPythonStr(args.positional[0], 4096);
           if (m.ok()) message = *m;
         }
         return Error(e.offset, absl::StrCat("raise_exception: ", message));
@@ -672,6 +687,9 @@ class Evaluator {
   absl::StatusOr<Value> EvalBinary(const Expr& e) {
     CT_ASSIGN_OR_RETURN(Value a, Eval(*e.args[0]));
     CT_ASSIGN_OR_RETURN(Value b, Eval(*e.args[1]));
+    // Comparisons and `in` scan their operands.
+    CT_RETURN_IF_ERROR(ChargeFor(e.offset, a));
+    CT_RETURN_IF_ERROR(ChargeFor(e.offset, b));
     const std::string& op = e.name;
     if (op == "==") return Value::Bool(ValuesEqual(a, b));
     if (op == "!=") return Value::Bool(!ValuesEqual(a, b));
@@ -681,9 +699,9 @@ class Evaluator {
       return Value::Bool(*in == (op == "in"));
     }
     if (op == "~") {
-      absl::StatusOr<std::string> x = ToPythonStr(a);
+      absl::StatusOr<std::string> x = ToPythonStr(a, limits_.max_output_bytes);
       if (!x.ok()) return At(e.offset, x.status());
-      absl::StatusOr<std::string> y = ToPythonStr(b);
+      absl::StatusOr<std::string> y = ToPythonStr(b, limits_.max_output_bytes);
       if (!y.ok()) return At(e.offset, y.status());
       if (x->size() + y->size() > limits_.max_output_bytes) {
         return TooBig(e.offset);

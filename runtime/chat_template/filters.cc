@@ -21,10 +21,11 @@ absl::Status TooLong(std::string_view what, size_t limit) {
 
 absl::StatusOr<std::string> OptionalString(const CallArgs& args, size_t index,
                                            std::string_view name,
-                                           std::string_view fallback) {
+                                           std::string_view fallback,
+                                           const BuiltinLimits& limits) {
   const Value* v = args.Get(index, name);
   if (v == nullptr || v->is_undefined()) return std::string(fallback);
-  return ToPythonStr(*v);
+  return ToPythonStr(*v, limits.max_string_bytes);
 }
 
 absl::StatusOr<int64_t> OptionalInt(const CallArgs& args, size_t index,
@@ -62,7 +63,10 @@ Value Attribute(const Value& v, const std::string& attribute) {
   }
 }
 
-absl::StatusOr<std::string> Stringify(const Value& v) { return ToPythonStr(v); }
+absl::StatusOr<std::string> Stringify(const BuiltinLimits& limits,
+                                      const Value& v) {
+  return ToPythonStr(v, limits.max_string_bytes);
+}
 
 // select / reject / selectattr / rejectattr.
 absl::StatusOr<Value> Select(std::string_view name, const Value& input,
@@ -112,18 +116,18 @@ absl::StatusOr<Value> ApplyFilter(std::string_view name, const Value& input,
   const std::string what = absl::StrCat("filter '", std::string(name), "'");
   if (name == "trim") {
     CT_RETURN_IF_ERROR(args.Check(what, {"chars"}));
-    CT_ASSIGN_OR_RETURN(std::string s, Stringify(input));
+    CT_ASSIGN_OR_RETURN(std::string s, Stringify(limits, input));
     const Value* chars = args.Get(0, "chars");
     std::optional<std::string> set;
     if (chars != nullptr && !chars->is_none()) {
-      CT_ASSIGN_OR_RETURN(set, Stringify(*chars));
+      CT_ASSIGN_OR_RETURN(set, Stringify(limits, *chars));
     }
     return Value::String(PyStrip(s, set, StripSide::kBoth));
   }
   if (name == "upper" || name == "lower" || name == "capitalize" ||
       name == "title") {
     CT_RETURN_IF_ERROR(args.Check(what, {}));
-    CT_ASSIGN_OR_RETURN(std::string s, Stringify(input));
+    CT_ASSIGN_OR_RETURN(std::string s, Stringify(limits, input));
     if (name == "upper") return Value::String(PyUpper(s));
     if (name == "lower") return Value::String(PyLower(s));
     if (name == "capitalize") return Value::String(PyCapitalize(s));
@@ -166,8 +170,9 @@ absl::StatusOr<Value> ApplyFilter(std::string_view name, const Value& input,
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": sort_keys is not supported"));
     }
-    CT_ASSIGN_OR_RETURN(std::string json,
-                        ToJson(subject, static_cast<int>(indent)));
+    CT_ASSIGN_OR_RETURN(
+        std::string json,
+        ToJson(subject, static_cast<int>(indent), limits.max_string_bytes));
     if (json.size() > limits.max_string_bytes) {
       return TooLong(what, limits.max_string_bytes);
     }
@@ -175,7 +180,8 @@ absl::StatusOr<Value> ApplyFilter(std::string_view name, const Value& input,
   }
   if (name == "join") {
     CT_RETURN_IF_ERROR(args.Check(what, {"d", "attribute"}));
-    CT_ASSIGN_OR_RETURN(std::string sep, OptionalString(args, 0, "d", ""));
+    CT_ASSIGN_OR_RETURN(std::string sep,
+                        OptionalString(args, 0, "d", "", limits));
     const Value* attribute = args.Get(1, "attribute");
     CT_ASSIGN_OR_RETURN(ValueList items, Iterate(input));
     std::string out;
@@ -183,10 +189,10 @@ absl::StatusOr<Value> ApplyFilter(std::string_view name, const Value& input,
       if (i > 0) out += sep;
       Value item = items[i];
       if (attribute != nullptr) {
-        CT_ASSIGN_OR_RETURN(std::string attr, Stringify(*attribute));
+        CT_ASSIGN_OR_RETURN(std::string attr, Stringify(limits, *attribute));
         item = Attribute(item, attr);
       }
-      CT_ASSIGN_OR_RETURN(std::string s, Stringify(item));
+      CT_ASSIGN_OR_RETURN(std::string s, Stringify(limits, item));
       out += s;
       if (out.size() > limits.max_string_bytes) {
         return TooLong(what, limits.max_string_bytes);
@@ -200,9 +206,11 @@ absl::StatusOr<Value> ApplyFilter(std::string_view name, const Value& input,
       return absl::InvalidArgumentError(
           absl::StrCat(what, " needs the old and the new string"));
     }
-    CT_ASSIGN_OR_RETURN(std::string s, Stringify(input));
-    CT_ASSIGN_OR_RETURN(std::string old, Stringify(*args.Get(0, "old")));
-    CT_ASSIGN_OR_RETURN(std::string repl, Stringify(*args.Get(1, "new")));
+    CT_ASSIGN_OR_RETURN(std::string s, Stringify(limits, input));
+    CT_ASSIGN_OR_RETURN(std::string old,
+                        Stringify(limits, *args.Get(0, "old")));
+    CT_ASSIGN_OR_RETURN(std::string repl,
+                        Stringify(limits, *args.Get(1, "new")));
     CT_ASSIGN_OR_RETURN(int64_t count, OptionalInt(args, 2, "count", -1, what));
     if (PyReplaceSize(s, old, repl, count) > limits.max_string_bytes) {
       return TooLong(what, limits.max_string_bytes);
@@ -257,7 +265,7 @@ absl::StatusOr<Value> ApplyFilter(std::string_view name, const Value& input,
   }
   if (name == "string") {
     CT_RETURN_IF_ERROR(args.Check(what, {}));
-    CT_ASSIGN_OR_RETURN(std::string s, Stringify(input));
+    CT_ASSIGN_OR_RETURN(std::string s, Stringify(limits, input));
     return Value::String(std::move(s));
   }
   if (name == "safe") {
@@ -266,7 +274,7 @@ absl::StatusOr<Value> ApplyFilter(std::string_view name, const Value& input,
   }
   if (name == "escape" || name == "e") {
     CT_RETURN_IF_ERROR(args.Check(what, {}));
-    CT_ASSIGN_OR_RETURN(std::string s, Stringify(input));
+    CT_ASSIGN_OR_RETURN(std::string s, Stringify(limits, input));
     std::string out;
     for (const char c : s) {
       switch (c) {
@@ -357,7 +365,7 @@ absl::StatusOr<Value> ApplyFilter(std::string_view name, const Value& input,
     ValueList out;
     if (attribute != nullptr) {
       CT_RETURN_IF_ERROR(args.Check(what, {"attribute", "default"}));
-      CT_ASSIGN_OR_RETURN(std::string attr, Stringify(*attribute));
+      CT_ASSIGN_OR_RETURN(std::string attr, Stringify(limits, *attribute));
       const Value* fallback = args.Get(1, "default");
       for (const Value& item : items) {
         Value v = Attribute(item, attr);

@@ -160,9 +160,15 @@ std::string PythonQuote(const std::string& s) {
   return out;
 }
 
-absl::Status AppendPython(const Value& v, bool repr, int depth,
+absl::Status TooLong(size_t max_bytes) {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("a value printed over ", max_bytes, " bytes"));
+}
+
+absl::Status AppendPython(const Value& v, bool repr, int depth, size_t max,
                           std::string* out) {
   if (depth > kMaxNesting) return TooDeep();
+  if (out->size() > max) return TooLong(max);
   switch (v.type()) {
     case Value::Type::kUndefined:
       return absl::OkStatus();
@@ -187,7 +193,7 @@ absl::Status AppendPython(const Value& v, bool repr, int depth,
       for (const Value& item : v.as_list()) {
         if (!first) *out += ", ";
         first = false;
-        if (auto s = AppendPython(item, true, depth + 1, out); !s.ok()) {
+        if (auto s = AppendPython(item, true, depth + 1, max, out); !s.ok()) {
           return s;
         }
       }
@@ -204,7 +210,7 @@ absl::Status AppendPython(const Value& v, bool repr, int depth,
         first = false;
         *out += PythonQuote(key);
         *out += ": ";
-        if (auto s = AppendPython(item, true, depth + 1, out); !s.ok()) {
+        if (auto s = AppendPython(item, true, depth + 1, max, out); !s.ok()) {
           return s;
         }
       }
@@ -255,9 +261,10 @@ void AppendJsonString(const std::string& s, std::string* out) {
   *out += '"';
 }
 
-absl::Status AppendJson(const Value& v, int indent, int depth,
+absl::Status AppendJson(const Value& v, int indent, int depth, size_t max,
                         std::string* out) {
   if (depth > kMaxNesting) return TooDeep();
+  if (out->size() > max) return TooLong(max);
   auto newline = [&](int level) {
     if (indent < 0) return;
     *out += '\n';
@@ -298,7 +305,8 @@ absl::Status AppendJson(const Value& v, int indent, int depth,
       for (size_t i = 0; i < list.size(); ++i) {
         if (i > 0) *out += item_sep;
         newline(depth + 1);
-        if (auto s = AppendJson(list[i], indent, depth + 1, out); !s.ok()) {
+        if (auto s = AppendJson(list[i], indent, depth + 1, max, out);
+            !s.ok()) {
           return s;
         }
       }
@@ -318,7 +326,7 @@ absl::Status AppendJson(const Value& v, int indent, int depth,
         newline(depth + 1);
         AppendJsonString(items[i].first, out);
         *out += ": ";
-        if (auto s = AppendJson(items[i].second, indent, depth + 1, out);
+        if (auto s = AppendJson(items[i].second, indent, depth + 1, max, out);
             !s.ok()) {
           return s;
         }
@@ -338,21 +346,25 @@ absl::Status AppendJson(const Value& v, int indent, int depth,
 
 }  // namespace
 
-absl::StatusOr<std::string> ToPythonStr(const Value& v) {
+absl::StatusOr<std::string> ToPythonStr(const Value& v, size_t max_bytes) {
   std::string out;
-  if (auto s = AppendPython(v, false, 0, &out); !s.ok()) return s;
+  if (auto s = AppendPython(v, false, 0, max_bytes, &out); !s.ok()) return s;
+  if (out.size() > max_bytes) return TooLong(max_bytes);
   return out;
 }
 
-absl::StatusOr<std::string> ToPythonRepr(const Value& v) {
+absl::StatusOr<std::string> ToPythonRepr(const Value& v, size_t max_bytes) {
   std::string out;
-  if (auto s = AppendPython(v, true, 0, &out); !s.ok()) return s;
+  if (auto s = AppendPython(v, true, 0, max_bytes, &out); !s.ok()) return s;
+  if (out.size() > max_bytes) return TooLong(max_bytes);
   return out;
 }
 
-absl::StatusOr<std::string> ToJson(const Value& v, int indent) {
+absl::StatusOr<std::string> ToJson(const Value& v, int indent,
+                                   size_t max_bytes) {
   std::string out;
-  if (auto s = AppendJson(v, indent, 0, &out); !s.ok()) return s;
+  if (auto s = AppendJson(v, indent, 0, max_bytes, &out); !s.ok()) return s;
+  if (out.size() > max_bytes) return TooLong(max_bytes);
   return out;
 }
 

@@ -179,9 +179,13 @@ const char* TypeName(const Value& v);
 // str(v) as Python prints it: "None", "True", "1.0", "['a', 1]",
 // "{'k': 'v'}"; undefined is "". Nesting deeper than kMaxNesting is
 // InvalidArgument.
-absl::StatusOr<std::string> ToPythonStr(const Value& v);
+// Output past `max_bytes` stops with ResourceExhausted (so a list of a
+// million references to one long string is not printed out in full).
+absl::StatusOr<std::string> ToPythonStr(const Value& v,
+                                        size_t max_bytes = SIZE_MAX);
 // repr(v): strings quoted the way Python quotes them.
-absl::StatusOr<std::string> ToPythonRepr(const Value& v);
+absl::StatusOr<std::string> ToPythonRepr(const Value& v,
+                                         size_t max_bytes = SIZE_MAX);
 // Python's repr of a float: the shortest digits that read back, "1.0",
 // "1e+16", "inf", "nan".
 std::string FormatPythonFloat(double d);
@@ -190,7 +194,8 @@ std::string FormatPythonFloat(double d);
 // separators ", " and ": " (with indent < 0), or "," and ": " with newlines
 // and `indent` spaces per level. Undefined, namespaces and callables are not
 // serializable (InvalidArgument), nor is nesting deeper than kMaxNesting.
-absl::StatusOr<std::string> ToJson(const Value& v, int indent);
+absl::StatusOr<std::string> ToJson(const Value& v, int indent,
+                                   size_t max_bytes = SIZE_MAX);
 
 // A JSON document as a Value (objects become dicts in document order).
 // InvalidArgument when it does not parse or nests deeper than kMaxNesting.

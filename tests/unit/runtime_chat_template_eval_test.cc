@@ -239,6 +239,31 @@ TEST(ChatTemplateEvalTest, WorkIsBounded) {
               HasSubstr("range() of more than 100000 items"));
 }
 
+TEST(ChatTemplateEvalTest, PrintingManyReferencesIsBounded) {
+  // A million references to one string are cheap to build, not to print.
+  ChatRenderOptions options;
+  options.max_output_bytes = 1 << 16;
+  for (const char* use : {"{{ l }}", "{{ l | tojson }}", "{{ l ~ '' }}",
+                          "{{ l | join }}", "{{ l | string }}"}) {
+    absl::StatusOr<std::string> out =
+        RenderWith(std::string("{% set l = ['x' * 60000] * 1000000 %}") + use,
+                   "{}", options);
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kResourceExhausted) << use;
+  }
+}
+
+TEST(ChatTemplateEvalTest, ScanningLongStringsIsCharged) {
+  ChatRenderOptions options;
+  options.max_steps = 1000000;
+  // 10^4 scans of 10^6 bytes: charged by the byte, stopped by the budget.
+  absl::StatusOr<std::string> out = RenderWith(
+      "{% set s = 'x' * 1000000 %}{% for i in range(10000) %}"
+      "{% if 'y' in s %}{% endif %}{% endfor %}",
+      "{}", options);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("steps"));
+}
+
 TEST(ChatTemplateEvalTest, RecursionIsBounded) {
   absl::StatusOr<std::string> out =
       RenderWith("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
