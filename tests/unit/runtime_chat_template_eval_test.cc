@@ -264,6 +264,21 @@ TEST(ChatTemplateEvalTest, ScanningLongStringsIsCharged) {
   EXPECT_THAT(std::string(out.status().message()), HasSubstr("steps"));
 }
 
+TEST(ChatTemplateEvalTest, DeepestAllowedNestingRenders) {
+  // Expressions nested as deep as the parser allows, in a macro recursing
+  // as deep as the evaluator allows: the stack holds (this runs under
+  // AddressSanitizer too, with its larger frames).
+  std::string expr = "n";
+  for (int i = 0; i < 60; ++i) expr = "(1 + " + expr + ")";
+  absl::StatusOr<std::string> out =
+      RenderWith("{% macro f(n) %}{% if n < 31 %}{{ f(" + expr +
+                 " - 60 + 1) }}{% else %}{{ " + expr +
+                 " }}{% endif %}{% endmacro %}"
+                 "{{ f(0) }}");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "91");
+}
+
 TEST(ChatTemplateEvalTest, RecursionIsBounded) {
   absl::StatusOr<std::string> out =
       RenderWith("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
