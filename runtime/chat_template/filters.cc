@@ -41,6 +41,11 @@ absl::StatusOr<int64_t> OptionalInt(const CallArgs& args, size_t index,
   return v->as_int();
 }
 
+// strtod reads "0x1A" as hexadecimal; Python's float() does not.
+bool HasHexPrefix(const std::string& s) {
+  return s.find_first_of("xX") != std::string::npos;
+}
+
 // Item `attribute` of a dict ("a.b" walks dicts); undefined when absent.
 Value Attribute(const Value& v, const std::string& attribute) {
   Value current = v;
@@ -321,7 +326,7 @@ absl::StatusOr<Value> ApplyFilter(std::string_view name, const Value& input,
       const long long v = std::strtoll(s.c_str(), &end, 10);
       if (!s.empty() && *end == '\0' && errno == 0) return Value::Int(v);
       const double d = std::strtod(s.c_str(), &end);
-      if (!s.empty() && *end == '\0' && std::isfinite(d) &&
+      if (!s.empty() && *end == '\0' && !HasHexPrefix(s) && std::isfinite(d) &&
           std::fabs(d) < 9.2e18) {
         return Value::Int(static_cast<int64_t>(d));
       }
@@ -339,7 +344,9 @@ absl::StatusOr<Value> ApplyFilter(std::string_view name, const Value& input,
           PyStrip(input.as_string(), std::nullopt, StripSide::kBoth);
       char* end = nullptr;
       const double d = std::strtod(s.c_str(), &end);
-      if (!s.empty() && *end == '\0') return Value::Float(d);
+      if (!s.empty() && *end == '\0' && !HasHexPrefix(s)) {
+        return Value::Float(d);
+      }
     }
     return def;
   }

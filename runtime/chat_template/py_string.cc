@@ -210,11 +210,11 @@ void PySliceIndices(int64_t length, std::optional<int64_t> start,
   if (step > 0) {
     b = adjust(start, 0, 0, length);
     e = adjust(stop, length, 0, length);
-    *count = e > b ? (e - b + step - 1) / step : 0;
+    *count = e > b ? (e - b - 1) / step + 1 : 0;
   } else {
     b = adjust(start, length - 1, -1, length - 1);
     e = adjust(stop, -1, -1, length - 1);
-    *count = b > e ? (b - e + (-step) - 1) / (-step) : 0;
+    *count = b > e ? (b - e - 1) / -step + 1 : 0;
   }
   *first = b;
   *last = e;

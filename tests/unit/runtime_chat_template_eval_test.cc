@@ -185,6 +185,10 @@ TEST(ChatTemplateEvalTest, ItemsAttributesAndSlices) {
               "{{ m.list[::2] }} {{ m.list[-2:] }} {{ m.list[5:] }}",
               vars),
             "[2, 3, 4] [1, 2] [4, 3, 2, 1] [1, 3] [3, 4] []");
+  EXPECT_EQ(R("{{ m.list[::9223372036854775807] }} "
+              "{{ m.list[::-9223372036854775807] }} {{ m.list[3:0:-2] }}",
+              vars),
+            "[1] [4] [4, 2]");
   EXPECT_EQ(R("{{ 'h\xc3\xa9llo'[1] }} {{ 'h\xc3\xa9llo'[1:3] }} "
               "{{ 'abc'[::-1] }}"),
             "\xc3\xa9 \xc3\xa9l cba");  // code points, not bytes

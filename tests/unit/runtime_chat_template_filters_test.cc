@@ -95,6 +95,9 @@ TEST(ChatTemplateFiltersTest, Conversions) {
               "{{ 12 | string | length }}"),
             "42 0 7 3 2.5 2.0 2");
   EXPECT_EQ(R("{{ -3 | abs }} {{ -2.5 | abs }}"), "3 2.5");
+  // Python's int() and float() read decimal only.
+  EXPECT_EQ(R("{{ '0x1A' | int }} {{ '0x1A' | float }} {{ ' 7 ' | int }}"),
+            "0 0.0 7");
 }
 
 TEST(ChatTemplateFiltersTest, ItemsSafeEscape) {
