@@ -69,7 +69,7 @@ for dtype in $dtypes; do
   "$build/tools/headroom-client" generate --addr "127.0.0.1:$port" \
     --prompt "Once upon a time" --max-tokens 8 --temperature 0 --json |
     tail -1 | cut -c1-300
-  kill -TERM $server
-  wait $server || true
+  pkill -TERM -P "$server"  # the server, child of /usr/bin/time
+  wait "$server" || true
   echo "server $dtype: peak RSS $(peak "$work/server-$dtype.time")"
 done
