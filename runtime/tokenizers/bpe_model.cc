@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "runtime/tokenizers/utf8_util.h"
 
 namespace headroom::runtime {
@@ -73,7 +74,8 @@ absl::StatusOr<BpeModel> BpeModel::Create(BpeConfig config) {
 }
 
 int BpeModel::TokenId(std::string_view token) const {
-  auto it = ids_.find(token);
+  // absl's string hash takes absl::string_view (not std's in this build).
+  auto it = ids_.find(absl::string_view(token.data(), token.size()));
   return it == ids_.end() ? -1 : it->second;
 }
 

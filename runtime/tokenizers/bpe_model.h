@@ -18,10 +18,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 
 namespace headroom::runtime {
@@ -58,12 +58,6 @@ class BpeModel {
   int unk_id() const { return unk_id_; }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
   struct Merge {
     int rank;
     int merged;
@@ -73,9 +67,9 @@ class BpeModel {
            static_cast<uint32_t>(b);
   }
 
-  std::vector<std::string> tokens_;  // [size] by id, "" for holes
-  std::unordered_map<std::string, int, Hash, std::equal_to<>> ids_;
-  std::unordered_map<uint64_t, Merge> merges_;
+  std::vector<std::string> tokens_;            // [size] by id, "" for holes
+  absl::flat_hash_map<std::string, int> ids_;  // string_view lookups
+  absl::flat_hash_map<uint64_t, Merge> merges_;
   std::array<int, 256> byte_ids_{};  // <0xNN> ids, -1 when absent
   int unk_id_ = -1;
   bool byte_fallback_ = false;

@@ -23,7 +23,7 @@ absl::StatusOr<pcre2_code*> CompileCode(std::string_view pattern,
   PCRE2_SIZE error_offset = 0;
   pcre2_code* code = pcre2_compile(
       reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-      PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | extra_options, &error,
+      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | extra_options, &error,
       &error_offset, nullptr);
   if (code == nullptr) {
     PCRE2_UCHAR message[256];
@@ -77,7 +77,7 @@ std::string OnigurumaToPcre2(std::string_view pattern) {
 absl::StatusOr<HfRegex> HfRegex::Compile(std::string_view pattern,
                                          std::string_view field) {
   absl::StatusOr<pcre2_code*> code =
-      CompileCode(OnigurumaToPcre2(pattern), 0, field);
+      CompileCode(OnigurumaToPcre2(pattern), PCRE2_UCP, field);
   if (!code.ok()) return code.status();
   auto holder = std::make_shared<Code>();
   holder->code = *code;
@@ -90,6 +90,7 @@ absl::StatusOr<HfRegex> HfRegex::Literal(std::string_view literal,
     return absl::InvalidArgumentError(
         absl::StrCat(std::string(field), ": the string pattern is empty"));
   }
+  // PCRE2_LITERAL takes no PCRE2_UCP (nothing to classify).
   absl::StatusOr<pcre2_code*> code = CompileCode(literal, PCRE2_LITERAL, field);
   if (!code.ok()) return code.status();
   auto holder = std::make_shared<Code>();

@@ -99,7 +99,7 @@ absl::StatusOr<int> ToId(const json& v, std::string_view field) {
     return Invalid(field, absl::StrCat(Show(v), " is not an integer id"));
   }
   if (id < 0 || id > BpeModel::kMaxId) {
-    return Invalid(field, absl::StrCat("id ", id, " is outside [0, ",
+    return Invalid(field, absl::StrCat(Show(v), " is outside [0, ",
                                        BpeModel::kMaxId, "]"));
   }
   return static_cast<int>(id);
