@@ -37,8 +37,10 @@ struct BpeConfig {
 
 class BpeModel {
  public:
-  // The largest id accepted (a vocabulary is a dense array up to it).
-  static constexpr int64_t kMaxId = (int64_t{1} << 24) - 1;
+  // The largest id accepted: the vocabulary is a dense array up to it, so a
+  // file cannot make it allocate more than a few tables of 2M strings
+  // (today's largest vocabularies have about 256k tokens).
+  static constexpr int64_t kMaxId = (int64_t{1} << 21) - 1;
 
   // InvalidArgument naming the field (model.vocab, model.merges[i],
   // model.unk_token) for ids out of [0, kMaxId], a token spelled twice,

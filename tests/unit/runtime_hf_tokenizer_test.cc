@@ -648,7 +648,7 @@ TEST(HfTokenizerJsonTest, RefusesMalformedFields) {
   j = ByteLevelJson();
   j["added_tokens"][0]["id"] = int64_t{1} << 40;
   EXPECT_EQ(Refusal(j),
-            "added_tokens[0].id 1099511627776 is outside [0, 16777215]");
+            "added_tokens[0].id 1099511627776 is outside [0, 2097151]");
   j = ByteLevelJson();
   j["added_tokens"][1]["lstrip"] = "yes";
   EXPECT_EQ(Refusal(j), "added_tokens[1].lstrip must be a boolean");
