@@ -96,8 +96,8 @@ void FuzzReader(std::string_view bytes) {
 }
 
 const char* const kPatterns[] = {
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
-    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"),
     "\\p{N}",
     " ",
     "\\s+",
@@ -122,8 +122,8 @@ void FuzzSynthetic(std::string_view bytes) {
   json merges = json::array();
   const int n_merges = in.Byte() % 48;
   for (int i = 0; i < n_merges; ++i) {
-    const std::string& a = tokens[in.Byte() % tokens.size()];
-    const std::string& b = tokens[in.Byte() % tokens.size()];
+    const std::string a = tokens[in.Byte() % tokens.size()];  // copies:
+    const std::string b = tokens[in.Byte() % tokens.size()];  // tokens grows
     const std::string merged = a + b;
     if (!vocab.contains(merged)) {
       vocab[merged] = static_cast<int>(tokens.size());
