@@ -123,17 +123,20 @@ void BpeModel::EncodeWord(std::string_view word, std::vector<int>* out) const {
       last_unk = true;
     }
   }
-  const int n = static_cast<int>(ids.size());
+  // Positions are 64-bit: a word is as long as the text (no bound).
+  const int64_t n = static_cast<int64_t>(ids.size());
   if (n > 1) {
     // Symbols as a doubly linked list; candidate merges in a min-heap of
     // (rank, position), checked against the list when popped.
-    std::vector<int> prev(n), next(n);
-    for (int i = 0; i < n; ++i) {
+    std::vector<int64_t> prev(n), next(n);
+    for (int64_t i = 0; i < n; ++i) {
       prev[i] = i - 1;
       next[i] = i + 1 < n ? i + 1 : -1;
     }
     struct Candidate {
-      int rank, pos, left, right;
+      int rank;
+      int left, right, merged;
+      int64_t pos;
       bool operator>(const Candidate& o) const {
         return rank != o.rank ? rank > o.rank : pos > o.pos;
       }
@@ -141,30 +144,31 @@ void BpeModel::EncodeWord(std::string_view word, std::vector<int>* out) const {
     std::priority_queue<Candidate, std::vector<Candidate>,
                         std::greater<Candidate>>
         heap;
-    auto consider = [&](int i) {
+    auto consider = [&](int64_t i) {
       if (i < 0 || next[i] < 0) return;
       auto it = merges_.find(PairKey(ids[i], ids[next[i]]));
       if (it != merges_.end()) {
-        heap.push({it->second.rank, i, ids[i], ids[next[i]]});
+        heap.push(
+            {it->second.rank, ids[i], ids[next[i]], it->second.merged, i});
       }
     };
-    for (int i = 0; i + 1 < n; ++i) consider(i);
+    for (int64_t i = 0; i + 1 < n; ++i) consider(i);
     while (!heap.empty()) {
       const Candidate c = heap.top();
       heap.pop();
-      const int i = c.pos;
+      const int64_t i = c.pos;
       // Stale: the symbol was merged away or changed, or its right
       // neighbour did.
       if (ids[i] != c.left || next[i] < 0 || ids[next[i]] != c.right) continue;
-      const int j = next[i];
-      ids[i] = merges_.find(PairKey(c.left, c.right))->second.merged;
+      const int64_t j = next[i];
+      ids[i] = c.merged;
       ids[j] = -1;
       next[i] = next[j];
       if (next[j] >= 0) prev[next[j]] = i;
       consider(prev[i]);
       consider(i);
     }
-    for (int i = 0; i >= 0; i = next[i]) out->push_back(ids[i]);
+    for (int64_t i = 0; i >= 0; i = next[i]) out->push_back(ids[i]);
     return;
   }
   out->insert(out->end(), ids.begin(), ids.end());
