@@ -15,6 +15,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -78,8 +80,15 @@ std::vector<std::string> SplitLines(const std::string& text) {
 // compares them.
 void CompareWithOracle(const std::string& tokenizer_path,
                        const std::string& lines_path) {
-  auto tok = HfTokenizer::Load(tokenizer_path);
-  ASSERT_TRUE(tok.ok()) << tok.status();
+  // Each file is loaded once for all the tests that use it.
+  static auto* loaded =
+      new std::map<std::string, std::unique_ptr<HfTokenizer>>();
+  std::unique_ptr<HfTokenizer>& tok = (*loaded)[tokenizer_path];
+  if (tok == nullptr) {
+    auto load = HfTokenizer::Load(tokenizer_path);
+    ASSERT_TRUE(load.ok()) << load.status();
+    tok = std::move(*load);
+  }
   const std::vector<std::string> lines =
       SplitLines(testing::ReadTextFile(lines_path));
   const testing::ToolResult oracle =
@@ -95,7 +104,7 @@ void CompareWithOracle(const std::string& tokenizer_path,
     const nlohmann::json answer = nlohmann::json::parse(answers[i]);
     const std::vector<int> want = answer["ids"].get<std::vector<int>>();
     EncodeOptions options;  // no special tokens added; parsed in the text
-    const std::vector<int> got = (*tok)->EncodeWithOptions(lines[i], options);
+    const std::vector<int> got = tok->EncodeWithOptions(lines[i], options);
     if (got != want) {
       if (++mismatches <= 5) {
         ADD_FAILURE() << "line " << i + 1 << " of " << lines_path << ": \""
@@ -105,7 +114,7 @@ void CompareWithOracle(const std::string& tokenizer_path,
       }
       continue;
     }
-    const std::string decoded = (*tok)->Decode(got);
+    const std::string decoded = tok->Decode(got);
     if (decoded != answer["decoded"].get<std::string>()) {
       if (++decode_mismatches <= 5) {
         ADD_FAILURE() << "line " << i + 1 << ": Decode gives \"" << decoded
