@@ -22,11 +22,17 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return contents.str();
 }
 
+// The added tokens whose "normalized" flag is `normalized`; those are
+// looked for in normalized text, so their contents are normalized too (as
+// the library does).
 std::vector<AddedToken> WithNormalized(const std::vector<AddedToken>& tokens,
-                                       bool normalized) {
+                                       bool normalized,
+                                       const Normalizer& normalizer) {
   std::vector<AddedToken> out;
   for (const AddedToken& t : tokens) {
-    if (t.normalized == normalized) out.push_back(t);
+    if (t.normalized != normalized) continue;
+    out.push_back(t);
+    if (normalized) out.back().content = normalizer.Normalize(t.content);
   }
   return out;
 }
@@ -87,8 +93,9 @@ absl::StatusOr<std::unique_ptr<HfTokenizer>> HfTokenizer::FromJson(
 
 HfTokenizer::HfTokenizer(HfTokenizerSpec spec)
     : spec_(std::move(spec)),
-      raw_matcher_(WithNormalized(spec_.added_tokens, false)),
-      normalized_matcher_(WithNormalized(spec_.added_tokens, true)) {
+      raw_matcher_(WithNormalized(spec_.added_tokens, false, spec_.normalizer)),
+      normalized_matcher_(
+          WithNormalized(spec_.added_tokens, true, spec_.normalizer)) {
   vocab_size_ = spec_.model.size();
   for (const AddedToken& t : spec_.added_tokens) {
     vocab_size_ = std::max(vocab_size_, t.id + 1);

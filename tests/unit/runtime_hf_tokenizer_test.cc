@@ -487,6 +487,24 @@ TEST(HfTokenizerTest, ByteLevelEncodeDecode) {
   EXPECT_EQ(tok->DecodeToken(9, 14), "");
 }
 
+TEST(HfTokenizerTest, NormalizedAddedTokensMatchNormalizedText) {
+  // The normalizer turns "x" into "h"; the added token "xi" is marked
+  // normalized, so its content is normalized too ("hi") and it is looked
+  // for in the normalized text: "xi hi" -> "hi hi" -> token, "Ġ", token.
+  json j = ByteLevelJson();
+  j["normalizer"] = {
+      {"type", "Replace"}, {"pattern", {{"String", "x"}}}, {"content", "h"}};
+  j["added_tokens"].push_back({{"id", 14},
+                               {"content", "xi"},
+                               {"special", false},
+                               {"normalized", true}});
+  auto tok = Make(j);
+  ASSERT_NE(tok, nullptr);
+  EXPECT_THAT(tok->Encode("xi hi", false), ElementsAre(14, 8, 14));
+  // Not special, so it decodes (through ByteLevel) to its content.
+  EXPECT_EQ(tok->Decode({14, 8, 14}), "xi xi");
+}
+
 TEST(HfTokenizerTest, ConfigChoosesBosAndEos) {
   auto tok = HfTokenizer::FromJson(
       ByteLevelJson().dump(),
