@@ -33,7 +33,8 @@ ARG UBUNTU_VERSION=24.04
 ARG BUILD_PACKAGES="build-essential cmake ninja-build ccache pkg-config \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev libyaml-cpp-dev libopenblas-dev liblapack-dev liblapacke-dev \
-  libsentencepiece-dev sentencepiece nlohmann-json3-dev libboost-dev"
+  libsentencepiece-dev sentencepiece nlohmann-json3-dev libboost-dev \
+  libpcre2-dev libssl-dev"
 
 # --- CUDA: build (nvidia/cuda's devel image: nvcc, cuBLAS) -------------------
 FROM nvidia/cuda:${CUDA_VERSION}-devel-ubuntu${UBUNTU_VERSION} AS build-cuda

@@ -34,6 +34,7 @@ absl::Status Run(int argc, char** argv) {
   auto args = tools::CliArgs::Parse(argc, argv, 1,
                                     {{"model"},
                                      {"tokenizer"},
+                                     {tools::kWeightsDtypeFlag},
                                      {"projections"},
                                      {"kv-cache-bytes"},
                                      {"concurrency"},
@@ -73,8 +74,10 @@ absl::Status Run(int argc, char** argv) {
       "tokens/s", "preemptions", "steps", "sched/fwd/sample ms/step",
       "gemm/attn/other ms/step");
   for (const Variant& v : variants) {
+    auto load = tools::LoadOptionsFromArgs(*args);
+    if (!load.ok()) return load.status();
     auto bundle = tools::LoadCompressedModelBundle(
-        *model, args->Get("tokenizer"), v.projections);
+        *model, args->Get("tokenizer"), v.projections, *load);
     if (!bundle.ok()) return bundle.status();
     std::shared_ptr<const runtime::Tokenizer> tokenizer(
         std::move(bundle->tokenizer));

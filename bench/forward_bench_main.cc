@@ -2,6 +2,7 @@
 // backend, beside the bound memory bandwidth sets on decode.
 //
 //   headroom-bench-forward --model PATH [--threads 1] [--prompt-tokens 128]
+//       [--weights-dtype auto|f32|f16|bf16|q8_0]
 //       [--decode-tokens 64] [--repeats 3]
 //
 // Decode bound: each decode step reads every weight once (fp32) plus the KV
@@ -19,28 +20,17 @@
 #include "runtime/sequence_runner.h"
 #include "runtime/weights/model_loader.h"
 #include "tools/cli_args.h"
+#include "tools/model_bundle.h"
 
 namespace headroom::bench {
 namespace {
-
-int64_t WeightBytes(const runtime::ModelWeights& w) {
-  int64_t n = w.token_embedding.size() + w.rms_final.size() + w.wcls.size();
-  for (const auto& l : w.layers) {
-    n += l.rms_att.size() + l.wq.size() + l.wk.size() + l.wv.size() +
-         l.wo.size() + l.rms_ffn.size() + l.w1.size() + l.w2.size() +
-         l.w3.size() + l.key_cache_proj.size() + l.query_proj.size();
-  }
-  return n * static_cast<int64_t>(sizeof(float));
-}
 
 // Bytes a decode step reads: all matrices except the embedding table (one
 // row is gathered) but including the classifier, plus the KV of `context`
 // tokens.
 int64_t DecodeBytesPerToken(const runtime::ModelWeights& w, int context) {
-  int64_t bytes = WeightBytes(w);
-  if (!w.config.tied_embeddings) {
-    bytes -= static_cast<int64_t>(w.token_embedding.size() * sizeof(float));
-  }
+  int64_t bytes = w.weight_bytes();
+  if (!w.config.tied_embeddings) bytes -= w.token_embedding.bytes();
   return bytes + int64_t{context} * w.config.KvValuesPerToken() *
                      static_cast<int64_t>(sizeof(float));
 }
@@ -48,6 +38,7 @@ int64_t DecodeBytesPerToken(const runtime::ModelWeights& w, int context) {
 absl::Status Run(int argc, char** argv) {
   auto args = tools::CliArgs::Parse(argc, argv, 1,
                                     {{"model"},
+                                     {tools::kWeightsDtypeFlag},
                                      {"threads"},
                                      {"prompt-tokens"},
                                      {"decode-tokens"},
@@ -63,7 +54,14 @@ absl::Status Run(int argc, char** argv) {
                                 decode_tokens.status(), repeats.status()}) {
     if (!s.ok()) return s;
   }
-  auto weights = runtime::LoadModel(*model);
+  auto load = tools::LoadOptionsFromArgs(*args);
+  if (!load.ok()) return load.status();
+  // The read bandwidth at the thread count of the steps, measured before the
+  // model is loaded so that its buffer (larger than the caches, at most
+  // 1 GiB) is freed by then and does not add to the peak memory.
+  const ReadResult read = MeasureRead(int64_t{1} << 30, *threads, 5);
+  const auto load_start = std::chrono::steady_clock::now();
+  auto weights = runtime::LoadModel(*model, *load);
   if (!weights.ok()) return weights.status();
   const runtime::ModelConfig config = weights->config;
   if (*prompt_tokens + *decode_tokens > config.max_seq_len) {
@@ -71,13 +69,22 @@ absl::Status Run(int argc, char** argv) {
         "--prompt-tokens + --decode-tokens (%d) exceed the context %d",
         *prompt_tokens + *decode_tokens, config.max_seq_len));
   }
-  const int64_t weight_bytes = WeightBytes(*weights);
+  const int64_t weight_bytes = weights->weight_bytes();
   const int mid_context = *prompt_tokens + *decode_tokens / 2;
   const int64_t decode_bytes = DecodeBytesPerToken(*weights, mid_context);
   runtime::BackendOptions options;
   options.num_threads = *threads;
+  // KV pages for this run's context only (not the model's full context,
+  // which at 7B in f32 would be 4 GiB of the peak memory).
+  options.num_blocks = static_cast<int>(
+      (*prompt_tokens + *decode_tokens + options.block_size - 1) /
+      options.block_size);
+  const std::string dtypes = weights->DtypeSummary();
   auto backend = runtime::CreateCpuBackend(std::move(*weights), options);
   if (!backend.ok()) return backend.status();
+  const double load_seconds = std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - load_start)
+                                  .count();
 
   // Token ids cycle through the vocabulary (content does not change speed).
   std::vector<int> prompt(*prompt_tokens);
@@ -101,22 +108,19 @@ absl::Status Run(int argc, char** argv) {
     best_decode =
         std::min(best_decode, std::chrono::duration<double>(t2 - t1).count());
   }
-  // Thread count of the step, and a buffer larger than the caches.
-  const ReadResult read =
-      MeasureRead(std::max<int64_t>(256 << 20, weight_bytes), *threads, 5);
   const double bandwidth = read.bytes_per_second();
   const double prefill_tps = *prompt_tokens / best_prefill;
   const double decode_tps = *decode_tokens / best_decode;
   const double bound_tps = bandwidth / decode_bytes;
   std::cout << absl::StrFormat(
       "model %s: %d layers, dim %d, %d heads, %d KV heads, vocab %d, weights "
-      "%.1f MB\n"
+      "%s %.1f MB, loaded in %.2f s\n"
       "threads %d (matmul %s): prefill %d tokens %.1f tokens/s; decode %d "
       "tokens %.1f tokens/s\n"
       "read bandwidth (%d threads) %.2f GB/s; decode reads %.2f MB/token -> "
       "bound %.1f tokens/s; decode reaches %.0f%% of it\n",
       *model, config.n_layers, config.dim, config.n_heads, config.n_kv_heads,
-      config.vocab_size, weight_bytes / 1e6, *threads,
+      config.vocab_size, dtypes, weight_bytes / 1e6, load_seconds, *threads,
       runtime::cpu::MatMulIsa(), *prompt_tokens, prefill_tps, *decode_tokens,
       decode_tps, *threads, bandwidth / 1e9, decode_bytes / 1e6, bound_tps,
       100.0 * decode_tps / bound_tps);
@@ -124,9 +128,10 @@ absl::Status Run(int argc, char** argv) {
       "{\"threads\": %d, \"prefill_tokens_per_s\": %.2f, "
       "\"decode_tokens_per_s\": %.2f, \"read_gb_per_s\": %.3f, "
       "\"decode_bytes_per_token\": %d, \"decode_bound_tokens_per_s\": %.2f, "
-      "\"decode_fraction_of_bound\": %.4f}\n",
+      "\"decode_fraction_of_bound\": %.4f, \"weights\": \"%s\", "
+      "\"load_seconds\": %.3f}\n",
       *threads, prefill_tps, decode_tps, bandwidth / 1e9, decode_bytes,
-      bound_tps, decode_tps / bound_tps);
+      bound_tps, decode_tps / bound_tps, dtypes, load_seconds);
   return absl::OkStatus();
 }
 

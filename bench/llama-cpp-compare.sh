@@ -9,7 +9,9 @@
 # too, optional, for the greedy-token check). Environment: ROUNDS (3),
 # THREADS ("1 2"), PROMPTS ("128 512"), DECODE (64), BATCH_SEQS (32, 0 skips
 # the batched runs), BATCH_THREADS (2), BUILD (build/release), SYNTHETIC,
-# GGUF, VOCAB.
+# GGUF, VOCAB, WEIGHTS ("f32"; any of f32 bf16 f16 q8_0: the forward-pass
+# runs repeat per weight type, Headroom with --weights-dtype, llama.cpp on
+# the f32 GGUF converted by its llama-quantize, which must then be built).
 #
 # 1. Makes the synthetic llama2.c checkpoint with headroom-make-synthetic (the
 #    shape of scripts/bench-forward.sh: dim 1024, 12 layers, 16 heads, SwiGLU
@@ -44,6 +46,7 @@ prompts="${PROMPTS:-128 512}"
 decode="${DECODE:-64}"
 batch_seqs="${BATCH_SEQS:-32}"
 batch_threads="${BATCH_THREADS:-2}"
+weights_list="${WEIGHTS:-f32}"
 synthetic="${SYNTHETIC:-/tmp/headroom-synthetic-1024.bin}"
 gguf="${GGUF:-/tmp/headroom-synthetic-1024-f32.gguf}"
 vocab="${VOCAB:-../shared/models/llama2-tokenizer/tokenizer.bin}"
@@ -187,22 +190,38 @@ if [ -x "$lc/bin/llama-simple" ]; then
   echo "  llama.cpp: $(printf '%s' "$lc_text" | tr '\n' ' ' | LC_ALL=C tr -c '[:print:]' '?' | head -c 120)"
 fi
 
+# --- the same weight types in both ----------------------------------------
+declare -A gguf_of=([f32]="$gguf")
+for w in $weights_list; do
+  [ "$w" = f32 ] && continue
+  gguf_of[$w]="${gguf%-f32.gguf}-$w.gguf"
+  if [ ! -f "${gguf_of[$w]}" ] || [ "${gguf_of[$w]}" -ot "$gguf" ]; then
+    [ -x "$lc/bin/llama-quantize" ] || {
+      echo "WEIGHTS has $w: build $lc/bin/llama-quantize" >&2; exit 1; }
+    "$lc/bin/llama-quantize" "$gguf" "${gguf_of[$w]}" \
+      "$(echo "$w" | tr a-z A-Z)" > "$work/quantize-$w.log" 2>&1 ||
+      { cat "$work/quantize-$w.log" >&2; exit 1; }
+  fi
+done
+
 # --- alternating runs -------------------------------------------------------
 results="$work/results.tsv"   # round threads metric headroom llama
 : > "$results"
 for round in $(seq 1 "$rounds"); do
+  for w in $weights_list; do
   for t in $threads_list; do
     for p in $prompts; do
-      out="$work/hr-$round-$t-$p.txt"
+      out="$work/hr-$round-$w-$t-$p.txt"
       "$hr/headroom-bench-forward" --model "$synthetic" --threads "$t" \
-        --prompt-tokens "$p" --decode-tokens "$decode" --repeats 3 > "$out"
-      if [ "$round" = 1 ]; then sed -n '2,3p' "$out" | sed "s/^/  headroom: /"; fi
-      lj="$work/lc-$round-$t-$p.json"
-      "$lc/bin/llama-bench" -m "$gguf" -t "$t" -p "$p" -n "$decode" -r 3 \
-        -o json > "$lj" 2> "$work/lc-$round-$t-$p.err"
-      python3 - "$out" "$lj" "$round" "$t" "$p" "$decode" >> "$results" <<'EOF'
+        --weights-dtype "$w" --prompt-tokens "$p" --decode-tokens "$decode" \
+        --repeats 3 > "$out"
+      if [ "$round" = 1 ]; then sed -n '2,3p' "$out" | sed "s/^/  headroom $w: /"; fi
+      lj="$work/lc-$round-$w-$t-$p.json"
+      "$lc/bin/llama-bench" -m "${gguf_of[$w]}" -t "$t" -p "$p" -n "$decode" \
+        -r 3 -o json > "$lj" 2> "$work/lc-$round-$w-$t-$p.err"
+      python3 - "$out" "$lj" "$round" "$t" "$p" "$decode" "$w" >> "$results" <<'EOF'
 import json, sys
-hr_path, lc_path, rnd, t, p, n = sys.argv[1:]
+hr_path, lc_path, rnd, t, p, n, w = sys.argv[1:]
 hr = json.loads([l for l in open(hr_path) if l.startswith("{")][-1])
 lc = json.load(open(lc_path))
 def best(n_prompt, n_gen):
@@ -210,10 +229,11 @@ def best(n_prompt, n_gen):
         if r["n_prompt"] == n_prompt and r["n_gen"] == n_gen:
             return max(r.get("samples_ts") or [r["avg_ts"]])
     raise SystemExit(f"no llama-bench result pp{n_prompt} tg{n_gen}")
-print(f"{rnd}\t{t}\tprefill pp{p}\t{hr['prefill_tokens_per_s']:.2f}\t{best(int(p), 0):.2f}")
-print(f"{rnd}\t{t}\tdecode tg{n} (hr ctx {p})\t{hr['decode_tokens_per_s']:.2f}\t{best(0, int(n)):.2f}")
+print(f"{rnd}\t{t}\t{w} prefill pp{p}\t{hr['prefill_tokens_per_s']:.2f}\t{best(int(p), 0):.2f}")
+print(f"{rnd}\t{t}\t{w} decode tg{n} (hr ctx {p})\t{hr['decode_tokens_per_s']:.2f}\t{best(0, int(n)):.2f}")
 EOF
     done
+  done
   done
   if [ "$batch_seqs" -gt 0 ]; then
     kv_ctx=$((batch_seqs * (128 + decode)))
@@ -260,7 +280,7 @@ for r in rows:
         keys.append((r[1], r[2]))
 print()
 print("tokens/s, headroom / llama.cpp = ratio, per round; median ratio")
-hdr = f"{'thr':>3}  {'metric':<26}" + "".join(
+hdr = f"{'thr':>3}  {'metric':<31}" + "".join(
     f"  {'round ' + str(i + 1):^24}" for i in range(rounds)) + "  median"
 print(hdr)
 for t, m in keys:
@@ -270,6 +290,6 @@ for t, m in keys:
             h, l = float(r[3]), float(r[4])
             ratios.append(h / l)
             cells.append(f"{h:7.1f} /{l:7.1f} ={h / l:5.2f}")
-    print(f"{t:>3}  {m:<26}" + "".join(f"  {c:>24}" for c in cells) +
+    print(f"{t:>3}  {m:<31}" + "".join(f"  {c:>24}" for c in cells) +
           f"  {statistics.median(ratios):6.2f}")
 EOF

@@ -45,6 +45,22 @@ bool CommutesWithRope(const float* m, int d, runtime::RopeStyle style) {
   return true;
 }
 
+// Replaces *dst by the fp32 `values` [rows, cols] stored in dst's dtype:
+// the transformation is folded in fp32 and served as the model was.
+absl::Status StoreLike(std::vector<float> values, int64_t rows, int64_t cols,
+                       runtime::Tensor* dst, int layer, const char* name) {
+  if (dst->dtype() == runtime::WeightDtype::kF32) {
+    *dst = runtime::Tensor::FromF32(std::move(values), rows, cols);
+    return absl::OkStatus();
+  }
+  auto t =
+      runtime::Tensor::FromFloat(values, rows, cols, dst->dtype(),
+                                 absl::StrCat("layers.", layer, ".", name));
+  if (!t.ok()) return t.status();
+  *dst = *std::move(t);
+  return absl::OkStatus();
+}
+
 // out (rows x D) = left (rows x k) * right (k x D), row-major.
 void MatMul(int rows, int cols, int k, const float* left, int ldl,
             const float* right, int ldr, float* out, int ldo) {
@@ -114,19 +130,22 @@ absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
     }
   }
 
+  // fp32 views of the layer's matrices (shared when already fp32).
+  const runtime::Tensor wq_in = lw.wq.AsF32(), wk_in = lw.wk.AsF32(),
+                        wv_in = lw.wv.AsF32(), wo_in = lw.wo.AsF32();
   // Values: W~_V,i = E_V,i [W_V,it; ...]; W~_O,j = W_O,j V_j.
   std::vector<float> wv(int64_t{g} * d * D);
   for (int i = 0; i < g; ++i) {
     MatMul(d, D, td, p.value_encoder.data() + int64_t{i} * d * td, td,
-           lw.wv.data() + int64_t{i} * td * D, D,
-           wv.data() + int64_t{i} * d * D, D);
+           wv_in.f32() + int64_t{i} * td * D, D, wv.data() + int64_t{i} * d * D,
+           D);
   }
   std::vector<float> wo(int64_t{D} * hd);
   if (!p.wo.empty()) {
     wo = p.wo;
   } else {
     for (int j = 0; j < h; ++j) {
-      MatMul(D, d, d, lw.wo.data() + int64_t{j} * d, hd,
+      MatMul(D, d, d, wo_in.f32() + int64_t{j} * d, hd,
              p.value_decoder.data() + int64_t{j} * d * d, d,
              wo.data() + int64_t{j} * d, hd);
     }
@@ -136,22 +155,29 @@ absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
     std::vector<float> wk(int64_t{g} * d * D), wq(int64_t{hd} * D);
     for (int i = 0; i < g; ++i) {
       MatMul(d, D, td, p.key_encoder.data() + int64_t{i} * d * td, td,
-             lw.wk.data() + int64_t{i} * td * D, D,
+             wk_in.f32() + int64_t{i} * td * D, D,
              wk.data() + int64_t{i} * d * D, D);
     }
     for (int j = 0; j < h; ++j) {
       MatMul(d, D, d, p.query_decoder.data() + int64_t{j} * d * d, d,
-             lw.wq.data() + int64_t{j} * d * D, D,
+             wq_in.f32() + int64_t{j} * d * D, D,
              wq.data() + int64_t{j} * d * D, D);
     }
-    lw.wk = std::move(wk);
-    lw.wq = std::move(wq);
+    if (auto s =
+            StoreLike(std::move(wk), int64_t{g} * d, D, &lw.wk, layer, "wk");
+        !s.ok())
+      return s;
+    if (auto s = StoreLike(std::move(wq), hd, D, &lw.wq, layer, "wq"); !s.ok())
+      return s;
   } else {
     lw.key_cache_proj = p.key_encoder;
     lw.query_proj = p.query_decoder;
   }
-  lw.wv = std::move(wv);
-  lw.wo = std::move(wo);
+  if (auto s = StoreLike(std::move(wv), int64_t{g} * d, D, &lw.wv, layer, "wv");
+      !s.ok())
+    return s;
+  if (auto s = StoreLike(std::move(wo), D, hd, &lw.wo, layer, "wo"); !s.ok())
+    return s;
   if (c.cache_kv_heads.empty()) c.cache_kv_heads.assign(c.n_layers, n);
   c.cache_kv_heads[layer] = g;
   return absl::OkStatus();

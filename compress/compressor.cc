@@ -98,6 +98,7 @@ class LayerProblem {
     const auto& c = w_.config;
     const int hd = c.n_heads * c.head_dim, D = c.dim;
     const ActivationSample& sample = SelectSample();
+    const runtime::Tensor wo = cand->layers[0].wo.AsF32();
     double err = 0.0, norm = 0.0;
     int64_t offset = 0;
     for (size_t sq = 0; sq < sample.lengths.size(); ++sq) {
@@ -106,8 +107,7 @@ class LayerProblem {
       DenseLayerAttention(c, layer_, cand->layers[0], p.kv_heads,
                           sample.inputs[layer_].data() + offset * D, T, &att);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, D, hd, 1.0f,
-                  att.data(), hd, cand->layers[0].wo.data(), hd, 0.0f, y.data(),
-                  D);
+                  att.data(), hd, wo.f32(), hd, 0.0f, y.data(), D);
       for (int64_t i = 0; i < int64_t{T} * D; ++i) {
         const double ref = select_targets_[offset * D + i];
         err += (ref - y[i]) * (ref - y[i]);
@@ -130,6 +130,7 @@ class LayerProblem {
     const auto& c = w_.config;
     const int hd = c.n_heads * c.head_dim, D = c.dim;
     std::vector<double> out;
+    const runtime::Tensor wo = lw.wo.AsF32();
     int64_t offset = 0;
     for (size_t sq = 0; sq < sample.lengths.size(); ++sq) {
       const int T = sample.lengths[sq];
@@ -137,7 +138,7 @@ class LayerProblem {
       DenseLayerAttention(c, layer_, lw, g,
                           sample.inputs[layer_].data() + offset * D, T, &att);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, D, hd, 1.0f,
-                  att.data(), hd, lw.wo.data(), hd, 0.0f, y.data(), D);
+                  att.data(), hd, wo.f32(), hd, 0.0f, y.data(), D);
       out.insert(out.end(), y.begin(), y.end());
       offset += T;
     }

@@ -15,9 +15,12 @@ void DenseLayerAttention(const runtime::ModelConfig& c, int layer,
   const int nk = proj ? c.n_kv_heads : g;
   std::vector<float> q(int64_t{T} * h * d), k(int64_t{T} * nk * d),
       v(int64_t{T} * g * d);
-  cpu::MatMulTransB(T, h * d, D, xb, D, lw.wq.data(), D, q.data(), h * d);
-  cpu::MatMulTransB(T, nk * d, D, xb, D, lw.wk.data(), D, k.data(), nk * d);
-  cpu::MatMulTransB(T, g * d, D, xb, D, lw.wv.data(), D, v.data(), g * d);
+  // fp32 values of the matrices (shared when already fp32).
+  const runtime::Tensor wq = lw.wq.AsF32(), wk = lw.wk.AsF32(),
+                        wv = lw.wv.AsF32();
+  cpu::MatMulTransB(T, h * d, D, xb, D, wq.f32(), D, q.data(), h * d);
+  cpu::MatMulTransB(T, nk * d, D, xb, D, wk.f32(), D, k.data(), nk * d);
+  cpu::MatMulTransB(T, g * d, D, xb, D, wv.f32(), D, v.data(), g * d);
   for (int t = 0; t < T; ++t) {
     cpu::ApplyRope(q.data() + int64_t{t} * h * d, h, d, t, c.rope_theta,
                    c.rope_style);

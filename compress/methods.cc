@@ -127,8 +127,8 @@ absl::StatusOr<Codec> WhitenedEigenCodec(
   const int td = m.t * m.d, d = m.d;
   std::vector<std::vector<double>> root(m.n), inv_root(m.n);
   for (int s = 0; s < m.n; ++s) {
-    if (auto st = SqrtAndInverseSqrt(d, metric_per_head[s], &root[s],
-                                     &inv_root[s]);
+    if (auto st =
+            SqrtAndInverseSqrt(d, metric_per_head[s], &root[s], &inv_root[s]);
         !st.ok())
       return st;
   }
@@ -203,11 +203,12 @@ absl::StatusOr<Codec> RopeCommutingCodec(const Dims& m, const LayerStats& st,
         for (double& v : w) v += 1e-6 * mean + 1e-30;
       }
       std::vector<Complex> hp(int64_t{m.t} * m.t);
-      const Complex* full = st.key_pair_second_moment.data() + int64_t{p} * m.n * m.n;
+      const Complex* full =
+          st.key_pair_second_moment.data() + int64_t{p} * m.n * m.n;
       for (int a = 0; a < m.t; ++a) {
         for (int b = 0; b < m.t; ++b) {
-          hp[a * m.t + b] = full[(i * m.t + a) * m.n + i * m.t + b] *
-                            std::sqrt(w[a] * w[b]);
+          hp[a * m.t + b] =
+              full[(i * m.t + a) * m.n + i * m.t + b] * std::sqrt(w[a] * w[b]);
         }
       }
       auto eig = EigenHermitian(m.t, hp);
@@ -237,18 +238,20 @@ absl::StatusOr<Codec> RopeCommutingCodec(const Dims& m, const LayerStats& st,
 
 // Gram matrices of the stacked weight rows of each group (SVD-w): the left
 // singular vectors of W (t d x D) are the eigenvectors of W W^T.
-std::vector<std::vector<double>> WeightGrams(const std::vector<float>& w,
+std::vector<std::vector<double>> WeightGrams(const runtime::Tensor& tensor,
                                              const Dims& m) {
   const int td = m.t * m.d;
+  const runtime::Tensor w = tensor.AsF32();
   std::vector<std::vector<double>> grams(m.g);
   for (int i = 0; i < m.g; ++i) {
     grams[i].assign(int64_t{td} * td, 0.0);
-    const float* base = w.data() + int64_t{i} * td * m.D;
+    const float* base = w.f32() + int64_t{i} * td * m.D;
     for (int r = 0; r < td; ++r) {
       for (int col = r; col < td; ++col) {
         double acc = 0.0;
         for (int k = 0; k < m.D; ++k) {
-          acc += double{base[int64_t{r} * m.D + k]} * base[int64_t{col} * m.D + k];
+          acc +=
+              double{base[int64_t{r} * m.D + k]} * base[int64_t{col} * m.D + k];
         }
         grams[i][int64_t{r} * td + col] = grams[i][int64_t{col} * td + r] = acc;
       }
@@ -268,17 +271,19 @@ std::vector<std::vector<double>> StatGroups(const std::vector<double>& c,
 // read s of W_O,j^T W_O,j (d x d).
 std::vector<std::vector<double>> OutputMetric(const runtime::LayerWeights& lw,
                                               const Dims& m) {
-  std::vector<std::vector<double>> metric(m.n,
-                                          std::vector<double>(int64_t{m.d} * m.d, 0.0));
+  std::vector<std::vector<double>> metric(
+      m.n, std::vector<double>(int64_t{m.d} * m.d, 0.0));
   const int hd = m.h * m.d;
+  const runtime::Tensor wo_f32 = lw.wo.AsF32();
+  const float* wo = wo_f32.f32();
   for (int j = 0; j < m.h; ++j) {
     auto& mt = metric[j / (m.h / m.n)];
     for (int r = 0; r < m.d; ++r) {
       for (int col = 0; col < m.d; ++col) {
         double acc = 0.0;
         for (int row = 0; row < m.D; ++row) {
-          acc += double{lw.wo[int64_t{row} * hd + j * m.d + r]} *
-                 lw.wo[int64_t{row} * hd + j * m.d + col];
+          acc += double{wo[int64_t{row} * hd + j * m.d + r]} *
+                 wo[int64_t{row} * hd + j * m.d + col];
         }
         mt[int64_t{r} * m.d + col] += acc;
       }
@@ -291,8 +296,9 @@ std::vector<std::vector<double>> QueryMetric(const LayerStats& st,
                                              const Dims& m) {
   std::vector<std::vector<double>> metric(m.n);
   for (int s = 0; s < m.n; ++s) {
-    metric[s].assign(st.query_second_moment.begin() + int64_t{s} * m.d * m.d,
-                     st.query_second_moment.begin() + int64_t{s + 1} * m.d * m.d);
+    metric[s].assign(
+        st.query_second_moment.begin() + int64_t{s} * m.d * m.d,
+        st.query_second_moment.begin() + int64_t{s + 1} * m.d * m.d);
   }
   return metric;
 }
@@ -309,10 +315,10 @@ void StoreCodecs(const Dims& m, const Codec& keys, const Codec& values,
     const int s = j / (m.h / m.n);
     for (int r = 0; r < m.d; ++r) {
       for (int col = 0; col < m.d; ++col) {
-        out->query_decoder[(int64_t{j} * m.d + r) * m.d + col] = static_cast<float>(
-            keys.dec[(int64_t{s} * m.d + col) * m.d + r]);
-        out->value_decoder[(int64_t{j} * m.d + r) * m.d + col] = static_cast<float>(
-            values.dec[(int64_t{s} * m.d + r) * m.d + col]);
+        out->query_decoder[(int64_t{j} * m.d + r) * m.d + col] =
+            static_cast<float>(keys.dec[(int64_t{s} * m.d + col) * m.d + r]);
+        out->value_decoder[(int64_t{j} * m.d + r) * m.d + col] =
+            static_cast<float>(values.dec[(int64_t{s} * m.d + r) * m.d + col]);
       }
     }
   }
@@ -339,9 +345,9 @@ std::string BaseMethodName(BaseMethod method) {
 }
 
 std::vector<BaseMethod> AllBaseMethods() {
-  return {BaseMethod::kMeanPool,      BaseMethod::kSvdW,
-          BaseMethod::kSvdA,          BaseMethod::kRopeCommuting,
-          BaseMethod::kSvdAAware,     BaseMethod::kRopeCommutingAware};
+  return {BaseMethod::kMeanPool,  BaseMethod::kSvdW,
+          BaseMethod::kSvdA,      BaseMethod::kRopeCommuting,
+          BaseMethod::kSvdAAware, BaseMethod::kRopeCommutingAware};
 }
 
 absl::StatusOr<MethodSpec> ParseMethod(const std::string& name) {
@@ -369,8 +375,10 @@ absl::StatusOr<MethodSpec> ParseMethod(const std::string& name) {
 }
 
 std::string DescribeMethods() {
-  return "mean-pool          average the K and V heads of each group (baseline)\n"
-         "svd-w              data-free SVD of the stacked K/V weights (baseline)\n"
+  return "mean-pool          average the K and V heads of each group "
+         "(baseline)\n"
+         "svd-w              data-free SVD of the stacked K/V weights "
+         "(baseline)\n"
          "svd-a              the paper: eigenvectors of calibration KV caches; "
          "post-RoPE key projection at runtime\n"
          "rope-commuting     per-RoPE-pair complex eigenvectors, folded: an "
@@ -390,25 +398,28 @@ absl::StatusOr<LayerProjection> ComputeLayerProjection(
     const LayerStats* stats, int kv_heads) {
   const runtime::ModelConfig& c = weights.config;
   if (layer < 0 || layer >= c.n_layers) {
-    return absl::InvalidArgumentError(absl::StrCat("layer ", layer, " out of range"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("layer ", layer, " out of range"));
   }
   if (kv_heads <= 0 || c.n_kv_heads % kv_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--kv-heads ", kv_heads, " must divide the model's ", c.n_kv_heads,
-        " KV heads"));
+    return absl::InvalidArgumentError(absl::StrCat("--kv-heads ", kv_heads,
+                                                   " must divide the model's ",
+                                                   c.n_kv_heads, " KV heads"));
   }
   const runtime::LayerWeights& lw = weights.layers[layer];
   if (lw.has_post_rope_proj() || c.CacheKvHeads(layer) != c.n_kv_heads) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "layer ", layer, " is already compressed; compress the original model"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("layer ", layer,
+                     " is already compressed; compress the original model"));
   }
-  const bool needs_stats = base != BaseMethod::kMeanPool && base != BaseMethod::kSvdW;
+  const bool needs_stats =
+      base != BaseMethod::kMeanPool && base != BaseMethod::kSvdW;
   if (needs_stats && stats == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        BaseMethodName(base), " needs calibration statistics"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(BaseMethodName(base), " needs calibration statistics"));
   }
-  Dims m{c.n_heads, c.n_kv_heads, kv_heads, c.n_kv_heads / kv_heads,
-         c.head_dim, c.dim, c.head_dim / 2, c.rope_style};
+  Dims m{c.n_heads,  c.n_kv_heads, kv_heads,       c.n_kv_heads / kv_heads,
+         c.head_dim, c.dim,        c.head_dim / 2, c.rope_style};
   LayerProjection out;
   out.method = BaseMethodName(base);
   out.kv_heads = kv_heads;
@@ -459,9 +470,8 @@ absl::StatusOr<LayerProjection> ComputeLayerProjection(
   return out;
 }
 
-double EnergyKept(const runtime::ModelConfig& config,
-                  const LayerProjection& p, const std::vector<double>& c,
-                  bool keys) {
+double EnergyKept(const runtime::ModelConfig& config, const LayerProjection& p,
+                  const std::vector<double>& c, bool keys) {
   const int n = config.n_kv_heads, d = config.head_dim, h = config.n_heads;
   const int g = p.kv_heads, t = n / g, td = t * d, nd = n * d;
   const auto& enc = keys ? p.key_encoder : p.value_encoder;
@@ -482,7 +492,8 @@ double EnergyKept(const runtime::ModelConfig& config,
                                    : dec[(int64_t{j} * d + r) * d + k];
             acc += dv * enc[(int64_t{i} * d + k) * td + col];
           }
-          e[int64_t{bs * d + r} * td + col] = (bs * d + r == col ? 1.0 : 0.0) - acc;
+          e[int64_t{bs * d + r} * td + col] =
+              (bs * d + r == col ? 1.0 : 0.0) - acc;
         }
       }
     }

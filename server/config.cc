@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "runtime/util/sha256.h"
+#include "runtime/weights/model_loader.h"
 #include "server/http/listen_address.h"
 #include "yaml-cpp/yaml.h"
 
@@ -232,8 +233,8 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
        "listen", "metrics_listen", "drain_deadline_seconds",
        "load_delay_seconds", "tenants", "allow_anonymous"}));
   if (const YAML::Node m = root["model"]; m.IsDefined()) {
-    HEADROOM_RETURN_IF_ERROR(
-        p.CheckMap(m, "model", {"path", "format", "tokenizer"}));
+    HEADROOM_RETURN_IF_ERROR(p.CheckMap(
+        m, "model", {"path", "format", "tokenizer", "weights_dtype"}));
     HEADROOM_RETURN_IF_ERROR(p.GetString(m, "model", "path", &c->model.path));
     HEADROOM_RETURN_IF_ERROR(
         p.GetString(m, "model", "format", &c->model.format));
@@ -243,6 +244,11 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
                   m, "model", "format", "expected auto, llama2c or hf"));
     HEADROOM_RETURN_IF_ERROR(
         p.GetString(m, "model", "tokenizer", &c->model.tokenizer));
+    HEADROOM_RETURN_IF_ERROR(
+        p.GetString(m, "model", "weights_dtype", &c->model.weights_dtype));
+    HEADROOM_RETURN_IF_ERROR(p.Require(
+        runtime::ParseWeightsDtypeOption(c->model.weights_dtype).ok(), m,
+        "model", "weights_dtype", "expected auto, f32, f16, bf16 or q8_0"));
   }
   if (const YAML::Node m = root["compression"]; m.IsDefined()) {
     const std::string path = "compression";
@@ -430,6 +436,7 @@ constexpr FlagInfo kFlags[] = {
     {"model", true, "model path (llama2.c .bin or Hugging Face directory)"},
     {"model-format", true, "auto | llama2c | hf"},
     {"tokenizer", true, "tokenizer path (default: beside the model)"},
+    {"weights-dtype", true, "auto | f32 | f16 | bf16 | q8_0 (weight matrices)"},
     {"compression-method", true, "none or a headroom-compress method"},
     {"kv-heads", true, "KV heads every layer keeps"},
     {"projections", true, "projections file from headroom-compress"},
@@ -539,6 +546,8 @@ absl::Status ApplyServerFlags(const ServerFlags& flags, ServerConfig* c) {
       c->model.format = value;
     } else if (name == "tokenizer") {
       c->model.tokenizer = value;
+    } else if (name == "weights-dtype") {
+      c->model.weights_dtype = value;
     } else if (name == "compression-method") {
       c->compression.method = value;
     } else if (name == "kv-heads") {
@@ -596,6 +605,11 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
   if (c.model.format != "auto" && c.model.format != "llama2c" &&
       c.model.format != "hf") {
     return bad("model.format", "expected auto, llama2c or hf");
+  }
+  if (!runtime::ParseWeightsDtypeOption(c.model.weights_dtype).ok()) {
+    return bad("model.weights_dtype",
+               "expected auto, f32, f16, bf16 or q8_0, got \"" +
+                   c.model.weights_dtype + "\"");
   }
   const CompressionSection& cs = c.compression;
   if (cs.method != "none") {

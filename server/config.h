@@ -25,6 +25,9 @@ struct ModelSection {
   std::string path;             // llama2.c .bin file or Hugging Face directory
   std::string format = "auto";  // auto | llama2c | hf (checked against path)
   std::string tokenizer;        // "" = the one beside the model
+  // auto | f32 | f16 | bf16 | q8_0: the dtype the weight matrices are served
+  // in on the CPU (auto: the checkpoint's own, mapped in place).
+  std::string weights_dtype = "auto";
 };
 
 struct CompressionSection {

@@ -137,12 +137,23 @@ absl::StatusOr<ServedModel> LoadServedModel(
   if (auto s = CheckModelPath(config.model); !s.ok()) return s;
   ServedModel served;
   served.model_path = config.model.path;
-  auto weights = runtime::LoadModel(config.model.path);
+  auto weights_dtype =
+      runtime::ParseWeightsDtypeOption(config.model.weights_dtype);
+  if (!weights_dtype.ok()) {
+    return Prefixed(weights_dtype.status(), "model.weights_dtype: ");
+  }
+  runtime::LoadOptions load;
+  load.weights_dtype = *weights_dtype;
+  auto weights = runtime::LoadModel(config.model.path, load);
   if (!weights.ok()) {
     return Prefixed(weights.status(),
                     absl::StrCat("model.path ", config.model.path, ": "));
   }
   served.weights = std::move(*weights);
+  say(absl::StrCat("loaded ", config.model.path, ": ",
+                   absl::SixDigits(served.weights.parameter_count() / 1e6),
+                   " M parameters, weights ", served.weights.DtypeSummary(),
+                   ", ", served.weights.weight_bytes() >> 20, " MiB"));
   std::string tokenizer_path = config.model.tokenizer;
   if (tokenizer_path.empty()) {
     auto found = runtime::FindTokenizerFor(config.model.path);

@@ -4,6 +4,7 @@
 //   headroom-compress --model PATH [--tokenizer PATH] --calib-text FILE
 //       [--calib-lines A:B] [--calib-tokens N] --kv-heads G --method NAME
 //       --out FILE [--export DIR] [--threads N]
+//       [--weights-dtype auto|f32|f16|bf16|q8_0]
 //   headroom-compress --list-methods
 //
 // --calib-lines counts non-empty lines from 1, inclusive; the last 10% of
@@ -112,6 +113,7 @@ absl::Status Run(int argc, char** argv) {
   auto args = CliArgs::Parse(argc, argv, 1,
                              {{"model"},
                               {"tokenizer"},
+                              {kWeightsDtypeFlag},
                               {"calib-text"},
                               {"calib-lines"},
                               {"calib-tokens"},
@@ -164,7 +166,9 @@ absl::Status Run(int argc, char** argv) {
                                *calib_text, range->first, range->second)
                          : compress::ReadNonEmptyLines(*calib_text);
   if (!lines.ok()) return lines.status();
-  auto bundle = LoadModelBundle(*model, args->Get("tokenizer"));
+  auto load = LoadOptionsFromArgs(*args);
+  if (!load.ok()) return load.status();
+  auto bundle = LoadModelBundle(*model, args->Get("tokenizer"), *load);
   if (!bundle.ok()) return bundle.status();
   const runtime::ModelConfig& config = bundle->weights.config;
   if (*kv_heads <= 0 || config.n_kv_heads % *kv_heads != 0) {

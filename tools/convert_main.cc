@@ -28,17 +28,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kUsage[] =
-    "usage: headroom-convert --from PATH --to DIR [--dtype f32|f16|bf16]";
-
-int64_t ParameterCount(const runtime::ModelWeights& w) {
-  int64_t n = w.token_embedding.size() + w.rms_final.size() + w.wcls.size();
-  for (const runtime::LayerWeights& l : w.layers) {
-    n += l.rms_att.size() + l.wq.size() + l.wk.size() + l.wv.size() +
-         l.wo.size() + l.rms_ffn.size() + l.w1.size() + l.w2.size() +
-         l.w3.size() + l.key_cache_proj.size() + l.query_proj.size();
-  }
-  return n;
-}
+    "usage: headroom-convert --from PATH --to DIR [--dtype f32|f16|bf16] "
+    "[--weights-dtype auto|f32|f16|bf16|q8_0]";
 
 // Copies the source model's tokenizer into `to_dir`; returns a phrase for
 // the summary line ("" when there is none to copy).
@@ -57,7 +48,8 @@ absl::StatusOr<std::string> CopyTokenizer(const std::string& from,
 }
 
 absl::Status Run(int argc, char** argv) {
-  auto args = CliArgs::Parse(argc, argv, 1, {{"from"}, {"to"}, {"dtype"}});
+  auto args = CliArgs::Parse(
+      argc, argv, 1, {{"from"}, {"to"}, {"dtype"}, {kWeightsDtypeFlag}});
   if (!args.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(args.status().message(), "\n", kUsage));
@@ -82,7 +74,9 @@ absl::Status Run(int argc, char** argv) {
         absl::StrCat("--dtype: ", dtype.status().message()));
   }
 
-  auto weights = runtime::LoadModel(*from);
+  auto load = LoadOptionsFromArgs(*args);
+  if (!load.ok()) return load.status();
+  auto weights = runtime::LoadModel(*from, *load);
   if (!weights.ok()) return weights.status();
   runtime::HfWriteOptions options;
   options.dtype = *dtype;
@@ -98,7 +92,7 @@ absl::Status Run(int argc, char** argv) {
       "headroom-convert: wrote %s (config.json, model.safetensors %s; %d "
       "layers, dim %d, %d heads, %d KV heads, vocab %d, %d parameters%s%s)\n",
       *to, runtime::HfDtypeName(*dtype), c.n_layers, c.dim, c.n_heads,
-      c.CacheKvHeads(0), c.vocab_size, ParameterCount(*weights),
+      c.CacheKvHeads(0), c.vocab_size, weights->parameter_count(),
       c.rope_style == runtime::RopeStyle::kInterleaved
           ? ", q/k rows permuted to rotate_half"
           : "",

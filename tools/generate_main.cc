@@ -2,6 +2,7 @@
 //
 //   headroom-generate --model PATH [--tokenizer PATH] [--prompt TEXT]
 //       [--max-tokens N] [--temperature T] [--seed S] [--threads N]
+//       [--weights-dtype auto|f32|f16|bf16|q8_0]
 //       [--device cpu|cuda] [--dtype float16|bfloat16]
 //
 // Greedy (argmax) when --temperature is 0 (the default); otherwise samples
@@ -44,6 +45,7 @@ absl::Status Run(int argc, char** argv) {
   auto args = CliArgs::Parse(argc, argv, 1,
                              {{"model"},
                               {"tokenizer"},
+                              {kWeightsDtypeFlag},
                               {"prompt"},
                               {"max-tokens"},
                               {"temperature"},
@@ -73,7 +75,9 @@ absl::Status Run(int argc, char** argv) {
   auto dtype = runtime::ParseLowPrecision(args->Get("dtype", "float16"));
   if (!dtype.ok()) return dtype.status();
   if (auto s = runtime::CheckDeviceAvailable(*device); !s.ok()) return s;
-  auto bundle = LoadModelBundle(*model, args->Get("tokenizer"));
+  auto load = LoadOptionsFromArgs(*args);
+  if (!load.ok()) return load.status();
+  auto bundle = LoadModelBundle(*model, args->Get("tokenizer"), *load);
   if (!bundle.ok()) return bundle.status();
   const runtime::Tokenizer& tok = *bundle->tokenizer;
   const runtime::ModelConfig config = bundle->weights.config;

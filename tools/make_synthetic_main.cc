@@ -1,18 +1,32 @@
-// headroom-make-synthetic: writes a llama2.c checkpoint with random weights,
-// for benchmarks at sizes no shared model has.
+// headroom-make-synthetic: writes a model with random weights, for
+// benchmarks and memory checks at sizes no shared model has.
 //
-//   headroom-make-synthetic --out FILE [--dim 1024] [--hidden 2816]
-//       [--layers 12] [--heads 16] [--kv-heads 16] [--vocab 32000]
-//       [--seq-len 2048] [--seed 1]
+//   headroom-make-synthetic --out PATH [--format llama2c|hf]
+//       [--shape llama2-7b|llama2-13b|llama3-8b|tinyllama-1.1b]
+//       [--dim 1024] [--hidden 2816] [--layers 12] [--heads 16]
+//       [--kv-heads 16] [--vocab 32000] [--seq-len 2048] [--seed 1]
+//       [--dtype f32|f16|bf16] [--shard-gib 4] [--tokenizer FILE]
+//
+// --format hf writes a Hugging Face directory (config.json, sharded
+// safetensors and their index) row by row: memory stays at one row whatever
+// the size, so a LLaMA-2-7B shape (13.5 GB in bf16) is written on a small
+// machine. --shape sets the dimensions of a published model (the flags
+// given override them). --tokenizer copies a tokenizer file beside the
+// weights. llama2.c files are fp32 and built in memory.
 //
 // Weights are uniform with standard deviation 0.02 (norm weights 1), so the
-// activations stay finite; the text it generates is meaningless.
+// activations stay finite; the text it generates is meaningless. Each row's
+// values depend only on (seed, tensor, row), whatever the format or dtype.
+#include <filesystem>
 #include <iostream>
-#include <random>
+#include <map>
 
 #include "absl/strings/str_format.h"
+#include "runtime/weights/hf_checkpoint.h"
 #include "runtime/weights/llama2c_checkpoint.h"
 #include "tools/cli_args.h"
+#include "tools/model_bundle.h"
+#include "tools/synthetic_weights.h"
 
 namespace headroom::tools {
 namespace {
@@ -20,6 +34,8 @@ namespace {
 absl::Status Run(int argc, char** argv) {
   auto args = CliArgs::Parse(argc, argv, 1,
                              {{"out"},
+                              {"format"},
+                              {"shape"},
                               {"dim"},
                               {"hidden"},
                               {"layers"},
@@ -27,28 +43,31 @@ absl::Status Run(int argc, char** argv) {
                               {"kv-heads"},
                               {"vocab"},
                               {"seq-len"},
-                              {"seed"}});
+                              {"seed"},
+                              {"dtype"},
+                              {"shard-gib"},
+                              {"tokenizer"}});
   if (!args.ok()) return args.status();
   auto out = args->Require("out");
   if (!out.ok()) return out.status();
-  runtime::ModelWeights w;
-  runtime::ModelConfig& c = w.config;
+  auto shape = SyntheticShape(args->Get("shape", "default"));
+  if (!shape.ok()) return shape.status();
+  runtime::ModelConfig c = *shape;
   struct IntFlag {
     const char* name;
-    int fallback;
     int* field;
   };
   int seed = 1;
-  const IntFlag flags[] = {{"dim", 1024, &c.dim},
-                           {"hidden", 2816, &c.hidden_dim},
-                           {"layers", 12, &c.n_layers},
-                           {"heads", 16, &c.n_heads},
-                           {"kv-heads", 16, &c.n_kv_heads},
-                           {"vocab", 32000, &c.vocab_size},
-                           {"seq-len", 2048, &c.max_seq_len},
-                           {"seed", 1, &seed}};
+  const IntFlag flags[] = {{"dim", &c.dim},
+                           {"hidden", &c.hidden_dim},
+                           {"layers", &c.n_layers},
+                           {"heads", &c.n_heads},
+                           {"kv-heads", &c.n_kv_heads},
+                           {"vocab", &c.vocab_size},
+                           {"seq-len", &c.max_seq_len},
+                           {"seed", &seed}};
   for (const IntFlag& f : flags) {
-    auto v = args->GetInt(f.name, f.fallback);
+    auto v = args->GetInt(f.name, *f.field);
     if (!v.ok()) return v.status();
     *f.field = *v;
   }
@@ -56,43 +75,54 @@ absl::Status Run(int argc, char** argv) {
     return absl::InvalidArgumentError("--heads must divide --dim");
   }
   c.head_dim = c.dim / c.n_heads;
-  c.tied_embeddings = true;
   if (auto s = c.Validate(); !s.ok()) return s;
+  const std::string format = args->Get("format", "llama2c");
+  auto dtype = runtime::ParseHfDtype(args->Get("dtype", "f32"));
+  if (!dtype.ok()) return dtype.status();
+  auto shard_gib = args->GetDouble("shard-gib", 4.0);
+  if (!shard_gib.ok()) return shard_gib.status();
+  const SyntheticWeights weights(static_cast<uint64_t>(seed));
 
-  std::mt19937_64 rng(static_cast<uint64_t>(seed));
-  // Uniform on [-a, a] has standard deviation a / sqrt(3).
-  std::uniform_real_distribution<float> uniform(-0.0346f, 0.0346f);
-  auto fill = [&](std::vector<float>& t, int64_t n) {
-    t.resize(n);
-    for (float& v : t) v = uniform(rng);
-  };
-  const int64_t D = c.dim, F = c.hidden_dim, d = c.head_dim;
-  fill(w.token_embedding, int64_t{c.vocab_size} * D);
-  w.layers.resize(c.n_layers);
-  for (runtime::LayerWeights& l : w.layers) {
-    l.rms_att.assign(D, 1.0f);
-    l.rms_ffn.assign(D, 1.0f);
-    fill(l.wq, c.n_heads * d * D);
-    fill(l.wk, c.n_kv_heads * d * D);
-    fill(l.wv, c.n_kv_heads * d * D);
-    fill(l.wo, D * c.n_heads * d);
-    fill(l.w1, F * D);
-    fill(l.w2, D * F);
-    fill(l.w3, F * D);
+  if (format == "hf") {
+    c.rope_style = runtime::RopeStyle::kHalf;
+    if (auto s = runtime::WriteShardedHfCheckpoint(
+            c, *dtype, static_cast<int64_t>(*shard_gib * (1 << 30)),
+            [&](const runtime::HfTensorSpec& spec, int64_t row, float* values) {
+              weights.Row(spec.name, spec.shape, row, values);
+            },
+            *out);
+        !s.ok()) {
+      return s;
+    }
+  } else if (format == "llama2c") {
+    if (*dtype != runtime::HfDtype::kF32) {
+      return absl::InvalidArgumentError(
+          "--dtype: llama2.c checkpoints are fp32; use --format hf");
+    }
+    c.rope_style = runtime::RopeStyle::kInterleaved;
+    if (auto s = runtime::WriteLlama2cCheckpoint(weights.Model(c), *out);
+        !s.ok()) {
+      return s;
+    }
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--format: expected llama2c or hf, got \"", format, "\""));
   }
-  w.rms_final.assign(D, 1.0f);
-  if (auto s = runtime::WriteLlama2cCheckpoint(w, *out); !s.ok()) return s;
-  int64_t params = w.token_embedding.size() + w.rms_final.size();
-  for (const auto& l : w.layers) {
-    params += l.rms_att.size() + l.rms_ffn.size() + l.wq.size() + l.wk.size() +
-              l.wv.size() + l.wo.size() + l.w1.size() + l.w2.size() +
-              l.w3.size();
+  std::string tokenizer_note;
+  if (const std::string tok = args->Get("tokenizer"); !tok.empty()) {
+    const std::string dir =
+        format == "hf" ? *out
+                       : std::filesystem::path(*out).parent_path().string();
+    auto copied = CopyTokenizerFile(tok, dir.empty() ? "." : dir);
+    if (!copied.ok()) return copied.status();
+    tokenizer_note = ", tokenizer " + *copied;
   }
   std::cout << absl::StrFormat(
-      "wrote %s: dim %d, hidden %d, layers %d, heads %d, kv heads %d, vocab "
-      "%d, context %d, %.1f M parameters\n",
-      *out, c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads,
-      c.vocab_size, c.max_seq_len, params / 1e6);
+      "wrote %s (%s, %s): dim %d, hidden %d, layers %d, heads %d, kv heads "
+      "%d, vocab %d, context %d, %.1f M parameters%s\n",
+      *out, format, runtime::HfDtypeName(*dtype), c.dim, c.hidden_dim,
+      c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.max_seq_len,
+      SyntheticParameterCount(c) / 1e6, tokenizer_note);
   return absl::OkStatus();
 }
 

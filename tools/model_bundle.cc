@@ -9,10 +9,23 @@
 
 namespace headroom::tools {
 
+absl::StatusOr<runtime::LoadOptions> LoadOptionsFromArgs(const CliArgs& args) {
+  auto dtype =
+      runtime::ParseWeightsDtypeOption(args.Get(kWeightsDtypeFlag, "auto"));
+  if (!dtype.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", kWeightsDtypeFlag, ": ", dtype.status().message()));
+  }
+  runtime::LoadOptions load;
+  load.weights_dtype = *dtype;
+  return load;
+}
+
 absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& model_path,
-                                            const std::string& tokenizer_path) {
+                                            const std::string& tokenizer_path,
+                                            const runtime::LoadOptions& load) {
   ModelBundle bundle;
-  auto weights = runtime::LoadModel(model_path);
+  auto weights = runtime::LoadModel(model_path, load);
   if (!weights.ok()) return weights.status();
   bundle.weights = std::move(*weights);
   bundle.tokenizer_path = tokenizer_path;
@@ -62,8 +75,8 @@ absl::StatusOr<std::string> CopyTokenizerFile(const std::string& src,
 
 absl::StatusOr<ModelBundle> LoadCompressedModelBundle(
     const std::string& model_path, const std::string& tokenizer_path,
-    const std::string& projections_path) {
-  auto bundle = LoadModelBundle(model_path, tokenizer_path);
+    const std::string& projections_path, const runtime::LoadOptions& load) {
+  auto bundle = LoadModelBundle(model_path, tokenizer_path, load);
   if (!bundle.ok() || projections_path.empty()) return bundle;
   auto projections = compress::LoadProjections(projections_path);
   if (!projections.ok()) return projections.status();

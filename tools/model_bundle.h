@@ -8,6 +8,8 @@
 #include "absl/status/statusor.h"
 #include "runtime/model/model_weights.h"
 #include "runtime/tokenizers/tokenizer.h"
+#include "runtime/weights/model_loader.h"
+#include "tools/cli_args.h"
 
 namespace headroom::tools {
 
@@ -17,9 +19,15 @@ struct ModelBundle {
   std::string tokenizer_path;
 };
 
+// The flag every tool that loads a model takes, and how it reads it:
+// --weights-dtype auto|f32|f16|bf16|q8_0 (default auto).
+inline constexpr char kWeightsDtypeFlag[] = "weights-dtype";
+absl::StatusOr<runtime::LoadOptions> LoadOptionsFromArgs(const CliArgs& args);
+
 // `tokenizer_path` empty: the tokenizer found beside the model.
-absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& model_path,
-                                            const std::string& tokenizer_path);
+absl::StatusOr<ModelBundle> LoadModelBundle(
+    const std::string& model_path, const std::string& tokenizer_path,
+    const runtime::LoadOptions& load = {});
 
 // Copies tokenizer file `src` into `dir`: a .json file becomes
 // tokenizer.json (with the tokenizer_config.json beside it, if any), a
@@ -32,7 +40,7 @@ absl::StatusOr<std::string> CopyTokenizerFile(const std::string& src,
 // not empty (compress::ApplyProjections).
 absl::StatusOr<ModelBundle> LoadCompressedModelBundle(
     const std::string& model_path, const std::string& tokenizer_path,
-    const std::string& projections_path);
+    const std::string& projections_path, const runtime::LoadOptions& load = {});
 
 }  // namespace headroom::tools
 

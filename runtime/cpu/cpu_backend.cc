@@ -192,9 +192,8 @@ absl::Status CpuBackend::Forward(const Batch& batch,
   b.up.resize(int64_t{T} * F);
 
   for (int t = 0; t < T; ++t) {
-    std::memcpy(b.x.data() + int64_t{t} * D,
-                w_.token_embedding.data() + int64_t{batch.token_ids[t]} * D,
-                D * sizeof(float));
+    w_.token_embedding.RowToFloat(batch.token_ids[t],
+                                  b.x.data() + int64_t{t} * D);
   }
 
   for (int l = 0; l < c.n_layers; ++l) {
@@ -212,12 +211,9 @@ absl::Status CpuBackend::Forward(const Batch& batch,
     }
     {
       ScopedTimer timer(&profile_.gemm_seconds);
-      cpu::MatMul(pool_, T, h * d, D, b.xb.data(), D, lw.wq.data(), D,
-                  b.q.data(), h * d);
-      cpu::MatMul(pool_, T, nk * d, D, b.xb.data(), D, lw.wk.data(), D,
-                  b.k.data(), nk * d);
-      cpu::MatMul(pool_, T, g * d, D, b.xb.data(), D, lw.wv.data(), D,
-                  b.v.data(), g * d);
+      cpu::MatMul(pool_, T, b.xb.data(), D, lw.wq, b.q.data(), h * d);
+      cpu::MatMul(pool_, T, b.xb.data(), D, lw.wk, b.k.data(), nk * d);
+      cpu::MatMul(pool_, T, b.xb.data(), D, lw.wv, b.v.data(), g * d);
     }
     const float* q_att = b.q.data();
     const float* k_cache = b.k.data();
@@ -268,8 +264,8 @@ absl::Status CpuBackend::Forward(const Batch& batch,
     // x += att W_O^T
     {
       ScopedTimer timer(&profile_.gemm_seconds);
-      cpu::MatMul(pool_, T, D, h * d, b.att.data(), h * d, lw.wo.data(), h * d,
-                  b.x.data(), D, /*accumulate=*/true);
+      cpu::MatMul(pool_, T, b.att.data(), h * d, lw.wo, b.x.data(), D,
+                  /*accumulate=*/true);
     }
 
     // FFN block: x += W_2 (silu(W_1 xb) * W_3 xb).
@@ -279,13 +275,11 @@ absl::Status CpuBackend::Forward(const Batch& batch,
     }
     {
       ScopedTimer timer(&profile_.gemm_seconds);
-      cpu::MatMul(pool_, T, F, D, b.xb.data(), D, lw.w1.data(), D,
-                  b.gate.data(), F);
-      cpu::MatMul(pool_, T, F, D, b.xb.data(), D, lw.w3.data(), D, b.up.data(),
-                  F);
+      cpu::MatMul(pool_, T, b.xb.data(), D, lw.w1, b.gate.data(), F);
+      cpu::MatMul(pool_, T, b.xb.data(), D, lw.w3, b.up.data(), F);
       cpu::SiluMul(b.gate.data(), b.up.data(), int64_t{T} * F);
-      cpu::MatMul(pool_, T, D, F, b.gate.data(), F, lw.w2.data(), F, b.x.data(),
-                  D, /*accumulate=*/true);
+      cpu::MatMul(pool_, T, b.gate.data(), F, lw.w2, b.x.data(), D,
+                  /*accumulate=*/true);
     }
   }
 
@@ -299,8 +293,8 @@ absl::Status CpuBackend::Forward(const Batch& batch,
   }
   {
     ScopedTimer timer(&profile_.gemm_seconds);
-    cpu::MatMul(pool_, n_out, c.vocab_size, D, b.out_x.data(), D,
-                w_.classifier().data(), D, logits->data(), c.vocab_size);
+    cpu::MatMul(pool_, n_out, b.out_x.data(), D, w_.classifier(),
+                logits->data(), c.vocab_size);
   }
   return absl::OkStatus();
 }

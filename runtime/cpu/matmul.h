@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "runtime/util/thread_pool.h"
+#include "runtime/weights/tensor.h"
 #include "runtime/weights/weight_dtype.h"
 
 namespace headroom::runtime::cpu {
@@ -34,9 +35,21 @@ struct WeightMatrix {
   int64_t row_bytes = 0;
 };
 
+// The weight matrix of a Tensor as it is stored.
+inline WeightMatrix MatrixOf(const Tensor& t) {
+  return {t.dtype(), t.data(), t.row_bytes()};
+}
+
 void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
             const WeightMatrix& w, float* c, int64_t ldc,
             bool accumulate = false);
+// C[m, w.rows()] = A[m, w.cols()] W^T (+ C).
+inline void MatMul(ThreadPool& pool, int m, const float* a, int64_t lda,
+                   const Tensor& w, float* c, int64_t ldc,
+                   bool accumulate = false) {
+  MatMul(pool, m, static_cast<int>(w.rows()), static_cast<int>(w.cols()), a,
+         lda, MatrixOf(w), c, ldc, accumulate);
+}
 // fp32 weights, rows `ldw` floats apart.
 void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
             const float* w, int64_t ldw, float* c, int64_t ldc,

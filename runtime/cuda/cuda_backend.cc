@@ -208,18 +208,23 @@ absl::Status CudaBackend::Upload(const ModelWeights& w) {
   for (int l = 0; l < config_.n_layers; ++l) {
     const LayerWeights& lw = w.layers[l];
     DeviceLayer& layer = layers_[l];
-    std::vector<float> stacked;
-    stacked.reserve(lw.wq.size() + lw.wk.size() + lw.wv.size());
-    stacked.insert(stacked.end(), lw.wq.begin(), lw.wq.end());
-    stacked.insert(stacked.end(), lw.wk.begin(), lw.wk.end());
-    stacked.insert(stacked.end(), lw.wv.begin(), lw.wv.end());
-    if (auto s = UploadLowp(stacked, &layer.wqkv); !s.ok()) return s;
-    stacked.clear();
-    stacked.insert(stacked.end(), lw.w1.begin(), lw.w1.end());
-    stacked.insert(stacked.end(), lw.w3.begin(), lw.w3.end());
-    if (auto s = UploadLowp(stacked, &layer.w13); !s.ok()) return s;
-    if (auto s = UploadLowp(lw.wo, &layer.wo); !s.ok()) return s;
-    if (auto s = UploadLowp(lw.w2, &layer.w2); !s.ok()) return s;
+    // Host tensors of any dtype are widened to fp32 one layer at a time,
+    // then narrowed on the device to the backend's storage type.
+    auto stack = [](std::initializer_list<const Tensor*> parts) {
+      std::vector<float> out;
+      for (const Tensor* t : parts) {
+        std::vector<float> v = t->ToFloat();
+        out.insert(out.end(), v.begin(), v.end());
+      }
+      return out;
+    };
+    if (auto s = UploadLowp(stack({&lw.wq, &lw.wk, &lw.wv}), &layer.wqkv);
+        !s.ok())
+      return s;
+    if (auto s = UploadLowp(stack({&lw.w1, &lw.w3}), &layer.w13); !s.ok())
+      return s;
+    if (auto s = UploadLowp(lw.wo.ToFloat(), &layer.wo); !s.ok()) return s;
+    if (auto s = UploadLowp(lw.w2.ToFloat(), &layer.w2); !s.ok()) return s;
     if (auto s = UploadFloat(lw.rms_att, &layer.rms_att); !s.ok()) return s;
     if (auto s = UploadFloat(lw.rms_ffn, &layer.rms_ffn); !s.ok()) return s;
     if (layer.post_rope_proj) {
@@ -230,10 +235,11 @@ absl::Status CudaBackend::Upload(const ModelWeights& w) {
         return s;
     }
   }
-  if (auto s = UploadLowp(w.token_embedding, &embedding_); !s.ok()) return s;
+  if (auto s = UploadLowp(w.token_embedding.ToFloat(), &embedding_); !s.ok())
+    return s;
   if (auto s = UploadFloat(w.rms_final, &rms_final_); !s.ok()) return s;
   if (!config_.tied_embeddings) {
-    if (auto s = UploadLowp(w.wcls, &classifier_); !s.ok()) return s;
+    if (auto s = UploadLowp(w.wcls.ToFloat(), &classifier_); !s.ok()) return s;
   }
   staging_ = DeviceBuffer();  // load-time only
   return absl::OkStatus();

@@ -15,19 +15,34 @@ std::string ModelDigest(const ModelWeights& w) {
       " rope=", RopeStyleName(c.rope_style), " theta=", c.rope_theta,
       " tied=", c.tied_embeddings);
   h.Update(shape.data(), shape.size());
+  // The values as fp32, whatever the dtype they are served in, so that a
+  // bf16 checkpoint served as bf16 or as f32 has one digest.
   auto put = [&h](const std::vector<float>& t) {
     h.Update(t.data(), t.size() * sizeof(float));
   };
-  put(w.token_embedding);
-  for (const LayerWeights& l : w.layers) {
-    for (const auto* t :
-         {&l.rms_att, &l.wq, &l.wk, &l.wv, &l.wo, &l.rms_ffn, &l.w1, &l.w2,
-          &l.w3, &l.key_cache_proj, &l.query_proj}) {
-      put(*t);
+  std::vector<float> row;
+  auto put_matrix = [&h, &row](const Tensor& t) {
+    if (const float* f = t.f32(); f != nullptr) {
+      h.Update(f, t.value_count() * sizeof(float));
+      return;
     }
+    row.resize(t.cols());
+    for (int64_t r = 0; r < t.rows(); ++r) {
+      t.RowToFloat(r, row.data());
+      h.Update(row.data(), row.size() * sizeof(float));
+    }
+  };
+  put_matrix(w.token_embedding);
+  for (const LayerWeights& l : w.layers) {
+    put(l.rms_att);
+    for (const Tensor* t : {&l.wq, &l.wk, &l.wv, &l.wo}) put_matrix(*t);
+    put(l.rms_ffn);
+    for (const Tensor* t : {&l.w1, &l.w2, &l.w3}) put_matrix(*t);
+    put(l.key_cache_proj);
+    put(l.query_proj);
   }
   put(w.rms_final);
-  put(w.wcls);
+  put_matrix(w.wcls);
   return h.HexDigest();
 }
 

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <cstring>
+#include <map>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +19,38 @@ absl::Status CheckSize(const std::vector<float>& t, int64_t expected,
   if (static_cast<int64_t>(t.size()) == expected) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       "tensor ", name, " has ", t.size(), " values, expected ", expected));
+}
+
+// A matrix must be [rows, cols] and hold rows * cols values.
+absl::Status CheckShape(const Tensor& t, int64_t rows, int64_t cols,
+                        const std::string& name) {
+  if (t.value_count() != t.numel()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor ", name, " has ", t.value_count(),
+                     " values, expected ", rows * cols));
+  }
+  if (t.rows() == rows && t.cols() == cols) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("tensor ", name, " is [", t.rows(), ", ", t.cols(),
+                   "], expected [", rows, ", ", cols, "]"));
+}
+
+// Calls f(tensor, name) for every matrix of `w`, in checkpoint order.
+template <typename F>
+void ForEachMatrix(const ModelWeights& w, F&& f) {
+  f(w.token_embedding, std::string("token_embedding"));
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    const LayerWeights& lw = w.layers[l];
+    const std::string p = absl::StrCat("layers.", l, ".");
+    for (const auto& [t, name] :
+         {std::pair{&lw.wq, "wq"}, std::pair{&lw.wk, "wk"},
+          std::pair{&lw.wv, "wv"}, std::pair{&lw.wo, "wo"},
+          std::pair{&lw.w1, "w1"}, std::pair{&lw.w2, "w2"},
+          std::pair{&lw.w3, "w3"}}) {
+      f(*t, p + name);
+    }
+  }
+  if (!w.wcls.empty()) f(w.wcls, std::string("wcls"));
 }
 
 }  // namespace
@@ -53,21 +88,69 @@ absl::Status CheckFiniteTensor(absl::Span<const float> values,
       " (of ", values.size(), " values): the weights must be finite"));
 }
 
+namespace {
+
+// Whether any of n 16-bit floats at `bytes` (f16 or bf16: `exponent` is the
+// mask of its exponent bits) is NaN or infinite, by the same branch-free
+// block test as FirstNonFinite, on the bits (views may be unaligned, so
+// each block is copied out first).
+bool AnyNonFinite16(const void* bytes, int64_t n, uint16_t exponent) {
+  constexpr int64_t kBlock = 4096;
+  uint16_t block[kBlock];
+  const auto* p = static_cast<const unsigned char*>(bytes);
+  for (int64_t begin = 0; begin < n; begin += kBlock) {
+    const int64_t count = std::min(kBlock, n - begin);
+    std::memcpy(block, p + 2 * begin, 2 * count);
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      bad |= static_cast<uint32_t>((block[i] & exponent) == exponent);
+    }
+    if (bad != 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::Status CheckFiniteTensor(const Tensor& tensor, std::string_view name) {
+  if (const float* f = tensor.f32(); f != nullptr) {
+    return CheckFiniteTensor(absl::MakeConstSpan(f, tensor.value_count()),
+                             name);
+  }
+  // 16-bit dtypes: a pass over the bits; only a tensor that has a bad value
+  // is widened, to name it.
+  if (tensor.dtype() == WeightDtype::kBF16 &&
+      !AnyNonFinite16(tensor.data(), tensor.numel(), 0x7f80u)) {
+    return absl::OkStatus();
+  }
+  if (tensor.dtype() == WeightDtype::kF16 &&
+      !AnyNonFinite16(tensor.data(), tensor.numel(), 0x7c00u)) {
+    return absl::OkStatus();
+  }
+  std::vector<float> row(tensor.cols());
+  for (int64_t r = 0; r < tensor.rows(); ++r) {
+    tensor.RowToFloat(r, row.data());
+    const int64_t i = FirstNonFinite(row);
+    if (i < 0) continue;
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor ", std::string(name), " has ", row[i],
+                     " at index ", r * tensor.cols() + i, " (of ",
+                     tensor.numel(), " values): the weights must be finite"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ModelWeights::CheckFinite() const {
-  if (auto s = CheckFiniteTensor(token_embedding, "token_embedding"); !s.ok())
-    return s;
+  absl::Status status;
+  ForEachMatrix(*this, [&](const Tensor& t, const std::string& name) {
+    if (status.ok()) status = CheckFiniteTensor(t, name);
+  });
+  if (!status.ok()) return status;
   for (size_t l = 0; l < layers.size(); ++l) {
     const LayerWeights& w = layers[l];
     const std::pair<const std::vector<float>*, const char*> items[] = {
         {&w.rms_att, "rms_att"},
-        {&w.wq, "wq"},
-        {&w.wk, "wk"},
-        {&w.wv, "wv"},
-        {&w.wo, "wo"},
         {&w.rms_ffn, "rms_ffn"},
-        {&w.w1, "w1"},
-        {&w.w2, "w2"},
-        {&w.w3, "w3"},
         {&w.key_cache_proj, "key_cache_proj"},
         {&w.query_proj, "query_proj"}};
     for (const auto& [t, name] : items) {
@@ -76,16 +159,60 @@ absl::Status ModelWeights::CheckFinite() const {
         return s;
     }
   }
-  if (auto s = CheckFiniteTensor(rms_final, "rms_final"); !s.ok()) return s;
-  return CheckFiniteTensor(wcls, "wcls");
+  return CheckFiniteTensor(rms_final, "rms_final");
+}
+
+int64_t ModelWeights::weight_bytes() const {
+  int64_t bytes = 0;
+  ForEachMatrix(
+      *this, [&](const Tensor& t, const std::string&) { bytes += t.bytes(); });
+  const auto floats = [](const std::vector<float>& v) {
+    return static_cast<int64_t>(v.size() * sizeof(float));
+  };
+  for (const LayerWeights& w : layers) {
+    bytes += floats(w.rms_att) + floats(w.rms_ffn) + floats(w.key_cache_proj) +
+             floats(w.query_proj);
+  }
+  return bytes + floats(rms_final);
+}
+
+int64_t ModelWeights::parameter_count() const {
+  int64_t n = static_cast<int64_t>(rms_final.size());
+  ForEachMatrix(*this,
+                [&](const Tensor& t, const std::string&) { n += t.numel(); });
+  for (const LayerWeights& w : layers) {
+    n += static_cast<int64_t>(w.rms_att.size() + w.rms_ffn.size() +
+                              w.key_cache_proj.size() + w.query_proj.size());
+  }
+  return n;
+}
+
+std::string ModelWeights::DtypeSummary() const {
+  std::map<std::string, int> count;
+  ForEachMatrix(*this, [&](const Tensor& t, const std::string&) {
+    ++count[WeightDtypeName(t.dtype())];
+  });
+  // The most common dtype names the model; others are counted after it.
+  auto main = std::max_element(
+      count.begin(), count.end(),
+      [](const auto& a, const auto& b) { return a.second < b.second; });
+  if (main == count.end()) return "f32";
+  std::string out = main->first;
+  std::string others;
+  for (const auto& [name, n] : count) {
+    if (name == main->first) continue;
+    absl::StrAppend(&others, others.empty() ? "" : ", ", n,
+                    n == 1 ? " tensor " : " tensors ", name);
+  }
+  if (!others.empty()) absl::StrAppend(&out, " (", others, ")");
+  return out;
 }
 
 absl::Status ModelWeights::Validate() const {
   const ModelConfig& c = config;
   if (auto s = c.Validate(); !s.ok()) return s;
   const int64_t D = c.dim, d = c.head_dim, h = c.n_heads, F = c.hidden_dim;
-  if (auto s = CheckSize(token_embedding, int64_t{c.vocab_size} * D,
-                         "token_embedding");
+  if (auto s = CheckShape(token_embedding, c.vocab_size, D, "token_embedding");
       !s.ok())
     return s;
   if (static_cast<int>(layers.size()) != c.n_layers) {
@@ -97,19 +224,22 @@ absl::Status ModelWeights::Validate() const {
     const int64_t g = c.CacheKvHeads(l);
     const int64_t nk = w.has_post_rope_proj() ? c.n_kv_heads : g;
     const std::string p = absl::StrCat("layers.", l, ".");
+    for (const auto& [t, n, name] : {std::tuple{&w.rms_att, D, "rms_att"},
+                                     std::tuple{&w.rms_ffn, D, "rms_ffn"}}) {
+      if (auto s = CheckSize(*t, n, p + name); !s.ok()) return s;
+    }
     struct Item {
-      const std::vector<float>* t;
-      int64_t n;
+      const Tensor* t;
+      int64_t rows, cols;
       const char* name;
     };
-    const Item items[] = {
-        {&w.rms_att, D, "rms_att"}, {&w.wq, h * d * D, "wq"},
-        {&w.wk, nk * d * D, "wk"},  {&w.wv, g * d * D, "wv"},
-        {&w.wo, D * h * d, "wo"},   {&w.rms_ffn, D, "rms_ffn"},
-        {&w.w1, F * D, "w1"},       {&w.w2, D * F, "w2"},
-        {&w.w3, F * D, "w3"}};
+    const Item items[] = {{&w.wq, h * d, D, "wq"}, {&w.wk, nk * d, D, "wk"},
+                          {&w.wv, g * d, D, "wv"}, {&w.wo, D, h * d, "wo"},
+                          {&w.w1, F, D, "w1"},     {&w.w2, D, F, "w2"},
+                          {&w.w3, F, D, "w3"}};
     for (const Item& it : items) {
-      if (auto s = CheckSize(*it.t, it.n, p + it.name); !s.ok()) return s;
+      if (auto s = CheckShape(*it.t, it.rows, it.cols, p + it.name); !s.ok())
+        return s;
     }
     if (w.has_post_rope_proj()) {
       if (c.n_kv_heads % g != 0) {
@@ -131,8 +261,7 @@ absl::Status ModelWeights::Validate() const {
   }
   if (auto s = CheckSize(rms_final, D, "rms_final"); !s.ok()) return s;
   if (!c.tied_embeddings) {
-    if (auto s = CheckSize(wcls, int64_t{c.vocab_size} * D, "wcls"); !s.ok())
-      return s;
+    if (auto s = CheckShape(wcls, c.vocab_size, D, "wcls"); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -1,29 +1,33 @@
-// Host (fp32) weights of a LLaMA-family decoder. Matrices are (out, in),
-// row-major, as in llama2.c and Hugging Face checkpoints.
+// Host weights of a LLaMA-family decoder. Matrices are (out, in), row-major,
+// as in llama2.c and Hugging Face checkpoints, each a Tensor in the served
+// dtype (runtime/weights/tensor.h: viewed in place from an mmap'd checkpoint
+// or owned); norms and the post-RoPE projections are small and fp32.
 #ifndef HEADROOM_RUNTIME_MODEL_MODEL_WEIGHTS_H_
 #define HEADROOM_RUNTIME_MODEL_MODEL_WEIGHTS_H_
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "runtime/model/model_config.h"
+#include "runtime/weights/tensor.h"
 
 namespace headroom::runtime {
 
 struct LayerWeights {
   std::vector<float> rms_att;  // [D]
-  std::vector<float> wq;       // [h*d, D]
+  Tensor wq;                   // [h*d, D]
   // [nk*d, D]: nk = n_kv_heads when key_cache_proj is set, else g_l.
-  std::vector<float> wk;
-  std::vector<float> wv;       // [g_l*d, D]
-  std::vector<float> wo;       // [D, h*d]
+  Tensor wk;
+  Tensor wv;                   // [g_l*d, D]
+  Tensor wo;                   // [D, h*d]
   std::vector<float> rms_ffn;  // [D]
-  std::vector<float> w1;       // [hidden, D] (gate)
-  std::vector<float> w2;       // [D, hidden] (down)
-  std::vector<float> w3;       // [hidden, D] (up)
+  Tensor w1;                   // [hidden, D] (gate)
+  Tensor w2;                   // [D, hidden] (down)
+  Tensor w3;                   // [hidden, D] (up)
 
   // SVD-a on RoPE keys (method.md): post-RoPE projections kept at runtime.
   // Empty when the layer's key transformation is folded into wk / wq.
@@ -38,17 +42,23 @@ struct LayerWeights {
 
 struct ModelWeights {
   ModelConfig config;
-  std::vector<float> token_embedding;  // [vocab, D]
-  std::vector<LayerWeights> layers;    // [n_layers]
-  std::vector<float> rms_final;        // [D]
-  std::vector<float> wcls;  // [vocab, D]; empty when config.tied_embeddings
+  Tensor token_embedding;            // [vocab, D]
+  std::vector<LayerWeights> layers;  // [n_layers]
+  std::vector<float> rms_final;      // [D]
+  Tensor wcls;  // [vocab, D]; empty when config.tied_embeddings
 
   // The classifier matrix (token_embedding when tied).
-  const std::vector<float>& classifier() const {
+  const Tensor& classifier() const {
     return config.tied_embeddings ? token_embedding : wcls;
   }
-  // Checks every tensor's size against the config; names the tensor.
+  // Checks every tensor's shape against the config; names the tensor.
   absl::Status Validate() const;
+  // Bytes of the weight matrices and vectors as stored.
+  int64_t weight_bytes() const;
+  // Number of weights (matrices and vectors).
+  int64_t parameter_count() const;
+  // The dtypes of the matrices, e.g. "bf16" or "q8_0 (2 tensors f16)".
+  std::string DtypeSummary() const;
   // InvalidArgument naming the first tensor (layers.<l>.wq, ...) that holds
   // a NaN or an infinity, and the index and value of its first such value:
   // they would otherwise surface far away (LAPACK failing in calibration,
@@ -63,6 +73,8 @@ int64_t FirstNonFinite(absl::Span<const float> values);
 // OK, or InvalidArgument "tensor <name> has <value> at index <i>".
 absl::Status CheckFiniteTensor(absl::Span<const float> values,
                                std::string_view name);
+// The same for a Tensor of any dtype (widened row by row).
+absl::Status CheckFiniteTensor(const Tensor& tensor, std::string_view name);
 
 }  // namespace headroom::runtime
 

@@ -14,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
 #include "runtime/weights/safetensors.h"
 
@@ -393,6 +394,17 @@ class WeightFiles {
     return files_[it->second].ReadFloat(name, shape);
   }
 
+  absl::StatusOr<Tensor> ReadTensor(const std::string& name, int64_t rows,
+                                    int64_t cols,
+                                    std::optional<WeightDtype> wanted) const {
+    auto it = where_.find(name);
+    if (it == where_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("tensor '", name, "' not found in ", source_));
+    }
+    return files_[it->second].ReadTensor(name, rows, cols, wanted);
+  }
+
   const std::string& source() const { return source_; }
 
  private:
@@ -432,7 +444,7 @@ absl::Status CheckNoExtraTensors(const WeightFiles& files,
 // Rows of a [heads * d, cols] q/k projection, from llama2.c's interleaved
 // RoPE pairing (2p, 2p+1) to HF's rotate_half pairing (p, p + d/2): within
 // each head, HF row c*(d/2) + p is llama2.c row 2p + c, c in {0, 1}.
-std::vector<float> InterleavedToHalfRows(const std::vector<float>& w, int heads,
+std::vector<float> InterleavedToHalfRows(absl::Span<const float> w, int heads,
                                          int d, int cols) {
   std::vector<float> out(w.size());
   const int half = d / 2;
@@ -526,7 +538,8 @@ absl::StatusOr<HfDtype> ParseHfDtype(std::string_view name) {
       "unknown dtype \"", Sv(name), "\"; expected f32, f16 or bf16"));
 }
 
-absl::StatusOr<ModelWeights> LoadHfCheckpoint(const std::string& dir) {
+absl::StatusOr<ModelWeights> LoadHfCheckpoint(
+    const std::string& dir, std::optional<WeightDtype> weights_dtype) {
   const std::string config_path = (fs::path(dir) / kConfigName).string();
   std::error_code ec;
   if (!fs::exists(config_path, ec)) {
@@ -539,45 +552,40 @@ absl::StatusOr<ModelWeights> LoadHfCheckpoint(const std::string& dir) {
   const ModelConfig& c = w.config;
   HR_ASSIGN_OR_RETURN(WeightFiles files, WeightFiles::Open(dir));
 
-  const int64_t D = c.dim, F = c.hidden_dim, V = c.vocab_size;
-  const int64_t q_rows = int64_t{c.n_heads} * c.head_dim;
-  const int64_t kv_rows = int64_t{c.n_kv_heads} * c.head_dim;
-
-  // Every tensor to read: HF name, shape, destination.
+  if (!c.tied_embeddings && !files.Has("lm_head.weight")) {
+    return absl::NotFoundError(
+        absl::StrCat("tensor 'lm_head.weight' not found in ", files.source(),
+                     " and tie_word_embeddings is false in ", config_path));
+  }
+  // Every tensor to read (HfTensorSpecs) and its destination, in the same
+  // order: a norm vector or a matrix.
   struct Target {
     std::string name;
     std::vector<int64_t> shape;
-    std::vector<float>* dst;
+    std::vector<float>* vector = nullptr;
+    Tensor* matrix = nullptr;
   };
   std::vector<Target> targets;
-  targets.push_back({"model.embed_tokens.weight", {V, D}, &w.token_embedding});
-  w.layers.resize(c.n_layers);
-  for (int l = 0; l < c.n_layers; ++l) {
-    LayerWeights& L = w.layers[l];
-    targets.push_back(
-        {LayerName(l, "input_layernorm.weight"), {D}, &L.rms_att});
-    targets.push_back(
-        {LayerName(l, "self_attn.q_proj.weight"), {q_rows, D}, &L.wq});
-    targets.push_back(
-        {LayerName(l, "self_attn.k_proj.weight"), {kv_rows, D}, &L.wk});
-    targets.push_back(
-        {LayerName(l, "self_attn.v_proj.weight"), {kv_rows, D}, &L.wv});
-    targets.push_back(
-        {LayerName(l, "self_attn.o_proj.weight"), {D, q_rows}, &L.wo});
-    targets.push_back(
-        {LayerName(l, "post_attention_layernorm.weight"), {D}, &L.rms_ffn});
-    targets.push_back({LayerName(l, "mlp.gate_proj.weight"), {F, D}, &L.w1});
-    targets.push_back({LayerName(l, "mlp.down_proj.weight"), {D, F}, &L.w2});
-    targets.push_back({LayerName(l, "mlp.up_proj.weight"), {F, D}, &L.w3});
+  for (HfTensorSpec& spec : HfTensorSpecs(c)) {
+    targets.push_back({std::move(spec.name), std::move(spec.shape)});
   }
-  targets.push_back({"model.norm.weight", {D}, &w.rms_final});
-  if (!c.tied_embeddings) {
-    if (!files.Has("lm_head.weight")) {
-      return absl::NotFoundError(
-          absl::StrCat("tensor 'lm_head.weight' not found in ", files.source(),
-                       " and tie_word_embeddings is false in ", config_path));
+  std::vector<Tensor*> matrices = {&w.token_embedding};
+  std::vector<std::vector<float>*> vectors;
+  w.layers.resize(c.n_layers);
+  for (LayerWeights& L : w.layers) {
+    vectors.push_back(&L.rms_att);
+    matrices.insert(matrices.end(), {&L.wq, &L.wk, &L.wv, &L.wo});
+    vectors.push_back(&L.rms_ffn);
+    matrices.insert(matrices.end(), {&L.w1, &L.w2, &L.w3});
+  }
+  vectors.push_back(&w.rms_final);
+  if (!c.tied_embeddings) matrices.push_back(&w.wcls);
+  for (size_t i = 0, m = 0, v = 0; i < targets.size(); ++i) {
+    if (targets[i].shape.size() == 2) {
+      targets[i].matrix = matrices[m++];
+    } else {
+      targets[i].vector = vectors[v++];
     }
-    targets.push_back({"lm_head.weight", {V, D}, &w.wcls});
   }
 
   std::set<std::string> expected;
@@ -586,10 +594,19 @@ absl::StatusOr<ModelWeights> LoadHfCheckpoint(const std::string& dir) {
     return s;
   }
   for (const Target& t : targets) {
-    HR_ASSIGN_OR_RETURN(*t.dst, files.Read(t.name, t.shape));
-    if (absl::Status s = CheckFiniteTensor(*t.dst, t.name); !s.ok()) {
+    absl::Status finite;
+    if (t.vector != nullptr) {
+      HR_ASSIGN_OR_RETURN(*t.vector, files.Read(t.name, t.shape));
+      finite = CheckFiniteTensor(*t.vector, t.name);
+    } else {
+      HR_ASSIGN_OR_RETURN(
+          *t.matrix,
+          files.ReadTensor(t.name, t.shape[0], t.shape[1], weights_dtype));
+      finite = CheckFiniteTensor(*t.matrix, t.name);
+    }
+    if (!finite.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(files.source(), ": ", s.message()));
+          absl::StrCat(files.source(), ": ", finite.message()));
     }
   }
   if (absl::Status s = w.Validate(); !s.ok()) {
@@ -634,21 +651,26 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
   const int64_t D = c.dim, F = c.hidden_dim, V = c.vocab_size, d = c.head_dim;
   const int64_t q_rows = c.n_heads * d, kv_rows = g * d;
   const bool permute = c.rope_style == RopeStyle::kInterleaved;
-  // Permuted copies of wq / wk live here while the spans point at them.
-  std::vector<std::vector<float>> permuted;
-  permuted.reserve(2 * c.n_layers);
+  // fp32 copies of the matrices (and permuted wq / wk) live here while the
+  // spans point at them.
+  std::vector<std::vector<float>> floats;
+  floats.reserve(9 * c.n_layers + 2);
+  auto f32 = [&floats](const Tensor& t) -> absl::Span<const float> {
+    floats.push_back(t.ToFloat());
+    return floats.back();
+  };
 
   std::vector<SafetensorsTensorToWrite> tensors;
   tensors.push_back(
-      {"model.embed_tokens.weight", {V, D}, weights.token_embedding});
+      {"model.embed_tokens.weight", {V, D}, f32(weights.token_embedding)});
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& L = weights.layers[l];
-    absl::Span<const float> wq = L.wq, wk = L.wk;
+    absl::Span<const float> wq = f32(L.wq), wk = f32(L.wk);
     if (permute) {
-      permuted.push_back(InterleavedToHalfRows(L.wq, c.n_heads, d, D));
-      wq = permuted.back();
-      permuted.push_back(InterleavedToHalfRows(L.wk, g, d, D));
-      wk = permuted.back();
+      floats.push_back(InterleavedToHalfRows(wq, c.n_heads, d, D));
+      wq = floats.back();
+      floats.push_back(InterleavedToHalfRows(wk, g, d, D));
+      wk = floats.back();
     }
     tensors.push_back({LayerName(l, "input_layernorm.weight"), {D}, L.rms_att});
     tensors.push_back(
@@ -656,18 +678,20 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
     tensors.push_back(
         {LayerName(l, "self_attn.k_proj.weight"), {kv_rows, D}, wk});
     tensors.push_back(
-        {LayerName(l, "self_attn.v_proj.weight"), {kv_rows, D}, L.wv});
+        {LayerName(l, "self_attn.v_proj.weight"), {kv_rows, D}, f32(L.wv)});
     tensors.push_back(
-        {LayerName(l, "self_attn.o_proj.weight"), {D, q_rows}, L.wo});
+        {LayerName(l, "self_attn.o_proj.weight"), {D, q_rows}, f32(L.wo)});
     tensors.push_back(
         {LayerName(l, "post_attention_layernorm.weight"), {D}, L.rms_ffn});
-    tensors.push_back({LayerName(l, "mlp.gate_proj.weight"), {F, D}, L.w1});
-    tensors.push_back({LayerName(l, "mlp.down_proj.weight"), {D, F}, L.w2});
-    tensors.push_back({LayerName(l, "mlp.up_proj.weight"), {F, D}, L.w3});
+    tensors.push_back(
+        {LayerName(l, "mlp.gate_proj.weight"), {F, D}, f32(L.w1)});
+    tensors.push_back(
+        {LayerName(l, "mlp.down_proj.weight"), {D, F}, f32(L.w2)});
+    tensors.push_back({LayerName(l, "mlp.up_proj.weight"), {F, D}, f32(L.w3)});
   }
   tensors.push_back({"model.norm.weight", {D}, weights.rms_final});
   if (!c.tied_embeddings) {
-    tensors.push_back({"lm_head.weight", {V, D}, weights.wcls});
+    tensors.push_back({"lm_head.weight", {V, D}, f32(weights.wcls)});
   }
   const std::string weights_path = (fs::path(dir) / kWeightsName).string();
   if (absl::Status s = WriteSafetensors(weights_path, tensors,
@@ -677,6 +701,11 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
     return s;
   }
 
+  return WriteHfConfig(c, g, options.dtype, dir);
+}
+
+absl::Status WriteHfConfig(const ModelConfig& c, int kv_heads, HfDtype dtype,
+                           const std::string& dir) {
   Json config = {
       {"architectures", {"LlamaForCausalLM"}},
       {"model_type", "llama"},
@@ -685,7 +714,7 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
       {"intermediate_size", c.hidden_dim},
       {"num_hidden_layers", c.n_layers},
       {"num_attention_heads", c.n_heads},
-      {"num_key_value_heads", g},
+      {"num_key_value_heads", kv_heads},
       {"head_dim", c.head_dim},
       {"vocab_size", c.vocab_size},
       {"max_position_embeddings", c.max_seq_len},
@@ -697,10 +726,97 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
       {"tie_word_embeddings", c.tied_embeddings},
       {"bos_token_id", c.bos_id},
       {"eos_token_id", c.eos_id},
-      {"torch_dtype", TorchDtypeName(options.dtype)},
+      {"torch_dtype", TorchDtypeName(dtype)},
   };
   return WriteTextFile((fs::path(dir) / kConfigName).string(),
                        config.dump(2) + "\n");
+}
+
+std::vector<HfTensorSpec> HfTensorSpecs(const ModelConfig& c) {
+  const int64_t D = c.dim, F = c.hidden_dim, V = c.vocab_size;
+  const int64_t q_rows = int64_t{c.n_heads} * c.head_dim;
+  const int64_t kv_rows = int64_t{c.n_kv_heads} * c.head_dim;
+  std::vector<HfTensorSpec> specs;
+  specs.push_back({"model.embed_tokens.weight", {V, D}});
+  for (int l = 0; l < c.n_layers; ++l) {
+    specs.push_back({LayerName(l, "input_layernorm.weight"), {D}});
+    specs.push_back({LayerName(l, "self_attn.q_proj.weight"), {q_rows, D}});
+    specs.push_back({LayerName(l, "self_attn.k_proj.weight"), {kv_rows, D}});
+    specs.push_back({LayerName(l, "self_attn.v_proj.weight"), {kv_rows, D}});
+    specs.push_back({LayerName(l, "self_attn.o_proj.weight"), {D, q_rows}});
+    specs.push_back({LayerName(l, "post_attention_layernorm.weight"), {D}});
+    specs.push_back({LayerName(l, "mlp.gate_proj.weight"), {F, D}});
+    specs.push_back({LayerName(l, "mlp.down_proj.weight"), {D, F}});
+    specs.push_back({LayerName(l, "mlp.up_proj.weight"), {F, D}});
+  }
+  specs.push_back({"model.norm.weight", {D}});
+  if (!c.tied_embeddings) specs.push_back({"lm_head.weight", {V, D}});
+  return specs;
+}
+
+absl::Status WriteShardedHfCheckpoint(
+    const ModelConfig& c, HfDtype dtype, int64_t max_shard_bytes,
+    const std::function<void(const HfTensorSpec&, int64_t row, float* out)>&
+        rows,
+    const std::string& dir) {
+  if (max_shard_bytes <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_shard_bytes must be positive, got ", max_shard_bytes));
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot create directory ", dir, ": ", ec.message()));
+  }
+  const int64_t elem = SafetensorsDtypeSize(ToSafetensorsDtype(dtype));
+  // Shards in checkpoint order, each at most max_shard_bytes of tensor data
+  // (a tensor larger than that gets a shard of its own), as transformers'
+  // save_pretrained splits them.
+  const std::vector<HfTensorSpec> specs = HfTensorSpecs(c);
+  std::vector<std::vector<const HfTensorSpec*>> shards(1);
+  int64_t shard_bytes = 0, total_bytes = 0;
+  for (const HfTensorSpec& spec : specs) {
+    int64_t bytes = elem;
+    for (int64_t dim : spec.shape) bytes *= dim;
+    if (shard_bytes > 0 && shard_bytes + bytes > max_shard_bytes) {
+      shards.emplace_back();
+      shard_bytes = 0;
+    }
+    shards.back().push_back(&spec);
+    shard_bytes += bytes;
+    total_bytes += bytes;
+  }
+  Json weight_map = Json::object();
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const std::string name =
+        absl::StrFormat("model-%05d-of-%05d.safetensors", i + 1, shards.size());
+    std::vector<SafetensorsTensorToWrite> tensors;
+    for (const HfTensorSpec* spec : shards[i]) {
+      SafetensorsTensorToWrite t;
+      t.name = spec->name;
+      t.shape = spec->shape;
+      t.rows = [&rows, spec](int64_t row, float* out) {
+        rows(*spec, row, out);
+      };
+      tensors.push_back(std::move(t));
+      weight_map[spec->name] = name;
+    }
+    if (absl::Status s =
+            WriteSafetensors((fs::path(dir) / name).string(), tensors,
+                             ToSafetensorsDtype(dtype), {{"format", "pt"}});
+        !s.ok()) {
+      return s;
+    }
+  }
+  const Json index = {{"metadata", {{"total_size", total_bytes}}},
+                      {"weight_map", weight_map}};
+  if (absl::Status s = WriteTextFile((fs::path(dir) / kIndexName).string(),
+                                     index.dump(2) + "\n");
+      !s.ok()) {
+    return s;
+  }
+  return WriteHfConfig(c, c.n_kv_heads, dtype, dir);
 }
 
 #undef HR_ASSIGN_OR_RETURN

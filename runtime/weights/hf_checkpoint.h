@@ -1,14 +1,20 @@
 // Hugging Face LLaMA-family checkpoint directories: config.json plus
 // model.safetensors, or sharded *.safetensors with
-// model.safetensors.index.json. F32, F16 and BF16 tensors, read as fp32.
+// model.safetensors.index.json. F32, F16 and BF16 tensors; matrices are
+// viewed in place from the mapped files when served in their own dtype.
 #ifndef HEADROOM_RUNTIME_WEIGHTS_HF_CHECKPOINT_H_
 #define HEADROOM_RUNTIME_WEIGHTS_HF_CHECKPOINT_H_
 
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "runtime/model/model_weights.h"
+#include "runtime/weights/weight_dtype.h"
 
 namespace headroom::runtime {
 
@@ -20,7 +26,12 @@ namespace headroom::runtime {
 // (rope_scaling, biases, non-silu activations, other model types).
 // A Mistral config with sliding_window below max_position_embeddings loads
 // with max_seq_len = sliding_window, where the model is exact.
-absl::StatusOr<ModelWeights> LoadHfCheckpoint(const std::string& dir);
+// `weights_dtype` is the dtype the matrices are served in (nullopt: each
+// its own, viewed in place; else converted one tensor at a time, see
+// TensorFromStored).
+absl::StatusOr<ModelWeights> LoadHfCheckpoint(
+    const std::string& dir,
+    std::optional<WeightDtype> weights_dtype = std::nullopt);
 
 enum class HfDtype { kF32, kF16, kBF16 };
 
@@ -44,6 +55,29 @@ struct HfWriteOptions {
 absl::Status WriteHfCheckpoint(const ModelWeights& weights,
                                const std::string& dir,
                                const HfWriteOptions& options = {});
+
+// Writes config.json into `dir` for `c` with `kv_heads` KV heads in every
+// layer and tensors stored in `dtype`.
+absl::Status WriteHfConfig(const ModelConfig& c, int kv_heads, HfDtype dtype,
+                           const std::string& dir);
+
+// A tensor of a LLaMA checkpoint as Hugging Face names it.
+struct HfTensorSpec {
+  std::string name;            // "model.layers.3.mlp.down_proj.weight"
+  std::vector<int64_t> shape;  // [rows, cols], or [n] for a norm
+};
+// Every tensor of `c`'s checkpoint, in checkpoint order (rotate_half RoPE).
+std::vector<HfTensorSpec> HfTensorSpecs(const ModelConfig& c);
+
+// Writes a sharded checkpoint (model-0000i-of-0000n.safetensors,
+// model.safetensors.index.json, config.json) whose values come from
+// `rows(spec, row, out)`, one row at a time, so that no tensor is held in
+// memory whole: memory stays at one row whatever the model's size.
+absl::Status WriteShardedHfCheckpoint(
+    const ModelConfig& c, HfDtype dtype, int64_t max_shard_bytes,
+    const std::function<void(const HfTensorSpec&, int64_t row, float* out)>&
+        rows,
+    const std::string& dir);
 
 }  // namespace headroom::runtime
 

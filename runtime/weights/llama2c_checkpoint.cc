@@ -7,46 +7,52 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/weights/mapped_file.h"
 
 namespace headroom::runtime {
 namespace {
 
 constexpr int kHeaderInts = 7;
 
-// Reads consecutive fp32 tensors out of the checkpoint body, tracking the
-// offset so an error can say which tensor ran past the end.
-class TensorReader {
+// Walks the fp32 tensors of the mapped checkpoint body in order. The file
+// size was checked against the header first, so every range lies inside
+// the mapping.
+class TensorWalker {
  public:
-  TensorReader(std::ifstream& in, std::string path)
-      : in_(in), path_(std::move(path)) {}
+  TensorWalker(std::shared_ptr<const MappedFile> file, int64_t offset)
+      : file_(std::move(file)), offset_(offset) {}
 
-  absl::Status Read(std::vector<float>& out, int64_t count,
-                    const std::string& name) {
-    out.resize(count);
-    in_.read(reinterpret_cast<char*>(out.data()), count * sizeof(float));
-    if (!in_) {
-      return absl::DataLossError(
-          absl::StrCat(path_, ": truncated while reading tensor ", name, " (",
-                       count, " floats at byte offset ", offset_, ")"));
-    }
-    offset_ += count * static_cast<int64_t>(sizeof(float));
-    return absl::OkStatus();
+  // The next `count` floats as a vector (norms).
+  std::vector<float> Vector(int64_t count) {
+    std::vector<float> out(count);
+    std::memcpy(out.data(), Next(count), count * sizeof(float));
+    return out;
   }
-  absl::Status Skip(int64_t count, const std::string& name) {
-    in_.seekg(count * static_cast<int64_t>(sizeof(float)), std::ios::cur);
-    offset_ += count * static_cast<int64_t>(sizeof(float));
-    if (!in_) {
-      return absl::DataLossError(
-          absl::StrCat(path_, ": truncated while skipping ", name));
+  // The next [rows, cols] floats as a matrix served in `wanted`.
+  absl::StatusOr<Tensor> Matrix(int64_t rows, int64_t cols,
+                                std::optional<WeightDtype> wanted,
+                                const std::string& name) {
+    const uint8_t* bytes = Next(rows * cols);
+    auto tensor =
+        TensorFromStored(WeightDtype::kF32, rows, cols, bytes, file_, wanted,
+                         absl::StrCat(file_->path(), ": ", name));
+    // A converted tensor no longer needs its source pages resident.
+    if (tensor.ok() && !tensor->is_view()) {
+      file_->DropPages(bytes, rows * cols * sizeof(float));
     }
-    return absl::OkStatus();
+    return tensor;
   }
-  void set_offset(int64_t offset) { offset_ = offset; }
+  void Skip(int64_t count) { Next(count); }
 
  private:
-  std::ifstream& in_;
-  std::string path_;
-  int64_t offset_ = 0;
+  const uint8_t* Next(int64_t count) {
+    const uint8_t* at = file_->data() + offset_;
+    offset_ += count * static_cast<int64_t>(sizeof(float));
+    return at;
+  }
+
+  std::shared_ptr<const MappedFile> file_;
+  int64_t offset_;
 };
 
 // Number of floats the body holds for `c` (classifier included when untied).
@@ -67,22 +73,22 @@ int64_t ExpectedFloats(const ModelConfig& c) {
 
 }  // namespace
 
-absl::StatusOr<ModelWeights> LoadLlama2cCheckpoint(const std::string& path) {
-  std::error_code ec;
-  const auto file_size = std::filesystem::file_size(path, ec);
-  if (ec) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read checkpoint ", path, ": ", ec.message()));
+absl::StatusOr<ModelWeights> LoadLlama2cCheckpoint(
+    const std::string& path, std::optional<WeightDtype> weights_dtype) {
+  auto mapped = MappedFile::Open(path);
+  if (!mapped.ok()) {
+    return absl::NotFoundError(absl::StrCat("cannot read checkpoint ", path,
+                                            ": ", mapped.status().message()));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  const std::shared_ptr<const MappedFile> file = *std::move(mapped);
+  const uint64_t file_size = file->size();
   int32_t h[kHeaderInts];
-  in.read(reinterpret_cast<char*>(h), sizeof(h));
-  if (!in) {
+  if (file_size < sizeof(h)) {
     return absl::DataLossError(absl::StrCat(
         path, ": file of ", file_size, " bytes is shorter than the ", sizeof(h),
         "-byte llama2.c header"));
   }
+  std::memcpy(h, file->data(), sizeof(h));
   ModelWeights w;
   ModelConfig& c = w.config;
   c.dim = h[0];
@@ -119,50 +125,62 @@ absl::StatusOr<ModelWeights> LoadLlama2cCheckpoint(const std::string& path) {
   const int64_t D = c.dim, L = c.n_layers, F = c.hidden_dim;
   const int64_t q = int64_t{c.n_heads} * c.head_dim;
   const int64_t kv = int64_t{c.n_kv_heads} * c.head_dim;
-  TensorReader r(in, path);
-  r.set_offset(sizeof(h));
-  if (auto s = r.Read(w.token_embedding, c.vocab_size * D, "token_embedding");
+  TensorWalker r(file, sizeof(h));
+  auto assign = [](absl::StatusOr<Tensor> t, Tensor* dst) {
+    if (!t.ok()) return t.status();
+    *dst = *std::move(t);
+    return absl::OkStatus();
+  };
+  if (auto s =
+          assign(r.Matrix(c.vocab_size, D, weights_dtype, "token_embedding"),
+                 &w.token_embedding);
       !s.ok())
     return s;
   w.layers.resize(L);
   // The file stores each tensor kind for all layers together.
-  std::vector<float> all;
-  auto read_per_layer = [&](int64_t per_layer, const char* name,
-                            std::vector<float> LayerWeights::*field) {
-    if (auto s = r.Read(all, L * per_layer, name); !s.ok()) return s;
+  auto norms = [&](std::vector<float> LayerWeights::*field) {
+    for (int64_t l = 0; l < L; ++l) w.layers[l].*field = r.Vector(D);
+  };
+  auto matrices = [&](int64_t rows, int64_t cols, const char* name,
+                      Tensor LayerWeights::*field) {
     for (int64_t l = 0; l < L; ++l) {
-      (w.layers[l].*field)
-          .assign(all.begin() + l * per_layer,
-                  all.begin() + (l + 1) * per_layer);
+      if (auto s = assign(r.Matrix(rows, cols, weights_dtype,
+                                   absl::StrCat("layers.", l, ".", name)),
+                          &(w.layers[l].*field));
+          !s.ok())
+        return s;
     }
     return absl::OkStatus();
   };
+  norms(&LayerWeights::rms_att);
   struct Item {
-    int64_t per_layer;
+    int64_t rows, cols;
     const char* name;
-    std::vector<float> LayerWeights::*field;
+    Tensor LayerWeights::*field;
   };
-  const Item items[] = {{D, "rms_att", &LayerWeights::rms_att},
-                        {q * D, "wq", &LayerWeights::wq},
-                        {kv * D, "wk", &LayerWeights::wk},
-                        {kv * D, "wv", &LayerWeights::wv},
-                        {D * q, "wo", &LayerWeights::wo},
-                        {D, "rms_ffn", &LayerWeights::rms_ffn},
-                        {F * D, "w1", &LayerWeights::w1},
-                        {D * F, "w2", &LayerWeights::w2},
-                        {F * D, "w3", &LayerWeights::w3}};
-  for (const Item& it : items) {
-    if (auto s = read_per_layer(it.per_layer, it.name, it.field); !s.ok())
+  for (const Item& it : {Item{q, D, "wq", &LayerWeights::wq},
+                         Item{kv, D, "wk", &LayerWeights::wk},
+                         Item{kv, D, "wv", &LayerWeights::wv},
+                         Item{D, q, "wo", &LayerWeights::wo}}) {
+    if (auto s = matrices(it.rows, it.cols, it.name, it.field); !s.ok())
       return s;
   }
-  if (auto s = r.Read(w.rms_final, D, "rms_final"); !s.ok()) return s;
+  norms(&LayerWeights::rms_ffn);
+  for (const Item& it : {Item{F, D, "w1", &LayerWeights::w1},
+                         Item{D, F, "w2", &LayerWeights::w2},
+                         Item{F, D, "w3", &LayerWeights::w3}}) {
+    if (auto s = matrices(it.rows, it.cols, it.name, it.field); !s.ok())
+      return s;
+  }
+  w.rms_final = r.Vector(D);
   // Precomputed RoPE tables (freq_cis_real, freq_cis_imag): unused; the
   // runtime computes the rotation from rope_theta.
-  if (auto s = r.Skip(int64_t{c.max_seq_len} * c.head_dim, "rope tables");
-      !s.ok())
-    return s;
+  r.Skip(int64_t{c.max_seq_len} * c.head_dim);
   if (!c.tied_embeddings) {
-    if (auto s = r.Read(w.wcls, c.vocab_size * D, "wcls"); !s.ok()) return s;
+    if (auto s =
+            assign(r.Matrix(c.vocab_size, D, weights_dtype, "wcls"), &w.wcls);
+        !s.ok())
+      return s;
   }
   if (auto s = w.Validate(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
@@ -202,12 +220,23 @@ absl::Status WriteLlama2cCheckpoint(const ModelWeights& weights,
     out.write(reinterpret_cast<const char*>(t.data()),
               static_cast<std::streamsize>(t.size() * sizeof(float)));
   };
-  put(weights.token_embedding);
-  for (auto field :
-       {&LayerWeights::rms_att, &LayerWeights::wq, &LayerWeights::wk,
-        &LayerWeights::wv, &LayerWeights::wo, &LayerWeights::rms_ffn,
-        &LayerWeights::w1, &LayerWeights::w2, &LayerWeights::w3}) {
-    for (const LayerWeights& lw : weights.layers) put(lw.*field);
+  auto put_matrix = [&out](const Tensor& t) {  // fp32, row by row
+    std::vector<float> row(t.cols());
+    for (int64_t r = 0; r < t.rows(); ++r) {
+      t.RowToFloat(r, row.data());
+      out.write(reinterpret_cast<const char*>(row.data()),
+                static_cast<std::streamsize>(row.size() * sizeof(float)));
+    }
+  };
+  put_matrix(weights.token_embedding);
+  for (const LayerWeights& lw : weights.layers) put(lw.rms_att);
+  for (auto field : {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv,
+                     &LayerWeights::wo}) {
+    for (const LayerWeights& lw : weights.layers) put_matrix(lw.*field);
+  }
+  for (const LayerWeights& lw : weights.layers) put(lw.rms_ffn);
+  for (auto field : {&LayerWeights::w1, &LayerWeights::w2, &LayerWeights::w3}) {
+    for (const LayerWeights& lw : weights.layers) put_matrix(lw.*field);
   }
   put(weights.rms_final);
   // RoPE tables as llama2.c's export writes them (cos, then sin).
@@ -226,7 +255,7 @@ absl::Status WriteLlama2cCheckpoint(const ModelWeights& weights,
   }
   put(cos_table);
   put(sin_table);
-  if (!c.tied_embeddings) put(weights.wcls);
+  if (!c.tied_embeddings) put_matrix(weights.wcls);
   out.close();
   if (!out) return absl::DataLossError("failed writing " + path);
   return absl::OkStatus();

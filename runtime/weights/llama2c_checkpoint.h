@@ -4,16 +4,22 @@
 #ifndef HEADROOM_RUNTIME_WEIGHTS_LLAMA2C_CHECKPOINT_H_
 #define HEADROOM_RUNTIME_WEIGHTS_LLAMA2C_CHECKPOINT_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "runtime/model/model_weights.h"
+#include "runtime/weights/weight_dtype.h"
 
 namespace headroom::runtime {
 
 // Reads a checkpoint; rope_style is kInterleaved. Errors name the file and
 // say what does not match (truncated file, sizes vs file size, bad header).
-absl::StatusOr<ModelWeights> LoadLlama2cCheckpoint(const std::string& path);
+// The file is mapped; matrices are views of it when served in fp32
+// (`weights_dtype` nullopt or f32), else converted one at a time.
+absl::StatusOr<ModelWeights> LoadLlama2cCheckpoint(
+    const std::string& path,
+    std::optional<WeightDtype> weights_dtype = std::nullopt);
 
 // Writes `weights` in the same format (interleaved RoPE, no post-RoPE
 // projections, uniform KV heads).

@@ -92,6 +92,13 @@ std::string Snippet(const Json& j) {
 
 // A tensor or metadata name for a message, quoted, and cut to 200
 // characters for the same reason as Snippet.
+// Product of `shape` (the writer checks it for overflow first).
+int64_t ShapeNumel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t dim : shape) n *= dim;
+  return n;
+}
+
 std::string Quote(std::string_view s) {
   if (s.size() > 200) return absl::StrCat("'", Sv(s.substr(0, 197)), "...'");
   return absl::StrCat("'", Sv(s), "'");
@@ -341,99 +348,28 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(
 }
 
 absl::StatusOr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot open safetensors file ",
-                                            path, ": ", std::strerror(errno)));
-  }
-  std::error_code ec;
-  const uint64_t file_size = std::filesystem::file_size(path, ec);
-  if (ec) {
+  auto file = MappedFile::Open(path);
+  if (!file.ok()) {
     return absl::NotFoundError(absl::StrCat(
-        "cannot get the size of safetensors file ", path, ": ", ec.message()));
+        "cannot open safetensors file ", path, ": ", file.status().message()));
   }
-  uint8_t len_bytes[8] = {};
-  in.read(reinterpret_cast<char*>(len_bytes), sizeof(len_bytes));
-  const size_t got = static_cast<size_t>(in.gcount());
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | len_bytes[i];
-  // Let the parser report short files and oversized lengths before
-  // allocating for the JSON.
-  if (got < 8 || n > file_size - 8 || n > kMaxHeaderBytes) {
-    return ParseSafetensorsHeader(absl::MakeConstSpan(len_bytes, got),
-                                  file_size, path)
-        .status();
-  }
-  std::vector<uint8_t> prefix(8 + n);
-  std::memcpy(prefix.data(), len_bytes, 8);
-  in.read(reinterpret_cast<char*>(prefix.data() + 8),
-          static_cast<std::streamsize>(n));
-  if (static_cast<uint64_t>(in.gcount()) != n) {
-    return absl::DataLossError(absl::StrCat(path, ": could read only ",
-                                            in.gcount(), " of the ", n,
-                                            " header bytes"));
-  }
-  absl::StatusOr<SafetensorsHeader> header =
-      ParseSafetensorsHeader(prefix, file_size, path);
+  const uint64_t file_size = (*file)->size();
+  // The parser bounds N by the file and kMaxHeaderBytes before it reads
+  // the JSON, so the prefix may be the whole mapping.
+  absl::StatusOr<SafetensorsHeader> header = ParseSafetensorsHeader(
+      absl::MakeConstSpan((*file)->data(), file_size), file_size, path);
   if (!header.ok()) return header.status();
-  return SafetensorsFile(path, *std::move(header));
+  return SafetensorsFile(path, *std::move(header), *std::move(file));
 }
 
-absl::StatusOr<std::vector<float>> SafetensorsFile::ReadFloat(
-    std::string_view name) const {
+absl::StatusOr<const SafetensorsTensorInfo*> SafetensorsFile::FindReadable(
+    std::string_view name, absl::Span<const int64_t> expected_shape) const {
   const SafetensorsTensorInfo* info = Find(name);
   if (info == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("tensor ", Quote(name), " not found in ", path_));
   }
-  if (!IsFloatReadable(info->dtype)) {
-    return absl::UnimplementedError(
-        absl::StrCat(path_, ": tensor ", Quote(name), " has dtype ",
-                     SafetensorsDtypeName(info->dtype),
-                     "; only F32, F16 and BF16 can be read as floats"));
-  }
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot open safetensors file ",
-                                            path_, ": ", std::strerror(errno)));
-  }
-  const uint64_t offset = header_.data_start + info->begin;
-  in.seekg(static_cast<std::streamoff>(offset));
-  auto short_read = [&]() {
-    return absl::DataLossError(absl::StrCat(
-        path_, ": tensor ", Quote(name), " needs file bytes [", offset, ", ",
-        header_.data_start + info->end,
-        ") but the file ended early (changed since it was opened?)"));
-  };
-
-  std::vector<float> out(static_cast<size_t>(info->numel));
-  if (info->dtype == SafetensorsDtype::kF32) {
-    const std::streamsize bytes =
-        static_cast<std::streamsize>(out.size() * sizeof(float));
-    in.read(reinterpret_cast<char*>(out.data()), bytes);
-    if (in.gcount() != bytes) return short_read();
-    return out;
-  }
-  // F16 / BF16: 2 bytes per element, converted chunk by chunk.
-  float (*convert)(uint16_t) =
-      info->dtype == SafetensorsDtype::kF16 ? &HalfToFloat : &BFloat16ToFloat;
-  std::vector<uint16_t> chunk(std::min(out.size(), kChunkElements));
-  for (size_t done = 0; done < out.size();) {
-    const size_t count = std::min(chunk.size(), out.size() - done);
-    const std::streamsize bytes =
-        static_cast<std::streamsize>(count * sizeof(uint16_t));
-    in.read(reinterpret_cast<char*>(chunk.data()), bytes);
-    if (in.gcount() != bytes) return short_read();
-    for (size_t i = 0; i < count; ++i) out[done + i] = convert(chunk[i]);
-    done += count;
-  }
-  return out;
-}
-
-absl::StatusOr<std::vector<float>> SafetensorsFile::ReadFloat(
-    std::string_view name, absl::Span<const int64_t> expected_shape) const {
-  const SafetensorsTensorInfo* info = Find(name);
-  if (info != nullptr &&
+  if (!expected_shape.empty() &&
       !std::equal(info->shape.begin(), info->shape.end(),
                   expected_shape.begin(), expected_shape.end())) {
     return absl::InvalidArgumentError(
@@ -441,7 +377,63 @@ absl::StatusOr<std::vector<float>> SafetensorsFile::ReadFloat(
                      ShapeToString(info->shape), ", expected ",
                      ShapeToString(expected_shape)));
   }
+  if (!IsFloatReadable(info->dtype)) {
+    return absl::UnimplementedError(
+        absl::StrCat(path_, ": tensor ", Quote(name), " has dtype ",
+                     SafetensorsDtypeName(info->dtype),
+                     "; only F32, F16 and BF16 can be read as floats"));
+  }
+  return info;
+}
+
+namespace {
+
+WeightDtype ToWeightDtype(SafetensorsDtype dtype) {
+  switch (dtype) {
+    case SafetensorsDtype::kF16:
+      return WeightDtype::kF16;
+    case SafetensorsDtype::kBF16:
+      return WeightDtype::kBF16;
+    default:
+      return WeightDtype::kF32;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<float>> SafetensorsFile::ReadFloat(
+    std::string_view name) const {
+  auto info = FindReadable(name, {});
+  if (!info.ok()) return info.status();
+  const int64_t numel = (*info)->numel;
+  const Tensor view =
+      Tensor::View(ToWeightDtype((*info)->dtype), 1, numel,
+                   file_->data() + header_.data_start + (*info)->begin, file_);
+  return view.ToFloat();
+}
+
+absl::StatusOr<std::vector<float>> SafetensorsFile::ReadFloat(
+    std::string_view name, absl::Span<const int64_t> expected_shape) const {
+  auto info = FindReadable(name, expected_shape);
+  if (!info.ok()) return info.status();
   return ReadFloat(name);
+}
+
+absl::StatusOr<Tensor> SafetensorsFile::ReadTensor(
+    std::string_view name, int64_t rows, int64_t cols,
+    std::optional<WeightDtype> wanted) const {
+  const int64_t shape[] = {rows, cols};
+  auto info = FindReadable(name, shape);
+  if (!info.ok()) return info.status();
+  const uint8_t* bytes = file_->data() + header_.data_start + (*info)->begin;
+  auto tensor =
+      TensorFromStored(ToWeightDtype((*info)->dtype), rows, cols, bytes, file_,
+                       wanted, absl::StrCat(path_, ": ", std::string(name)));
+  // A converted tensor no longer needs its source pages resident.
+  if (tensor.ok() && !tensor->is_view()) {
+    file_->DropPages(bytes, (*info)->end - (*info)->begin);
+  }
+  return tensor;
 }
 
 absl::Status WriteSafetensors(
@@ -473,7 +465,12 @@ absl::Status WriteSafetensors(
       }
       numel *= dim;
     }
-    if (static_cast<uint64_t>(numel) != t.values.size()) {
+    if (t.rows && numel > 0 && t.shape.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("safetensors writer: tensor ", Quote(t.name),
+                       " has a row source but no shape"));
+    }
+    if (!t.rows && static_cast<uint64_t>(numel) != t.values.size()) {
       return absl::InvalidArgumentError(
           absl::StrCat("safetensors writer: tensor ", Quote(t.name), " has ",
                        t.values.size(), " values, but shape ",
@@ -497,7 +494,7 @@ absl::Status WriteSafetensors(
   Json root = Json::object();
   uint64_t offset = 0;
   for (const SafetensorsTensorToWrite* t : order) {
-    const uint64_t bytes = t->values.size() * elem;
+    const uint64_t bytes = static_cast<uint64_t>(ShapeNumel(t->shape)) * elem;
     root[t->name] = {{"dtype", SafetensorsDtypeName(dtype)},
                      {"shape", t->shape},
                      {"data_offsets", {offset, offset + bytes}}};
@@ -531,20 +528,38 @@ absl::Status WriteSafetensors(
     out.write(reinterpret_cast<const char*>(len_bytes), 8);
     out.write(json_text.data(), static_cast<std::streamsize>(json_text.size()));
     std::vector<uint16_t> chunk;
+    std::vector<float> row;
     for (const SafetensorsTensorToWrite* t : order) {
+      // The values in pieces: chunks of `values`, or one row at a time from
+      // the row source.
+      const int64_t numel = ShapeNumel(t->shape);
+      const int64_t row_len = t->shape.empty() ? 1 : t->shape.back();
+      auto piece = [&](int64_t done) -> absl::Span<const float> {
+        if (!t->rows) {
+          return t->values.subspan(
+              done, std::min<int64_t>(kChunkElements, numel - done));
+        }
+        row.resize(row_len);
+        t->rows(done / row_len, row.data());
+        return row;
+      };
       if (dtype == SafetensorsDtype::kF32) {
-        out.write(
-            reinterpret_cast<const char*>(t->values.data()),
-            static_cast<std::streamsize>(t->values.size() * sizeof(float)));
+        for (int64_t done = 0; done < numel && row_len > 0;) {
+          const absl::Span<const float> p = piece(done);
+          out.write(reinterpret_cast<const char*>(p.data()),
+                    static_cast<std::streamsize>(p.size() * sizeof(float)));
+          done += static_cast<int64_t>(p.size());
+        }
         continue;
       }
       uint16_t (*convert)(float) =
           dtype == SafetensorsDtype::kF16 ? &FloatToHalf : &FloatToBFloat16;
-      for (size_t done = 0; done < t->values.size();) {
-        const size_t count = std::min(kChunkElements, t->values.size() - done);
+      for (int64_t done = 0; done < numel && row_len > 0;) {
+        const absl::Span<const float> p = piece(done);
+        const size_t count = p.size();
         chunk.resize(count);
         for (size_t i = 0; i < count; ++i) {
-          const float v = t->values[done + i];
+          const float v = p[i];
           chunk[i] = convert(v);
           // A finite value that becomes inf would silently break the model
           // (F16 tops out at 65504), so refuse rather than write it.

@@ -25,6 +25,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +35,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "runtime/weights/mapped_file.h"
+#include "runtime/weights/tensor.h"
 #include "runtime/weights/weight_dtype.h"
 
 namespace headroom::runtime {
@@ -96,8 +100,9 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(
     absl::Span<const uint8_t> file_prefix, uint64_t file_size,
     std::string_view file_name);
 
-// A safetensors file on disk: the header is read once at Open; each Read
-// opens the file again, so a SafetensorsFile is cheap to keep and copy.
+// A safetensors file on disk, mapped read-only at Open (runtime/weights/
+// mapped_file.h); the header is parsed once. Copies share the mapping, and
+// tensors viewed out of it keep it alive.
 class SafetensorsFile {
  public:
   // Reads and validates the header. NotFound when `path` cannot be opened.
@@ -118,21 +123,39 @@ class SafetensorsFile {
   // shape is not `expected_shape`.
   absl::StatusOr<std::vector<float>> ReadFloat(
       std::string_view name, absl::Span<const int64_t> expected_shape) const;
+  // Matrix `name` of shape [rows, cols] as TensorFromStored serves it:
+  // viewed in place when `wanted` is its own dtype (or nullopt), else
+  // converted. Errors as ReadFloat's.
+  absl::StatusOr<Tensor> ReadTensor(std::string_view name, int64_t rows,
+                                    int64_t cols,
+                                    std::optional<WeightDtype> wanted) const;
 
  private:
-  SafetensorsFile(std::string path, SafetensorsHeader header)
-      : path_(std::move(path)), header_(std::move(header)) {}
+  SafetensorsFile(std::string path, SafetensorsHeader header,
+                  std::shared_ptr<const MappedFile> file)
+      : path_(std::move(path)),
+        header_(std::move(header)),
+        file_(std::move(file)) {}
+
+  // The tensor's info after the dtype and shape checks of ReadFloat.
+  absl::StatusOr<const SafetensorsTensorInfo*> FindReadable(
+      std::string_view name, absl::Span<const int64_t> expected_shape) const;
 
   std::string path_;
   SafetensorsHeader header_;
+  std::shared_ptr<const MappedFile> file_;
 };
 
-// One fp32 tensor for WriteSafetensors; `values` (row-major) must outlive
-// the call and hold exactly product(shape) values.
+// One fp32 tensor for WriteSafetensors: either `values` (row-major), which
+// must outlive the call and hold exactly product(shape) values, or, when
+// `rows` is set, a source the writer asks for each row in order (the last
+// dimension's worth of values, written to `out`), so a tensor need never be
+// held in memory whole.
 struct SafetensorsTensorToWrite {
   std::string name;
   std::vector<int64_t> shape;
   absl::Span<const float> values;
+  std::function<void(int64_t row, float* out)> rows = nullptr;
 };
 
 // Writes `tensors` converted to `dtype` (F32, F16 or BF16) with `metadata`

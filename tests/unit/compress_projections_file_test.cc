@@ -145,10 +145,10 @@ TEST_F(ProjectionsFileTest, FileForAnotherModelIsRefused) {
   EXPECT_THAT(s.message(), HasSubstr("n_kv_heads = 8; this model has 4"));
   // Same shape, other weights: the digest says so.
   runtime::ModelWeights tweaked = model_.weights;
-  tweaked.layers[1].w1[7] += 0.5f;
+  tweaked.layers[1].w1.MutableF32()[7] += 0.5f;
   s = ApplyProjections(p, &tweaked);
   EXPECT_THAT(s.message(), HasSubstr("made for model digest"));
-  EXPECT_EQ(tweaked.layers[1].wv.size(), model_.weights.layers[1].wv.size())
+  EXPECT_EQ(tweaked.layers[1].wv.rows(), model_.weights.layers[1].wv.rows())
       << "a refused file must leave the weights untouched";
 }
 

@@ -44,9 +44,12 @@ struct EmbeddedModel {
   std::vector<int> ids;
 };
 
-EmbeddedModel LoadEmbedded(const std::string& text) {
+EmbeddedModel LoadEmbedded(const std::string& text,
+                           const std::string& weights_dtype = "auto") {
   const std::string dir = ::headroom::testing::EmbeddedModelPath();
-  auto weights = LoadModel(dir);
+  LoadOptions load;
+  load.weights_dtype = *ParseWeightsDtypeOption(weights_dtype);
+  auto weights = LoadModel(dir, load);
   EXPECT_TRUE(weights.ok()) << weights.status();
   if (!weights.ok()) return {};
   auto tokenizer =
@@ -153,9 +156,27 @@ TEST(ForwardTest, ChunkedPrefillMatchesReference) {
   ExpectLogitsMatch(*backend, ReadJsonFile(ref), /*chunk=*/7);
 }
 
+// The batch-invariance tests run for every weight dtype (auto is the
+// checkpoint's fp32, mapped in place).
+class ForwardDtypeTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  EmbeddedModel Load() {
+    EmbeddedModel model = LoadEmbedded(kStory, GetParam());
+    const WeightDtype want = GetParam() == "auto"
+                                 ? WeightDtype::kF32
+                                 : *ParseWeightDtype(GetParam());
+    EXPECT_EQ(model.weights.layers[0].w2.dtype(), want);
+    EXPECT_EQ(model.weights.token_embedding.dtype(), want);
+    return model;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(WeightDtypes, ForwardDtypeTest,
+                         ::testing::Values("auto", "f16", "bf16", "q8_0"));
+
 // Prefill in chunks of 7 tokens gives the unchunked logits, bit for bit.
-TEST(ForwardTest, ChunkedPrefillMatchesUnchunked) {
-  EmbeddedModel model = LoadEmbedded(kStory);
+TEST_P(ForwardDtypeTest, ChunkedPrefillMatchesUnchunked) {
+  EmbeddedModel model = Load();
   ASSERT_GT(model.ids.size(), 50u);
   const std::vector<int> ids = model.ids;
   auto backend = CreateCpuBackend(std::move(model.weights), {});
@@ -239,9 +260,9 @@ TEST(ForwardTest, RaggedBatchMatchesSingleSequences) {
 // shuffled across sequences) prefilled in one batch, then one decode step
 // each in one batch: every row of logits is bit-identical to the sequence
 // run alone on a backend of its own.
-TEST(ForwardTest, ThirtyTwoRaggedSequencesAreBatchInvariant) {
-  EmbeddedModel alone_model = LoadEmbedded(kStory);
-  EmbeddedModel batch_model = LoadEmbedded(kStory);
+TEST_P(ForwardDtypeTest, ThirtyTwoRaggedSequencesAreBatchInvariant) {
+  EmbeddedModel alone_model = Load();
+  EmbeddedModel batch_model = Load();
   const std::vector<int> ids = alone_model.ids;
   ASSERT_GT(ids.size(), 64u);
   BackendOptions options;

@@ -50,23 +50,28 @@ ModelWeights MakeWeights(bool tied, RopeStyle rope_style) {
     v.resize(n);
     for (float& x : v) x = dist(rng);
   };
+  auto fill_matrix = [&](Tensor& t, int64_t rows, int64_t cols) {
+    std::vector<float> v;
+    fill(v, rows * cols);
+    t = Tensor::FromF32(std::move(v), rows, cols);
+  };
   const int64_t D = c.dim, F = c.hidden_dim, q = c.n_heads * c.head_dim,
                 kv = c.n_kv_heads * c.head_dim;
-  fill(w.token_embedding, c.vocab_size * D);
+  fill_matrix(w.token_embedding, c.vocab_size, D);
   w.layers.resize(c.n_layers);
   for (LayerWeights& l : w.layers) {
     fill(l.rms_att, D);
-    fill(l.wq, q * D);
-    fill(l.wk, kv * D);
-    fill(l.wv, kv * D);
-    fill(l.wo, D * q);
+    fill_matrix(l.wq, q, D);
+    fill_matrix(l.wk, kv, D);
+    fill_matrix(l.wv, kv, D);
+    fill_matrix(l.wo, D, q);
     fill(l.rms_ffn, D);
-    fill(l.w1, F * D);
-    fill(l.w2, D * F);
-    fill(l.w3, F * D);
+    fill_matrix(l.w1, F, D);
+    fill_matrix(l.w2, D, F);
+    fill_matrix(l.w3, F, D);
   }
   fill(w.rms_final, D);
-  if (!tied) fill(w.wcls, c.vocab_size * D);
+  if (!tied) fill_matrix(w.wcls, c.vocab_size, D);
   return w;
 }
 
@@ -91,19 +96,20 @@ void ForEachNonRopeTensor(
     const ModelWeights& a, const ModelWeights& b,
     const std::function<void(const std::string&, const std::vector<float>&,
                              const std::vector<float>&)>& f) {
-  f("token_embedding", a.token_embedding, b.token_embedding);
+  f("token_embedding", a.token_embedding.ToFloat(),
+    b.token_embedding.ToFloat());
   f("rms_final", a.rms_final, b.rms_final);
-  f("wcls", a.wcls, b.wcls);
+  f("wcls", a.wcls.ToFloat(), b.wcls.ToFloat());
   for (size_t l = 0; l < a.layers.size(); ++l) {
     const LayerWeights &x = a.layers[l], &y = b.layers[l];
     const std::string p = "layers." + std::to_string(l) + ".";
     f(p + "rms_att", x.rms_att, y.rms_att);
-    f(p + "wv", x.wv, y.wv);
-    f(p + "wo", x.wo, y.wo);
+    f(p + "wv", x.wv.ToFloat(), y.wv.ToFloat());
+    f(p + "wo", x.wo.ToFloat(), y.wo.ToFloat());
     f(p + "rms_ffn", x.rms_ffn, y.rms_ffn);
-    f(p + "w1", x.w1, y.w1);
-    f(p + "w2", x.w2, y.w2);
-    f(p + "w3", x.w3, y.w3);
+    f(p + "w1", x.w1.ToFloat(), y.w1.ToFloat());
+    f(p + "w2", x.w2.ToFloat(), y.w2.ToFloat());
+    f(p + "w3", x.w3.ToFloat(), y.w3.ToFloat());
   }
 }
 
@@ -112,8 +118,10 @@ void ExpectAllTensorsEq(const ModelWeights& a, const ModelWeights& b) {
                const std::vector<float>& y) { EXPECT_EQ(x, y) << name; };
   ForEachNonRopeTensor(a, b, eq);
   for (size_t l = 0; l < a.layers.size(); ++l) {
-    EXPECT_EQ(a.layers[l].wq, b.layers[l].wq) << "layer " << l;
-    EXPECT_EQ(a.layers[l].wk, b.layers[l].wk) << "layer " << l;
+    EXPECT_EQ(a.layers[l].wq.ToFloat(), b.layers[l].wq.ToFloat())
+        << "layer " << l;
+    EXPECT_EQ(a.layers[l].wk.ToFloat(), b.layers[l].wk.ToFloat())
+        << "layer " << l;
   }
 }
 
@@ -267,7 +275,8 @@ TEST_F(HfCheckpointTest, RoundTripUntiedF32) {
   // LoadModel dispatches directories here.
   absl::StatusOr<ModelWeights> via_loader = LoadModel(dir);
   ASSERT_TRUE(via_loader.ok()) << via_loader.status();
-  EXPECT_EQ(via_loader->layers[1].w2, original.layers[1].w2);
+  EXPECT_EQ(via_loader->layers[1].w2.ToFloat(),
+            original.layers[1].w2.ToFloat());
 }
 
 TEST_F(HfCheckpointTest, RoundTripTied) {
@@ -326,8 +335,10 @@ void CheckNarrowLoad(const std::string& dir, HfDtype dtype,
   };
   ForEachNonRopeTensor(original, *loaded, rounded);
   for (size_t l = 0; l < original.layers.size(); ++l) {
-    rounded("wq", original.layers[l].wq, loaded->layers[l].wq);
-    rounded("wk", original.layers[l].wk, loaded->layers[l].wk);
+    rounded("wq", original.layers[l].wq.ToFloat(),
+            loaded->layers[l].wq.ToFloat());
+    rounded("wk", original.layers[l].wk.ToFloat(),
+            loaded->layers[l].wk.ToFloat());
   }
 }
 
@@ -339,6 +350,44 @@ TEST_F(HfCheckpointTest, LoadsF16) {
 TEST_F(HfCheckpointTest, LoadsBF16) {
   CheckNarrowLoad(testing::MakeTempDir("bf16"), HfDtype::kBF16, "bfloat16",
                   &BFloat16ToFloat, &FloatToBFloat16);
+}
+
+// Matrices stored in the served dtype are views of the mapped file (no copy,
+// no widening); another dtype converts each one; the mapping outlives the
+// views once the loader has returned.
+TEST_F(HfCheckpointTest, MatricesAreViewsOfTheMappedFileOrConverted) {
+  const std::string dir = testing::MakeTempDir("views");
+  const ModelWeights original = MakeWeights(/*tied=*/false, RopeStyle::kHalf);
+  HfWriteOptions bf16;
+  bf16.dtype = HfDtype::kBF16;
+  ASSERT_TRUE(WriteHfCheckpoint(original, dir, bf16).ok());
+
+  absl::StatusOr<ModelWeights> as_stored = LoadHfCheckpoint(dir);
+  ASSERT_TRUE(as_stored.ok()) << as_stored.status();
+  for (const Tensor* t : {&as_stored->token_embedding, &as_stored->wcls,
+                          &as_stored->layers[1].wq, &as_stored->layers[1].w2}) {
+    EXPECT_TRUE(t->is_view());
+    EXPECT_EQ(t->dtype(), WeightDtype::kBF16);
+  }
+  EXPECT_EQ(as_stored->DtypeSummary(), "bf16");
+  const std::vector<float> bf16_values = as_stored->layers[0].wo.ToFloat();
+
+  absl::StatusOr<ModelWeights> wide = LoadHfCheckpoint(dir, WeightDtype::kF32);
+  ASSERT_TRUE(wide.ok()) << wide.status();
+  EXPECT_FALSE(wide->layers[0].wo.is_view());
+  EXPECT_EQ(wide->layers[0].wo.dtype(), WeightDtype::kF32);
+  EXPECT_EQ(wide->layers[0].wo.ToFloat(), bf16_values);  // widening is exact
+  EXPECT_EQ(
+      wide->weight_bytes() - as_stored->weight_bytes(),
+      as_stored->weight_bytes() -
+          int64_t{sizeof(float)} * (2 * (16 + 16) + 16));  // norms stay fp32
+
+  // q8_0 needs rows of a multiple of 32 weights; these rows (16 and 24) fall
+  // back to f16, and the summary says so.
+  absl::StatusOr<ModelWeights> q8 = LoadHfCheckpoint(dir, WeightDtype::kQ8_0);
+  ASSERT_TRUE(q8.ok()) << q8.status();
+  EXPECT_EQ(q8->layers[0].w2.dtype(), WeightDtype::kF16);
+  EXPECT_EQ(q8->DtypeSummary(), "f16");
 }
 
 TEST_F(HfCheckpointTest, LoadsShardedIndex) {
@@ -617,11 +666,13 @@ TEST_F(HfCheckpointTest, WritePermutesInterleavedRope) {
   ForEachNonRopeTensor(original, *loaded, eq);
   const ModelConfig& c = original.config;
   for (int l = 0; l < c.n_layers; ++l) {
-    ExpectRowsPermuted(original.layers[l].wq, loaded->layers[l].wq, c.n_heads,
-                       c.head_dim, c.dim, "wq");
-    ExpectRowsPermuted(original.layers[l].wk, loaded->layers[l].wk,
-                       c.n_kv_heads, c.head_dim, c.dim, "wk");
-    EXPECT_NE(original.layers[l].wq, loaded->layers[l].wq);
+    ExpectRowsPermuted(original.layers[l].wq.ToFloat(),
+                       loaded->layers[l].wq.ToFloat(), c.n_heads, c.head_dim,
+                       c.dim, "wq");
+    ExpectRowsPermuted(original.layers[l].wk.ToFloat(),
+                       loaded->layers[l].wk.ToFloat(), c.n_kv_heads, c.head_dim,
+                       c.dim, "wk");
+    EXPECT_NE(original.layers[l].wq.ToFloat(), loaded->layers[l].wq.ToFloat());
   }
 }
 
@@ -639,7 +690,7 @@ TEST_F(HfCheckpointTest, WriteUniformCacheKvHeads) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->config.n_kv_heads, 2);
   EXPECT_TRUE(loaded->config.cache_kv_heads.empty());
-  EXPECT_EQ(loaded->layers[1].wk, w.layers[1].wk);
+  EXPECT_EQ(loaded->layers[1].wk.ToFloat(), w.layers[1].wk.ToFloat());
 }
 
 TEST_F(HfCheckpointTest, WriteRejectsWhatHfCannotExpress) {
@@ -648,8 +699,10 @@ TEST_F(HfCheckpointTest, WriteRejectsWhatHfCannotExpress) {
   ModelWeights w = MakeWeights(/*tied=*/true, RopeStyle::kHalf);
   w.config.cache_kv_heads = {2, 1};
   const int64_t row = int64_t{w.config.head_dim} * w.config.dim;
-  w.layers[1].wk.resize(row);
-  w.layers[1].wv.resize(row);
+  for (Tensor* t : {&w.layers[1].wk, &w.layers[1].wv}) {
+    *t = Tensor::FromF32(std::vector<float>(t->f32(), t->f32() + row),
+                         w.config.head_dim, w.config.dim);
+  }
   ASSERT_TRUE(w.Validate().ok()) << w.Validate();
   absl::Status s = WriteHfCheckpoint(w, dir);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
@@ -670,12 +723,14 @@ TEST_F(HfCheckpointTest, WriteRejectsWhatHfCannotExpress) {
 
   // Invalid weights.
   w = MakeWeights(/*tied=*/true, RopeStyle::kHalf);
-  w.layers[0].w2.pop_back();
+  w.layers[0].w2 =
+      Tensor::FromF32(std::vector<float>(w.layers[0].w2.numel() - 1),
+                      w.layers[0].w2.rows(), w.layers[0].w2.cols());
   EXPECT_FALSE(WriteHfCheckpoint(w, dir).ok());
 
   // A weight F16 cannot hold.
   w = MakeWeights(/*tied=*/true, RopeStyle::kHalf);
-  w.layers[1].w3[5] = 1e6f;
+  w.layers[1].w3.MutableF32()[5] = 1e6f;
   HfWriteOptions f16;
   f16.dtype = HfDtype::kF16;
   s = WriteHfCheckpoint(w, dir, f16);
@@ -689,7 +744,8 @@ TEST_F(HfCheckpointTest, WriteRejectsWhatHfCannotExpress) {
 // as "dsyevd failed with info -5" in calibration).
 TEST(NonFiniteWeightsTest, HuggingFaceCheckpointNamesTheTensor) {
   ModelWeights nan_model = MakeWeights(/*tied=*/false, RopeStyle::kHalf);
-  nan_model.layers[1].wv[37] = std::numeric_limits<float>::quiet_NaN();
+  nan_model.layers[1].wv.MutableF32()[37] =
+      std::numeric_limits<float>::quiet_NaN();
   const std::string nan_dir = testing::MakeTempDir("nan");
   ASSERT_TRUE(WriteHfCheckpoint(nan_model, nan_dir).ok());
   auto loaded = LoadModel(nan_dir);
@@ -702,7 +758,8 @@ TEST(NonFiniteWeightsTest, HuggingFaceCheckpointNamesTheTensor) {
                         "nan at index 37"));
 
   ModelWeights inf_model = MakeWeights(/*tied=*/false, RopeStyle::kHalf);
-  inf_model.layers[0].w2[5] = std::numeric_limits<float>::infinity();
+  inf_model.layers[0].w2.MutableF32()[5] =
+      std::numeric_limits<float>::infinity();
   const std::string inf_dir = testing::MakeTempDir("inf");
   ASSERT_TRUE(WriteHfCheckpoint(inf_model, inf_dir).ok());
   loaded = LoadModel(inf_dir);
@@ -715,7 +772,8 @@ TEST(NonFiniteWeightsTest, HuggingFaceCheckpointNamesTheTensor) {
 TEST(NonFiniteWeightsTest, Llama2cCheckpointNamesTheTensor) {
   const std::string dir = testing::MakeTempDir("llama2c");
   ModelWeights nan_model = MakeWeights(/*tied=*/true, RopeStyle::kInterleaved);
-  nan_model.layers[1].wq[3] = std::numeric_limits<float>::quiet_NaN();
+  nan_model.layers[1].wq.MutableF32()[3] =
+      std::numeric_limits<float>::quiet_NaN();
   ASSERT_TRUE(WriteLlama2cCheckpoint(nan_model, dir + "/nan.bin").ok());
   auto loaded = LoadModel(dir + "/nan.bin");
   ASSERT_FALSE(loaded.ok());
@@ -725,7 +783,8 @@ TEST(NonFiniteWeightsTest, Llama2cCheckpointNamesTheTensor) {
               HasSubstr("tensor layers.1.wq has nan at index 3"));
 
   ModelWeights inf_model = MakeWeights(/*tied=*/true, RopeStyle::kInterleaved);
-  inf_model.token_embedding[100] = std::numeric_limits<float>::infinity();
+  inf_model.token_embedding.MutableF32()[100] =
+      std::numeric_limits<float>::infinity();
   ASSERT_TRUE(WriteLlama2cCheckpoint(inf_model, dir + "/inf.bin").ok());
   loaded = LoadModel(dir + "/inf.bin");
   ASSERT_FALSE(loaded.ok());
@@ -796,10 +855,12 @@ TEST(HfCheckpointStoriesTest, Llama2cToHfRoundTrip) {
                const std::vector<float>& y) { EXPECT_EQ(x, y) << name; };
   ForEachNonRopeTensor(*original, *hf, eq);
   for (int l = 0; l < c.n_layers; ++l) {
-    ExpectRowsPermuted(original->layers[l].wq, hf->layers[l].wq, c.n_heads,
-                       c.head_dim, c.dim, "wq layer " + std::to_string(l));
-    ExpectRowsPermuted(original->layers[l].wk, hf->layers[l].wk, c.n_kv_heads,
-                       c.head_dim, c.dim, "wk layer " + std::to_string(l));
+    ExpectRowsPermuted(original->layers[l].wq.ToFloat(),
+                       hf->layers[l].wq.ToFloat(), c.n_heads, c.head_dim, c.dim,
+                       "wq layer " + std::to_string(l));
+    ExpectRowsPermuted(original->layers[l].wk.ToFloat(),
+                       hf->layers[l].wk.ToFloat(), c.n_kv_heads, c.head_dim,
+                       c.dim, "wk layer " + std::to_string(l));
   }
 }
 

@@ -203,8 +203,9 @@ std::vector<uint8_t> Stored(WeightDtype dtype,
     if (dtype == WeightDtype::kF32) {
       std::memcpy(out.data() + 4 * i, &values[i], 4);
     } else {
-      const uint16_t h = dtype == WeightDtype::kBF16 ? FloatToBFloat16(values[i])
-                                                     : FloatToHalf(values[i]);
+      const uint16_t h = dtype == WeightDtype::kBF16
+                             ? FloatToBFloat16(values[i])
+                             : FloatToHalf(values[i]);
       std::memcpy(out.data() + 2 * i, &h, 2);
     }
   }

@@ -175,6 +175,28 @@ TEST(ServerConfigTest, DeviceAndDtype) {
               HasSubstr("device: expected cpu or cuda, got \"gpu\""));
 }
 
+TEST(ServerConfigTest, WeightsDtype) {
+  auto c =
+      ParseServerConfig("model:\n  path: m\n  weights_dtype: q8_0\n", "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model.weights_dtype, "q8_0");
+  auto defaults = ParseServerConfig("", "c.yaml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->model.weights_dtype, "auto");
+  auto bad = ParseServerConfig("model:\n  weights_dtype: int4\n", "c.yaml");
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("c.yaml:2: model.weights_dtype: expected auto, f32, "
+                        "f16, bf16 or q8_0"));
+  const char* argv[] = {"headroom-server", "--model", "m.bin",
+                        "--weights-dtype", "fp8"};
+  auto flags = ParseServerFlags(5, argv);
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  ServerConfig from_flags;
+  EXPECT_THAT(std::string(ApplyServerFlags(*flags, &from_flags).message()),
+              HasSubstr("model.weights_dtype: expected auto, f32, f16, bf16 "
+                        "or q8_0, got \"fp8\""));
+}
+
 TEST(ServerConfigTest, MalformedYamlNamesLine) {
   auto c = ParseServerConfig("model:\n  path: [unclosed\n", "bad.yaml");
   ASSERT_FALSE(c.ok());

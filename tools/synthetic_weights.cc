@@ -1,0 +1,132 @@
+#include "tools/synthetic_weights.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/weights/hf_checkpoint.h"
+
+namespace headroom::tools {
+namespace {
+
+// SplitMix64 (Steele, Lea and Flood 2014): a fast counter-based generator,
+// so each row is generated independently of the others.
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// FNV-1a of the tensor name: a stable per-tensor stream.
+uint64_t NameHash(std::string_view name) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char ch : name) h = (h ^ ch) * 0x100000001b3ull;
+  return h;
+}
+
+runtime::ModelConfig Shape(int dim, int hidden, int layers, int heads,
+                           int kv_heads, int vocab, int context, float theta,
+                           bool tied) {
+  runtime::ModelConfig c;
+  c.dim = dim;
+  c.hidden_dim = hidden;
+  c.n_layers = layers;
+  c.n_heads = heads;
+  c.n_kv_heads = kv_heads;
+  c.head_dim = dim / heads;
+  c.vocab_size = vocab;
+  c.max_seq_len = context;
+  c.rope_theta = theta;
+  c.norm_eps = 1e-5f;
+  c.tied_embeddings = tied;
+  return c;
+}
+
+}  // namespace
+
+absl::StatusOr<runtime::ModelConfig> SyntheticShape(std::string_view name) {
+  if (name == "default") {
+    return Shape(1024, 2816, 12, 16, 16, 32000, 2048, 10000.0f, true);
+  }
+  if (name == "llama2-7b") {
+    return Shape(4096, 11008, 32, 32, 32, 32000, 4096, 10000.0f, false);
+  }
+  if (name == "llama2-13b") {
+    return Shape(5120, 13824, 40, 40, 40, 32000, 4096, 10000.0f, false);
+  }
+  if (name == "llama3-8b") {
+    return Shape(4096, 14336, 32, 32, 8, 128256, 8192, 500000.0f, false);
+  }
+  if (name == "tinyllama-1.1b") {
+    return Shape(2048, 5632, 22, 32, 4, 32000, 2048, 10000.0f, false);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--shape: unknown shape \"", std::string(name),
+                   "\"; expected default, llama2-7b, llama2-13b, llama3-8b or "
+                   "tinyllama-1.1b"));
+}
+
+int64_t SyntheticParameterCount(const runtime::ModelConfig& c) {
+  int64_t n = 0;
+  for (const runtime::HfTensorSpec& spec : runtime::HfTensorSpecs(c)) {
+    int64_t numel = 1;
+    for (int64_t dim : spec.shape) numel *= dim;
+    n += numel;
+  }
+  return n;
+}
+
+void SyntheticWeights::Row(std::string_view name,
+                           const std::vector<int64_t>& shape, int64_t row,
+                           float* out) const {
+  const int64_t n = shape.back();
+  if (shape.size() == 1) {
+    for (int64_t i = 0; i < n; ++i) out[i] = 1.0f;
+    return;
+  }
+  // Uniform on [-a, a] has standard deviation a / sqrt(3): a = 0.0346 gives
+  // 0.02. The top 24 bits of each draw make a float in [0, 1).
+  constexpr float kA = 0.0346f;
+  uint64_t state = SplitMix64(seed_ ^ NameHash(name)) ^
+                   (static_cast<uint64_t>(row) * 0xd1342543de82ef95ull);
+  for (int64_t i = 0; i < n; ++i) {
+    state = SplitMix64(state);
+    const float unit = static_cast<float>(state >> 40) * (1.0f / 16777216.0f);
+    out[i] = (2.0f * unit - 1.0f) * kA;
+  }
+}
+
+runtime::ModelWeights SyntheticWeights::Model(
+    const runtime::ModelConfig& c) const {
+  runtime::ModelWeights w;
+  w.config = c;
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
+    std::vector<float> values(rows * cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      Row(name, {rows, cols}, r, values.data() + r * cols);
+    }
+    return runtime::Tensor::FromF32(std::move(values), rows, cols);
+  };
+  const int64_t D = c.dim, F = c.hidden_dim, d = c.head_dim;
+  const int64_t q = c.n_heads * d, kv = c.n_kv_heads * d;
+  w.token_embedding = matrix("model.embed_tokens.weight", c.vocab_size, D);
+  w.layers.resize(c.n_layers);
+  for (int l = 0; l < c.n_layers; ++l) {
+    runtime::LayerWeights& L = w.layers[l];
+    const std::string p = absl::StrCat("model.layers.", l, ".");
+    L.rms_att.assign(D, 1.0f);
+    L.rms_ffn.assign(D, 1.0f);
+    L.wq = matrix(p + "self_attn.q_proj.weight", q, D);
+    L.wk = matrix(p + "self_attn.k_proj.weight", kv, D);
+    L.wv = matrix(p + "self_attn.v_proj.weight", kv, D);
+    L.wo = matrix(p + "self_attn.o_proj.weight", D, q);
+    L.w1 = matrix(p + "mlp.gate_proj.weight", F, D);
+    L.w2 = matrix(p + "mlp.down_proj.weight", D, F);
+    L.w3 = matrix(p + "mlp.up_proj.weight", F, D);
+  }
+  w.rms_final.assign(D, 1.0f);
+  if (!c.tied_embeddings) w.wcls = matrix("lm_head.weight", c.vocab_size, D);
+  return w;
+}
+
+}  // namespace headroom::tools

@@ -1,0 +1,46 @@
+// Random weights for headroom-make-synthetic: the dimensions of published
+// models by name, and values that depend only on (seed, tensor name, row),
+// produced one row at a time so that any size can be written in bounded
+// memory.
+#ifndef HEADROOM_TOOLS_SYNTHETIC_WEIGHTS_H_
+#define HEADROOM_TOOLS_SYNTHETIC_WEIGHTS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/model/model_weights.h"
+
+namespace headroom::tools {
+
+// "default" (dim 1024, 12 layers, 187M parameters), "llama2-7b",
+// "llama2-13b", "llama3-8b", "tinyllama-1.1b": the config.json dimensions of
+// those checkpoints. InvalidArgument listing the names otherwise.
+absl::StatusOr<runtime::ModelConfig> SyntheticShape(std::string_view name);
+
+// Weights of a checkpoint of config `c` (its tensors as HfTensorSpecs
+// lists them).
+int64_t SyntheticParameterCount(const runtime::ModelConfig& c);
+
+class SyntheticWeights {
+ public:
+  explicit SyntheticWeights(uint64_t seed) : seed_(seed) {}
+
+  // Row `row` of tensor `name` of `shape` into out[0, shape.back()): 1 for
+  // a norm (one dimension), else uniform on [-0.0346, 0.0346] (standard
+  // deviation 0.02).
+  void Row(std::string_view name, const std::vector<int64_t>& shape,
+           int64_t row, float* out) const;
+
+  // The whole model in memory (fp32), for the llama2.c format.
+  runtime::ModelWeights Model(const runtime::ModelConfig& c) const;
+
+ private:
+  uint64_t seed_;
+};
+
+}  // namespace headroom::tools
+
+#endif  // HEADROOM_TOOLS_SYNTHETIC_WEIGHTS_H_
