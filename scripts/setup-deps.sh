@@ -14,7 +14,7 @@ packages=(
   libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus yamllint python3-yaml python3-jsonschema
-  libpcre2-dev libssl-dev
+  libpcre2-dev libssl-dev libicu-dev
 )
 # The test oracles (tests/js, npm ci) need Node.js and npm; a machine that
 # already has them (nodesource's nodejs carries npm) keeps its own.

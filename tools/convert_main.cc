@@ -6,8 +6,9 @@
 // PATH is a llama2.c .bin file or an HF directory. llama2.c's interleaved
 // RoPE rows are permuted into HF's rotate_half order, so the written model
 // computes the same function. The tokenizer found beside PATH (if any) is
-// copied into DIR: tokenizer.model keeps its name, a llama2.c tokenizer
-// becomes tokenizer.bin. Prints one line on success; exit code 0, or 1 with
+// copied into DIR: tokenizer.json (with its tokenizer_config.json) and
+// tokenizer.model keep their names, a llama2.c tokenizer becomes
+// tokenizer.bin. Prints one line on success; exit code 0, or 1 with
 // the error on stderr.
 #include <filesystem>
 #include <iostream>
@@ -37,25 +38,13 @@ absl::StatusOr<std::string> CopyTokenizer(const std::string& from,
   absl::StatusOr<std::string> tok = runtime::FindTokenizerFor(from);
   if (absl::IsNotFound(tok.status())) return std::string();
   if (!tok.ok()) return tok.status();
-  const fs::path src(*tok);
-  // Keep SentencePiece's name; every llama2.c tokenizer (tok512.bin, ...)
-  // becomes tokenizer.bin, the name FindTokenizerFor looks for first.
-  const std::string name = src.filename() == "tokenizer.model"
-                               ? std::string("tokenizer.model")
-                               : std::string("tokenizer.bin");
-  const fs::path dst = fs::path(to_dir) / name;
+  absl::StatusOr<std::string> dst = CopyTokenizerFile(*tok, to_dir);
+  if (!dst.ok()) return dst.status();
   std::error_code ec;
-  if (fs::exists(dst, ec) && fs::equivalent(src, dst, ec)) {
-    return absl::StrCat(", tokenizer ", dst.string());
+  if (fs::equivalent(*tok, *dst, ec)) {
+    return absl::StrCat(", tokenizer ", *dst);
   }
-  fs::copy_file(src, dst, fs::copy_options::overwrite_existing, ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat("cannot copy tokenizer ",
-                                            src.string(), " to ", dst.string(),
-                                            ": ", ec.message()));
-  }
-  return absl::StrCat(", tokenizer ", dst.string(), " (from ", src.string(),
-                      ")");
+  return absl::StrCat(", tokenizer ", *dst, " (from ", *tok, ")");
 }
 
 absl::Status Run(int argc, char** argv) {

@@ -45,16 +45,30 @@ absl::StatusOr<std::string> CopyTokenizerFile(const std::string& src,
                                               const std::string& dir) {
   namespace fs = std::filesystem;
   const fs::path from(src);
-  const fs::path to =
-      fs::path(dir) /
-      (from.extension() == ".model" ? "tokenizer.model" : "tokenizer.bin");
+  const std::string name = from.extension() == ".json"    ? "tokenizer.json"
+                           : from.extension() == ".model" ? "tokenizer.model"
+                                                          : "tokenizer.bin";
+  const fs::path to = fs::path(dir) / name;
+  auto copy = [](const fs::path& a, const fs::path& b) -> absl::Status {
+    std::error_code ec;
+    if (fs::exists(b, ec) && fs::equivalent(a, b, ec)) return absl::OkStatus();
+    fs::copy_file(a, b, fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("cannot copy tokenizer ",
+                                              a.string(), " to ", b.string(),
+                                              ": ", ec.message()));
+    }
+    return absl::OkStatus();
+  };
+  if (auto s = copy(from, to); !s.ok()) return s;
+  // tokenizer.json's BOS and EOS may come from tokenizer_config.json.
+  const fs::path config = from.parent_path() / "tokenizer_config.json";
   std::error_code ec;
-  if (fs::exists(to, ec) && fs::equivalent(from, to, ec)) return to.string();
-  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat("cannot copy tokenizer ", src,
-                                            " to ", to.string(), ": ",
-                                            ec.message()));
+  if (name == "tokenizer.json" && fs::is_regular_file(config, ec)) {
+    if (auto s = copy(config, fs::path(dir) / "tokenizer_config.json");
+        !s.ok()) {
+      return s;
+    }
   }
   return to.string();
 }

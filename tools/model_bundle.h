@@ -29,9 +29,10 @@ absl::StatusOr<ModelBundle> LoadModelBundle(
     const std::string& model_path, const std::string& tokenizer_path,
     const runtime::LoadOptions& load = {});
 
-// Copies tokenizer file `src` into `dir`: tokenizer.model keeps its name,
-// a llama2.c tokenizer becomes tokenizer.bin (the names FindTokenizerFor
-// looks for). Returns the destination path.
+// Copies tokenizer file `src` into `dir`: a .json file becomes
+// tokenizer.json (with the tokenizer_config.json beside it, if any), a
+// .model file tokenizer.model, a llama2.c tokenizer tokenizer.bin (the
+// names FindTokenizerFor looks for). Returns the destination path.
 absl::StatusOr<std::string> CopyTokenizerFile(const std::string& src,
                                               const std::string& dir);
 

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "runtime/tokenizers/hf_tokenizer.h"
 #include "runtime/tokenizers/llama2c_tokenizer.h"
 #include "runtime/tokenizers/sentencepiece_bpe_reader.h"
 
@@ -55,6 +56,16 @@ std::string Tokenizer::Decode(const std::vector<int>& ids) const {
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(
     const std::string& path, int vocab_size) {
+  if (absl::EndsWith(path, ".json")) {
+    auto hf = HfTokenizer::Load(path);
+    if (!hf.ok()) return hf.status();
+    if (vocab_size > 0 && (*hf)->vocab_size() > vocab_size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tokenizer ", path, " has ", (*hf)->vocab_size(),
+                       " ids but the model's vocab_size is ", vocab_size));
+    }
+    return std::unique_ptr<Tokenizer>(std::move(*hf));
+  }
   if (absl::EndsWith(path, ".model")) {
     // Read without libsentencepiece (see sentencepiece_bpe_reader.h for
     // why); the models it cannot reproduce exactly are refused rather than
@@ -88,7 +99,8 @@ absl::StatusOr<std::string> FindTokenizerFor(const std::string& model_path) {
     dir = dir.parent_path();
     if (dir.empty()) dir = ".";
   }
-  for (const char* name : {"tokenizer.model", "tokenizer.bin"}) {
+  for (const char* name :
+       {"tokenizer.json", "tokenizer.model", "tokenizer.bin"}) {
     const fs::path candidate = dir / name;
     if (fs::is_regular_file(candidate, ec)) return candidate.string();
   }
@@ -107,7 +119,8 @@ absl::StatusOr<std::string> FindTokenizerFor(const std::string& model_path) {
   if (matches.empty()) {
     return absl::NotFoundError(absl::StrCat(
         "no tokenizer for ", model_path, " in ", dir.string(),
-        ": tried tokenizer.model, tokenizer.bin and tok*.bin; pass the "
+        ": tried tokenizer.json, tokenizer.model, tokenizer.bin and tok*.bin; "
+        "pass the "
         "tokenizer path explicitly"));
   }
   // Several candidates: picking one would be a guess, so say which exist.
@@ -115,7 +128,8 @@ absl::StatusOr<std::string> FindTokenizerFor(const std::string& model_path) {
   std::sort(matches.begin(), matches.end());
   return absl::NotFoundError(absl::StrCat(
       "no single tokenizer for ", model_path, " in ", dir.string(),
-      ": no tokenizer.model or tokenizer.bin, and several tok*.bin (",
+      ": no tokenizer.json, tokenizer.model or tokenizer.bin, and several "
+      "tok*.bin (",
       absl::StrJoin(matches, ", "), "); pass the tokenizer path explicitly"));
 }
 

@@ -1,5 +1,6 @@
 // Tokenizer: text <-> token ids, behind one interface for llama2.c's
-// tokenizer.bin and SentencePiece's tokenizer.model.
+// tokenizer.bin, SentencePiece's tokenizer.model and Hugging Face's
+// tokenizer.json (hf_tokenizer.h).
 #ifndef HEADROOM_RUNTIME_TOKENIZERS_TOKENIZER_H_
 #define HEADROOM_RUNTIME_TOKENIZERS_TOKENIZER_H_
 
@@ -13,9 +14,28 @@
 
 namespace headroom::runtime {
 
+// How Tokenizer::EncodeWithOptions treats the text.
+struct EncodeOptions {
+  // Add the tokenizer's special tokens around the text (BOS for llama2.c and
+  // SentencePiece; tokenizer.json's post-processor template).
+  bool add_special_tokens = false;
+  // Whether added and special tokens spelled in the text (e.g.
+  // "<|im_start|>") become those tokens. false encodes them as plain text,
+  // so that untrusted text (a chat message's content) cannot inject
+  // template tokens. Only tokenizer.json has such tokens; the others
+  // ignore this flag.
+  bool parse_special = true;
+};
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
+
+  // Encode with options; the default is Encode(text, add_special_tokens).
+  virtual std::vector<int> EncodeWithOptions(
+      std::string_view text, const EncodeOptions& options) const {
+    return Encode(text, options.add_special_tokens);
+  }
 
   // Ids of `text`, with BOS first when `add_bos`. Never fails on valid UTF-8;
   // bytes that are not in the vocabulary fall back to byte tokens.
@@ -39,9 +59,12 @@ class Tokenizer {
   virtual int eos_id() const = 0;
 };
 
-// Loads `path`: a SentencePiece model when it ends in ".model", else a
-// llama2.c tokenizer.bin with `vocab_size` entries. `vocab_size` is checked
-// against the file (InvalidArgument naming both counts); 0 skips the check.
+// Loads `path`: a Hugging Face tokenizer.json when it ends in ".json"
+// (HfTokenizer; its vocabulary may be smaller than the model's `vocab_size`,
+// which pads the embedding, but not larger: InvalidArgument naming both), a
+// SentencePiece model when it ends in ".model", else a llama2.c
+// tokenizer.bin with `vocab_size` entries. `vocab_size` is checked against
+// the file (InvalidArgument naming both counts); 0 skips the check.
 // NotFound when the file is missing, DataLoss when it is malformed.
 // SentencePiece models are read without libsentencepiece and only when they
 // are BPE with byte fallback, a dummy prefix and the identity normalizer
@@ -52,8 +75,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(
     const std::string& path, int vocab_size);
 
 // The tokenizer that belongs to a model when none is given: in the model's
-// directory (or beside the .bin file) tokenizer.model, then tokenizer.bin,
-// then the only tok*.bin file. NotFound names the directory and the names
+// directory (or beside the .bin file) tokenizer.json (what the Hugging Face
+// hub ships), then tokenizer.model, then tokenizer.bin, then the only
+// tok*.bin file. NotFound names the directory and the names
 // tried (also when several tok*.bin files make the choice ambiguous).
 absl::StatusOr<std::string> FindTokenizerFor(const std::string& model_path);
 
