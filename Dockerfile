@@ -34,7 +34,7 @@ ARG BUILD_PACKAGES="build-essential cmake ninja-build ccache pkg-config \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev libyaml-cpp-dev libopenblas-dev liblapack-dev liblapacke-dev \
   libsentencepiece-dev sentencepiece nlohmann-json3-dev libboost-dev \
-  libpcre2-dev libssl-dev"
+  libpcre2-dev libssl-dev libicu-dev"
 
 # --- CUDA: build (nvidia/cuda's devel image: nvcc, cuBLAS) -------------------
 FROM nvidia/cuda:${CUDA_VERSION}-devel-ubuntu${UBUNTU_VERSION} AS build-cuda
