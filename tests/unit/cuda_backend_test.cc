@@ -42,27 +42,27 @@ ModelWeights RandomWeights(const ModelConfig& c, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   const float in_scale = 1.0f / std::sqrt(static_cast<float>(c.dim));
-  auto fill = [&](int64_t n, float scale) {
-    std::vector<float> v(n);
+  auto fill = [&](int64_t rows, int64_t cols, float scale) {
+    std::vector<float> v(rows * cols);
     for (float& x : v) x = u(rng) * scale;
-    return v;
+    return Tensor::FromF32(std::move(v), rows, cols);
   };
   const int64_t D = c.dim, d = c.head_dim, h = c.n_heads, F = c.hidden_dim;
   ModelWeights w;
   w.config = c;
-  w.token_embedding = fill(int64_t{c.vocab_size} * D, 1.0f);
+  w.token_embedding = fill(c.vocab_size, D, 1.0f);
   for (int l = 0; l < c.n_layers; ++l) {
     LayerWeights lw;
     const int64_t g = c.CacheKvHeads(l);
     lw.rms_att = std::vector<float>(D, 1.0f);
     lw.rms_ffn = std::vector<float>(D, 1.0f);
-    lw.wq = fill(h * d * D, in_scale);
-    lw.wk = fill(g * d * D, in_scale);
-    lw.wv = fill(g * d * D, in_scale);
-    lw.wo = fill(D * h * d, in_scale);
-    lw.w1 = fill(F * D, in_scale);
-    lw.w3 = fill(F * D, in_scale);
-    lw.w2 = fill(D * F, 1.0f / std::sqrt(static_cast<float>(F)));
+    lw.wq = fill(h * d, D, in_scale);
+    lw.wk = fill(g * d, D, in_scale);
+    lw.wv = fill(g * d, D, in_scale);
+    lw.wo = fill(D, h * d, in_scale);
+    lw.w1 = fill(F, D, in_scale);
+    lw.w3 = fill(F, D, in_scale);
+    lw.w2 = fill(D, F, 1.0f / std::sqrt(static_cast<float>(F)));
     w.layers.push_back(std::move(lw));
   }
   w.rms_final = std::vector<float>(D, 1.0f);
@@ -103,7 +103,9 @@ TEST(CudaBackendValidationTest, BadOptionsAndWeightsNameTheField) {
   auto bs = CreateCudaBackend(RandomWeights(SmallConfig(16, 64), 1), options);
   EXPECT_THAT(std::string(bs.status().message()), HasSubstr("block_size"));
   ModelWeights broken = RandomWeights(SmallConfig(16, 64), 1);
-  broken.layers[1].wo.pop_back();
+  broken.layers[1].wo =
+      Tensor::FromF32(std::vector<float>(broken.layers[1].wo.numel() - 1),
+                      broken.layers[1].wo.rows(), broken.layers[1].wo.cols());
   auto w = CreateCudaBackend(std::move(broken), {});
   EXPECT_FALSE(w.ok());
   EXPECT_THAT(std::string(w.status().message()), HasSubstr("wo"));
