@@ -243,6 +243,12 @@ absl::Status OpenAiApi::CheckModel(const std::string& model,
 http::Router OpenAiApi::Routes() {
   http::Router router;
   router.SetErrorFormatter(TransportError);
+  // vLLM's liveness-and-readiness probe on the API port: 200 while
+  // serving, else 503 (loading, draining).
+  router.Add("GET", "/health", [this](const http::HttpRequest&) {
+    if (service_->serving()) return JsonResponse("{}");
+    return ErrorResponse(absl::UnavailableError("not serving"));
+  });
   router.Add("GET", "/v1/models",
              [this](const http::HttpRequest& r) { return Models(r); });
   router.Add("GET", "/v1/models/" + options_.model_name,

@@ -6,6 +6,7 @@
 //                              injected ChatRenderer; none: 400)
 //   GET  /v1/models, /v1/models/NAME
 //   POST /tokenize, /detokenize (vLLM's)
+//   GET  /health               200 while serving, else 503 (no key needed)
 //
 // Every call: `Authorization: Bearer KEY` -> the tenant (as gRPC's
 // metadata), then the body (request_parser.h), the model name (404 for

@@ -385,6 +385,7 @@ TEST_F(OpenAiApiTest, UnknownPathsMethodsAndMalformedJson) {
                           "{\"model\":\"headroom-tiny\",\"prompt\":\"x\","
                           "\"bogus\":1}"));
   EXPECT_EQ(Json::parse(r.body)["error"]["param"], "bogus");
+  EXPECT_EQ(RawHttpRequest(port_, "GET /health HTTP/1.0\r\n\r\n").status, 200);
   // No key at all: 401 (this server has no anonymous tenant).
   r = RawHttpRequest(port_, "GET /v1/models HTTP/1.0\r\n\r\n");
   EXPECT_EQ(r.status, 401);
