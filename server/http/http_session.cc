@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -130,6 +131,28 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     ApplyLimits(options_->limits, *parser_);
     stream_.expires_after(options_->request_timeout);
+    beast::http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) {
+          self->OnHeader(ec);
+        });
+  }
+
+  // "Expect: 100-continue" (curl sends it with bodies over 1 KiB and waits
+  // a second for it): the interim answer, then the body.
+  void OnHeader(beast::error_code ec) {
+    if (ec || parser_->is_done()) return OnRead(ec);
+    const auto expect = parser_->get()[beast::http::field::expect];
+    if (!beast::iequals(expect, "100-continue")) return ReadBody();
+    raw_ = "HTTP/1.1 100 Continue\r\n\r\n";
+    net::async_write(stream_, net::buffer(raw_),
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->Close();
+                       self->ReadBody();
+                     });
+  }
+
+  void ReadBody() {
     beast::http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) {

@@ -391,6 +391,21 @@ TEST_F(OpenAiApiTest, UnknownPathsMethodsAndMalformedJson) {
   EXPECT_EQ(r.status, 401);
 }
 
+TEST_F(OpenAiApiTest, ExpectContinueGetsTheInterimAnswer) {
+  const std::string body =
+      R"({"model":"headroom-tiny","prompt":"Once","max_tokens":2})";
+  Socket s(port_);
+  ASSERT_TRUE(
+      s.Send("POST /v1/completions HTTP/1.1\r\nHost: x\r\n"
+             "Authorization: Bearer key-main\r\nExpect: 100-continue"
+             "\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n"));
+  EXPECT_THAT(s.ReadUntil("\r\n\r\n", 5),
+              ::testing::StartsWith("HTTP/1.1 100 Continue\r\n\r\n"));
+  ASSERT_TRUE(s.Send(body));
+  EXPECT_THAT(s.ReadUntil("\"usage\"", 30), HasSubstr("HTTP/1.1 200 OK"));
+}
+
 TEST_F(OpenAiApiTest, HugeBodiesAreRefusedWith413) {
   Socket s(port_);
   // Announced: refused before it is read.
