@@ -65,6 +65,7 @@ class SessionResponder final : public AsyncResponder {
     std::optional<std::string> head;  // the stream's status line + headers
     std::string data;                 // chunks queued, joined
     bool end = false;
+    std::function<void()> drop;  // the client-gone callback, now unneeded
   };
   Next Take(bool chunked);
   void ClientGone();
@@ -421,7 +422,11 @@ SessionResponder::Next SessionResponder::Take(bool chunked) {
   if (whole_.has_value()) {
     next.whole = std::move(whole_);
     whole_.reset();
+    // The answer is complete: drop what may own this responder (the
+    // handler's state through its callback), and the session.
     session_.reset();
+    next.drop = std::move(on_gone_);  // destroyed by the caller, unlocked
+    on_gone_ = nullptr;
     return next;
   }
   if (!stream_) return next;
@@ -446,6 +451,8 @@ SessionResponder::Next SessionResponder::Take(bool chunked) {
     end_taken_ = true;
     next.end = true;
     session_.reset();
+    next.drop = std::move(on_gone_);
+    on_gone_ = nullptr;
   }
   return next;
 }
