@@ -36,5 +36,5 @@ done
 for n in ${STREAMS:-1000 3000}; do
   echo "--- $n SSE streams at once"
   python3 scripts/bench-sse-streams.py --addr "$http" --pid "$pid" \
-    --streams "$n" --max-tokens 96
+    --streams "$n" --max-tokens 96 || { tail -20 "$log"; exit 1; }
 done
