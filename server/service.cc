@@ -164,7 +164,13 @@ class HeadroomService::Call {
 
 HeadroomService::HeadroomService(ServerMetrics* metrics) : metrics_(metrics) {}
 
-HeadroomService::~HeadroomService() = default;
+HeadroomService::~HeadroomService() {
+  // The engine thread ends calls (CallEnded notifies idle_): it stops
+  // before the members it touches go.
+  if (context_ != nullptr && context_->engine != nullptr) {
+    context_->engine->Stop();
+  }
+}
 
 void HeadroomService::Activate(std::unique_ptr<ServingContext> context) {
   context_ = std::move(context);
