@@ -14,11 +14,11 @@
 # /opt/headroom/bin, the embedded default model at
 # /opt/headroom/models/headroom-tiny and /etc/headroom/config.yaml
 # (deploy/config/container.yaml; container-cuda.yaml for cuda). It runs as
-# the non-root user headroom (uid 10001), serves gRPC on 50051 and metrics on
-# 9464 (/metrics, /healthz, /readyz), and reads your models from the volume
-# /models:
+# the non-root user headroom (uid 10001), serves gRPC on 50051, the
+# OpenAI-compatible API on 8000 and metrics on 9464 (/metrics, /healthz,
+# /readyz), and reads your models from the volume /models:
 #
-#   docker run --rm -p 50051:50051 -p 9464:9464 headroom:0.1.0-cpu
+#   docker run --rm -p 50051:50051 -p 8000:8000 -p 9464:9464 headroom:0.1.0-cpu
 #   docker run --rm --gpus all -p 50051:50051 -v $PWD/models:/models:ro \
 #     headroom:0.1.0-cuda --model /models/llama --compression-method none \
 #     --projections ""
@@ -71,7 +71,7 @@ ENV PATH=/opt/headroom/bin:$PATH \
 USER 10001:10001
 WORKDIR /var/lib/headroom
 VOLUME /models
-EXPOSE 50051 9464
+EXPOSE 50051 8000 9464
 # grpc.health.v1 through headroom-client (in the image already; no curl to
 # add): the protocol and port that clients and Kubernetes' grpc probes use,
 # SERVING only once the model is loaded and until SIGTERM starts the drain.
@@ -111,7 +111,7 @@ ENV PATH=/opt/headroom/bin:$PATH
 USER 10001:10001
 WORKDIR /var/lib/headroom
 VOLUME /models
-EXPOSE 50051 9464
+EXPOSE 50051 8000 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10m --retries=3 \
   CMD ["headroom-client", "health", "--addr", "127.0.0.1:50051", "--timeout", "3"]
 ENTRYPOINT ["headroom-server", "--config", "/etc/headroom/config.yaml"]

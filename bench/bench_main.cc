@@ -1,4 +1,6 @@
-// headroom-bench: a load generator for headroom-server's gRPC API. Sends
+// headroom-bench: a load generator for headroom-server's gRPC API (or, with
+// --api openai, its OpenAI-compatible HTTP API: streamed /v1/completions
+// with the same prompts and sampling, --addr naming the HTTP port). Sends
 // GenerateStream requests and measures, per request, TTFT (send -> first
 // delta with text or tokens), ITL (gaps between successive deltas), TPOT
 // ((E2E - TTFT) / (output tokens - 1)), E2E and the output tokens of the
@@ -6,6 +8,7 @@
 // and goodput under SLOs.
 //
 //   headroom-bench --prompts-file FILE [--addr HOST:PORT] [--api-key KEY]
+//       [--api grpc|openai]
 //       (--concurrency N | --request-rate R [--arrival poisson|gamma]
 //        [--burstiness K]) [--num-requests N] [--prompt-words A:B]
 //       [--max-tokens N | --max-tokens-range A:B] [--temperature T]
@@ -43,6 +46,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "bench/latency_stats.h"
+#include "bench/openai_stream_client.h"
 #include "headroom/v1/headroom.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tools/cli_args.h"
@@ -60,6 +64,7 @@ double Since(Clock::time_point t0, Clock::time_point t) {
 
 struct Settings {
   std::string addr = "127.0.0.1:50051";
+  std::string api = "grpc";  // grpc | openai
   std::string api_key;
   int concurrency = 0;      // > 0: closed loop
   double request_rate = 0;  // > 0: open loop
@@ -94,10 +99,14 @@ absl::StatusOr<Settings> ParseSettings(int argc, char** argv) {
                       {"max-tokens"},   {"max-tokens-range"},  {"temperature"},
                       {"seed"},         {"ignore-eos", false}, {"rng-seed"},
                       {"timeout"},      {"slo-ttft-ms"},       {"slo-tpot-ms"},
-                      {"json"},         {"progress", false}});
+                      {"json"},         {"progress", false},   {"api"}});
   if (!args.ok()) return args.status();
   Settings s;
   s.addr = args->Get("addr", s.addr);
+  s.api = args->Get("api", s.api);
+  if (s.api != "grpc" && s.api != "openai") {
+    return absl::InvalidArgumentError("--api: expected grpc or openai");
+  }
   s.api_key = args->Get("api-key");
   if (s.api_key.empty()) {
     if (const char* env = std::getenv("HEADROOM_API_KEY")) s.api_key = env;
@@ -325,7 +334,7 @@ void PrintSummary(const Settings& s, const Report& rep) {
     o << absl::StrFormat("%-34s %s\n", name, value);
   };
   o << "============ headroom-bench ============\n";
-  row("Target:", s.addr);
+  row("Target:", absl::StrCat(s.addr, " (", s.api, ")"));
   if (s.concurrency > 0) {
     row("Load:", absl::StrCat("closed loop, concurrency ", s.concurrency));
   } else {
@@ -376,8 +385,19 @@ void PrintSummary(const Settings& s, const Report& rep) {
   std::cout << o.str() << std::flush;
 }
 
+// The same request as the OpenAI API's completions body.
+json OpenAiBody(const v1::GenerateRequest& r, const std::string& model) {
+  json j = {{"model", model}, {"prompt", r.prompt()}};
+  if (r.has_max_tokens()) j["max_tokens"] = r.max_tokens();
+  if (r.has_temperature()) j["temperature"] = r.temperature();
+  if (r.has_seed()) j["seed"] = r.seed();
+  if (r.ignore_eos()) j["ignore_eos"] = true;
+  return j;
+}
+
 json SettingsJson(const Settings& s) {
   json j = {{"addr", s.addr},
+            {"api", s.api},
             {"num_requests", s.num_requests},
             {"prompts_file", s.prompts_file},
             {"ignore_eos", s.ignore_eos},
@@ -420,21 +440,38 @@ int Run(int argc, char** argv) {
   }
   const std::vector<Work> plan = Plan(s, *prompts);
 
-  auto channel =
-      grpc::CreateChannel(s.addr, grpc::InsecureChannelCredentials());
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() +
-                                 std::chrono::seconds(10))) {
-    std::cerr << "headroom-bench: cannot connect to " << s.addr << "\n";
-    return 1;
+  std::unique_ptr<v1::Headroom::Stub> stub;
+  std::string model;
+  if (s.api == "grpc") {
+    auto channel =
+        grpc::CreateChannel(s.addr, grpc::InsecureChannelCredentials());
+    if (!channel->WaitForConnected(std::chrono::system_clock::now() +
+                                   std::chrono::seconds(10))) {
+      std::cerr << "headroom-bench: cannot connect to " << s.addr << "\n";
+      return 1;
+    }
+    stub = v1::Headroom::NewStub(channel);
+  } else {
+    auto name = OpenAiModelName(s.addr, s.api_key, 10);
+    if (!name.ok()) {
+      std::cerr << "headroom-bench: " << name.status().message() << "\n";
+      return 1;
+    }
+    model = *name;
   }
-  auto stub = v1::Headroom::NewStub(channel);
 
   std::vector<RequestRecord> records(plan.size());
   Progress progress;
   const Clock::time_point t0 = Clock::now();
   auto run_index = [&](size_t i) {
     progress.started.fetch_add(1);
-    records[i] = RunOne(stub.get(), s, plan[i].request, t0);
+    if (stub != nullptr) {
+      records[i] = RunOne(stub.get(), s, plan[i].request, t0);
+    } else {
+      records[i] = RunOpenAiStream(
+          s.addr, s.api_key, OpenAiBody(plan[i].request, model), s.timeout_s);
+      records[i].start_s = Since(t0, Clock::now()) - records[i].e2e_s;
+    }
     if (!records[i].ok()) progress.failed.fetch_add(1);
     progress.done.fetch_add(1);
   };

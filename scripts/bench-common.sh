@@ -55,13 +55,15 @@ bench_write_config() {  # name model method kv_heads kv_bytes calib_text calib_l
 }
 
 # Starts headroom-server on $work/NAME.yaml on a free loopback port (log in
-# $work/NAME.log); METRICS "on" also serves /metrics on a free port. The
-# pid is appended to bench_pids.
+# $work/NAME.log); METRICS "on" also serves /metrics on a free port, and
+# the OpenAI API is on a free port too (bench_openai_url). The pid is
+# appended to bench_pids.
 bench_start_server() {  # name [metrics: on|off]
   local name=$1 metrics=""
   [ "${2:-off}" = on ] && metrics=127.0.0.1:0
   "$build/server/headroom-server" --config "$work/$name.yaml" \
-    --listen 127.0.0.1:0 --metrics-listen "$metrics" >"$work/$name.log" 2>&1 &
+    --listen 127.0.0.1:0 --metrics-listen "$metrics" \
+    --http-listen 127.0.0.1:0 >"$work/$name.log" 2>&1 &
   bench_pids+=($!)
 }
 
@@ -81,6 +83,12 @@ bench_wait_serving() {  # name pid
   echo "$(basename "$0"): $name did not start:" >&2
   cat "$work/$name.log" >&2
   return 1
+}
+
+# The OpenAI API's host:port that NAME's server logged.
+bench_openai_addr() {  # name
+  sed -n 's/.*openai listening on http:\/\/\([0-9.]*:[0-9]*\).*/\1/p' \
+    "$work/$1.log" | head -1
 }
 
 # The /metrics URL NAME's server logged (started with metrics on).

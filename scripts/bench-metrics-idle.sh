@@ -19,7 +19,8 @@ requests="${REQUESTS:-20}"
 
 log=$(mktemp)
 (cd "$dir" && exec "$server" --config deploy/config/default.yaml \
-  --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0) >"$log" 2>&1 &
+  --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
+  --http-listen 127.0.0.1:0) >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
 

@@ -15,6 +15,7 @@ metrics_port="${METRICS_PORT:-9464}"
 log="$(mktemp -t headroom-demo.XXXXXX.log)"
 build/release/server/headroom-server --config deploy/config/default.yaml \
   --listen "127.0.0.1:$grpc_port" --metrics-listen "127.0.0.1:$metrics_port" \
+  --http-listen "127.0.0.1:${HTTP_PORT:-8000}" \
   >"$log" 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT

@@ -230,8 +230,28 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
   HEADROOM_RETURN_IF_ERROR(p.CheckMap(
       root, "",
       {"model", "compression", "engine", "device", "dtype", "device_id",
-       "listen", "metrics_listen", "drain_deadline_seconds",
+       "listen", "metrics_listen", "http", "drain_deadline_seconds",
        "load_delay_seconds", "tenants", "allow_anonymous"}));
+  if (const YAML::Node h = root["http"]; h.IsDefined()) {
+    HEADROOM_RETURN_IF_ERROR(
+        p.CheckMap(h, "http",
+                   {"listen", "chat_template", "model_name", "max_body_bytes",
+                    "max_connections"}));
+    HttpApiSection& a = c->http;
+    HEADROOM_RETURN_IF_ERROR(p.GetString(h, "http", "listen", &a.listen));
+    HEADROOM_RETURN_IF_ERROR(
+        p.GetString(h, "http", "chat_template", &a.chat_template));
+    HEADROOM_RETURN_IF_ERROR(
+        p.GetString(h, "http", "model_name", &a.model_name));
+    HEADROOM_RETURN_IF_ERROR(
+        p.GetInt64(h, "http", "max_body_bytes", &a.max_body_bytes));
+    HEADROOM_RETURN_IF_ERROR(p.Require(a.max_body_bytes >= 1024, h, "http",
+                                       "max_body_bytes", "must be >= 1024"));
+    HEADROOM_RETURN_IF_ERROR(
+        p.GetInt(h, "http", "max_connections", &a.max_connections));
+    HEADROOM_RETURN_IF_ERROR(p.Require(a.max_connections >= 1, h, "http",
+                                       "max_connections", "must be >= 1"));
+  }
   if (const YAML::Node m = root["model"]; m.IsDefined()) {
     HEADROOM_RETURN_IF_ERROR(p.CheckMap(
         m, "model", {"path", "format", "tokenizer", "weights_dtype"}));
@@ -421,6 +441,20 @@ absl::StatusOr<ServerConfig> LoadServerConfigFile(const std::string& path) {
   return ParseServerConfig(buffer.str(), path);
 }
 
+absl::Status LoadChatTemplate(ServerConfig* config) {
+  const std::string& path = config->http.chat_template;
+  if (path.empty()) return absl::OkStatus();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("http.chat_template: cannot read \"", path, "\""));
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  config->http.chat_template_text = buffer.str();
+  return absl::OkStatus();
+}
+
 namespace {
 
 struct FlagInfo {
@@ -433,6 +467,10 @@ constexpr FlagInfo kFlags[] = {
     {"config", true, "YAML config file"},
     {"listen", true, "gRPC address, host:port (port 0: any free port)"},
     {"metrics-listen", true, "HTTP address of /metrics (\"\" turns it off)"},
+    {"http-listen", true,
+     "OpenAI-compatible HTTP API address (\"\" turns it off)"},
+    {"chat-template", true, "chat template file for /v1/chat/completions"},
+    {"served-model-name", true, "the model's name in the OpenAI API"},
     {"model", true, "model path (llama2.c .bin or Hugging Face directory)"},
     {"model-format", true, "auto | llama2c | hf"},
     {"tokenizer", true, "tokenizer path (default: beside the model)"},
@@ -540,6 +578,12 @@ absl::Status ApplyServerFlags(const ServerFlags& flags, ServerConfig* c) {
       c->listen = value;
     } else if (name == "metrics-listen") {
       c->metrics_listen = value;
+    } else if (name == "http-listen") {
+      c->http.listen = value;
+    } else if (name == "chat-template") {
+      c->http.chat_template = value;
+    } else if (name == "served-model-name") {
+      c->http.model_name = value;
     } else if (name == "model") {
       c->model.path = value;
     } else if (name == "model-format") {
@@ -651,6 +695,15 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
   }
   if (auto s = CheckListenAddress(c.metrics_listen, true); !s.ok()) {
     return bad("metrics_listen", std::string(s.message()));
+  }
+  if (auto s = CheckListenAddress(c.http.listen, true); !s.ok()) {
+    return bad("http.listen", std::string(s.message()));
+  }
+  if (c.http.max_body_bytes < 1024) {
+    return bad("http.max_body_bytes", "must be >= 1024");
+  }
+  if (c.http.max_connections < 1) {
+    return bad("http.max_connections", "must be >= 1");
   }
   if (e.max_prompt_bytes < 0) {
     return bad("engine.max_prompt_bytes", "must be >= 0");

@@ -64,6 +64,19 @@ struct EngineSection {
   int64_t max_prompt_bytes = 0;
 };
 
+// The OpenAI-compatible HTTP API (server/openai/), a second front end over
+// the same engine and tenants, on its own listener.
+struct HttpApiSection {
+  std::string listen;  // host:port; "" = off (the library default)
+  // A chat template file, read at start into chat_template_text; "" = none
+  // (chat completions then answer 400 naming the flag).
+  std::string chat_template;
+  std::string chat_template_text;  // the file's contents (not a YAML key)
+  std::string model_name;          // "" = the model path's last component
+  int64_t max_body_bytes = int64_t{4} << 20;  // larger request bodies: 413
+  int max_connections = 4096;  // open at once; beyond: 503 and closed
+};
+
 struct TenantConfig {
   std::string name;
   // Lowercase hex SHA-256 of the API key, from api_key_sha256, or computed
@@ -88,6 +101,7 @@ struct ServerConfig {
   int device_id = 0;                       // cuda: which GPU
   std::string listen = "127.0.0.1:50051";  // gRPC; port 0 = any free port
   std::string metrics_listen = "127.0.0.1:9464";  // HTTP; "" = off
+  HttpApiSection http;                            // the OpenAI-compatible API
   double drain_deadline_seconds = 30.0;  // SIGTERM: finish work within this
   // Testing readiness probes: stay NOT_SERVING this long after loading.
   double load_delay_seconds = 0.0;
@@ -102,6 +116,10 @@ absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml,
                                                const std::string& source);
 // Reads and parses a file; NotFound / InvalidArgument name the file.
 absl::StatusOr<ServerConfig> LoadServerConfigFile(const std::string& path);
+
+// Reads http.chat_template (when set) into http.chat_template_text; an
+// error names the key and the file.
+absl::Status LoadChatTemplate(ServerConfig* config);
 
 // Flags of headroom-server, "--name value" or "--name=value".
 struct ServerFlags {

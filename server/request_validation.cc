@@ -1,5 +1,8 @@
 #include "server/request_validation.h"
 
+#include <algorithm>
+#include <climits>
+
 #include "absl/strings/str_cat.h"
 #include "runtime/sampling/sampling_params.h"
 
@@ -43,7 +46,10 @@ bool IsValidUtf8(const std::string& text) {
   return true;
 }
 
-absl::Status ValidateGenerateRequest(const v1::GenerateRequest& r) {
+namespace {
+
+absl::Status ValidateFields(const v1::GenerateRequest& r,
+                            int default_max_tokens) {
   if (r.prompt().empty()) {
     return absl::InvalidArgumentError("prompt: must not be empty");
   }
@@ -54,8 +60,9 @@ absl::Status ValidateGenerateRequest(const v1::GenerateRequest& r) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_tokens must be >= 1, got ", r.max_tokens()));
   }
-  const int max_tokens =
-      r.has_max_tokens() ? r.max_tokens() : kDefaultMaxTokens;
+  const int max_tokens = r.has_max_tokens()       ? r.max_tokens()
+                         : default_max_tokens > 0 ? default_max_tokens
+                                                  : INT32_MAX;
   if (r.min_tokens() < 0 || r.min_tokens() > max_tokens) {
     return absl::InvalidArgumentError(absl::StrCat(
         "min_tokens must be in [0, max_tokens], got ", r.min_tokens()));
@@ -78,19 +85,33 @@ absl::Status ValidateGenerateRequest(const v1::GenerateRequest& r) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status ValidateGenerateRequest(const v1::GenerateRequest& r) {
+  return ValidateFields(r, kDefaultMaxTokens);
+}
+
 absl::StatusOr<GenerateRequest> BuildEngineRequest(
     const v1::GenerateRequest& r, const runtime::Tokenizer& tokenizer,
-    const RequestLimits& limits, uint64_t seed) {
+    const RequestLimits& limits, uint64_t seed, int default_max_tokens) {
   // The size first: it is the one check that costs nothing per byte.
   if (auto s = CheckPromptBytes(
           "prompt", static_cast<int64_t>(r.prompt().size()), limits);
       !s.ok()) {
     return s;
   }
-  if (auto s = ValidateGenerateRequest(r); !s.ok()) return s;
+  if (auto s = ValidateFields(r, default_max_tokens); !s.ok()) return s;
   GenerateRequest request;
   request.prompt_ids = tokenizer.Encode(r.prompt(), /*add_bos=*/true);
-  request.max_tokens = r.has_max_tokens() ? r.max_tokens() : kDefaultMaxTokens;
+  if (r.has_max_tokens()) {
+    request.max_tokens = r.max_tokens();
+  } else if (default_max_tokens > 0) {
+    request.max_tokens = default_max_tokens;
+  } else {
+    const int64_t rest = int64_t{limits.max_seq_len} -
+                         static_cast<int64_t>(request.prompt_ids.size());
+    request.max_tokens = static_cast<int>(std::max<int64_t>(1, rest));
+  }
   request.min_tokens = r.min_tokens();
   runtime::SamplingParams& sp = request.sampling;
   sp.temperature = r.has_temperature() ? r.temperature() : 1.0f;

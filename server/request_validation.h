@@ -35,11 +35,13 @@ bool IsValidUtf8(const std::string& text);
 absl::Status ValidateGenerateRequest(const v1::GenerateRequest& request);
 
 // All of the checks above, in order, and the engine request they give.
-// `seed` is used when the request has none. Tenant and priority are the
-// caller's to set.
+// `seed` is used when the request has none, `default_max_tokens` when it has
+// no max_tokens (0: the rest of the context after the prompt, at least 1).
+// Tenant and priority are the caller's to set.
 absl::StatusOr<GenerateRequest> BuildEngineRequest(
     const v1::GenerateRequest& request, const runtime::Tokenizer& tokenizer,
-    const RequestLimits& limits, uint64_t seed);
+    const RequestLimits& limits, uint64_t seed,
+    int default_max_tokens = kDefaultMaxTokens);
 
 }  // namespace headroom::server
 

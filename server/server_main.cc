@@ -13,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -29,8 +31,11 @@
 #include "runtime/backend_factory.h"
 #include "server/config.h"
 #include "server/engine/block_manager.h"
+#include "server/http/http_server.h"
 #include "server/metrics_http.h"
 #include "server/model_setup.h"
+#include "server/openai/chat_renderer.h"
+#include "server/openai/handlers.h"
 #include "server/server_metrics.h"
 #include "server/service.h"
 
@@ -119,6 +124,28 @@ v1::ModelInfo MakeModelInfo(const ServedModel& m, int block_size,
   return info;
 }
 
+// The model's id in the OpenAI API: http.model_name, else the model path's
+// last component without a .bin extension.
+std::string ServedModelName(const ServerConfig& config) {
+  if (!config.http.model_name.empty()) return config.http.model_name;
+  std::filesystem::path p(config.model.path);
+  if (!p.has_filename()) p = p.parent_path();  // a trailing slash
+  std::string name = p.filename().string();
+  if (p.extension() == ".bin") name = p.stem().string();
+  return name.empty() ? "model" : name;
+}
+
+// Each HTTP connection is a descriptor: raise the soft limit to the hard
+// one so that http.max_connections can be reached.
+void RaiseFileLimit() {
+  struct rlimit limit;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+      limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 std::string HostOf(const std::string& address) {
   const size_t colon = address.rfind(':');
   return colon == std::string::npos ? address : address.substr(0, colon);
@@ -148,6 +175,10 @@ int Run(int argc, char** argv) {
     return 2;
   }
 
+  if (auto s = LoadChatTemplate(&*config); !s.ok()) {
+    Log(std::string(s.message()));
+    return 2;
+  }
   if (auto s = CheckModelPath(config->model); !s.ok()) {
     Log(std::string(s.message()));
     return 1;
@@ -206,6 +237,29 @@ int Run(int argc, char** argv) {
     }
     http = std::move(*h);
   }
+  // The OpenAI-compatible API: its own listener (metrics stay internal),
+  // UNAVAILABLE (503) until the model is loaded, like gRPC.
+  RaiseFileLimit();
+  openai::OpenAiOptions openai_options;
+  openai_options.model_name = ServedModelName(*config);
+  openai_options.created = static_cast<int64_t>(std::time(nullptr));
+  openai::OpenAiApi openai_api(&service, openai_options);
+  std::unique_ptr<http::HttpServer> openai_http;
+  if (!config->http.listen.empty()) {
+    http::HttpServerOptions options;
+    options.name = "the OpenAI API";
+    options.limits.body_bytes =
+        static_cast<size_t>(config->http.max_body_bytes);
+    options.max_connections = config->http.max_connections;
+    options.io_threads = 2;
+    auto h = http::HttpServer::Start(config->http.listen, openai_api.Routes(),
+                                     options);
+    if (!h.ok()) {
+      Log(std::string(h.status().message()));
+      return 1;
+    }
+    openai_http = std::move(*h);
+  }
   gpr_set_log_function(GrpcLog);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -232,6 +286,11 @@ int Run(int argc, char** argv) {
     Log(absl::StrCat("metrics listening on http://",
                      HostOf(config->metrics_listen), ":", http->port(),
                      "/metrics"));
+  }
+  if (openai_http != nullptr) {
+    Log(absl::StrCat("openai listening on http://", HostOf(config->http.listen),
+                     ":", openai_http->port(), "/v1 (model \"",
+                     openai_options.model_name, "\")"));
   }
 
   auto served = LoadServedModel(*config, Log);
@@ -270,6 +329,13 @@ int Run(int argc, char** argv) {
   auto context = std::make_unique<ServingContext>();
   context->tokenizer = served->tokenizer;
   context->model_info = std::move(model_info);
+  // The chat-template hook (server/openai/chat_renderer.h).
+  openai_api.SetChatRenderer(openai::MakeChatRenderer(
+      config->http.chat_template_text, served->tokenizer.get()));
+  if (!config->http.chat_template.empty()) {
+    Log(absl::StrCat("chat template ", config->http.chat_template, " (",
+                     config->http.chat_template_text.size(), " bytes)"));
+  }
   std::map<std::string, double> weights;
   for (const TenantConfig& t : config->tenants) weights[t.name] = t.weight;
   context->fair_share = std::make_unique<FairShare>(weights);
@@ -372,7 +438,12 @@ int Run(int argc, char** argv) {
     service.WaitIdle(Clock::now() + std::chrono::seconds(10));
   }
   // The calls have their final messages; give the writes time to reach
-  // slow readers, then stop (gRPC takes system_clock deadlines).
+  // slow readers, then stop (gRPC takes system_clock deadlines). The HTTP
+  // streams' last chunks are queued on their connections: a moment for
+  // them too.
+  if (openai_http != nullptr) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (Engine* e = service.engine()) e->Stop();
   Log("stopped");

@@ -54,6 +54,16 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
           "headroom:request_rejected_total",
           "Requests refused before generation, by gRPC status code.",
           {"code", "tenant"})),
+      api_requests_total(
+          r.AddCounter("headroom:api_requests_total",
+                       "Requests admitted, by front end (grpc or openai).",
+                       {"api", "tenant"})),
+      api_prompt_tokens_total(r.AddCounter(
+          "headroom:api_prompt_tokens_total",
+          "Prompt tokens admitted, by front end.", {"api", "tenant"})),
+      api_generation_tokens_total(
+          r.AddCounter("headroom:api_generation_tokens_total",
+                       "Tokens generated, by front end.", {"api", "tenant"})),
       time_to_first_token_seconds(r.AddHistogram(
           "headroom:time_to_first_token_seconds",
           "Arrival to first generated token.", {"tenant"}, kTtftBuckets)),

@@ -44,6 +44,10 @@ struct ServerMetrics {
   CounterFamily& generation_tokens_total;
   CounterFamily& request_success_total;   // {finished_reason, tenant}
   CounterFamily& request_rejected_total;  // {code, tenant}
+  // The same by front end: {api (grpc | openai), tenant}.
+  CounterFamily& api_requests_total;
+  CounterFamily& api_prompt_tokens_total;
+  CounterFamily& api_generation_tokens_total;
   HistogramFamily& time_to_first_token_seconds;
   HistogramFamily& inter_token_latency_seconds;
   HistogramFamily& e2e_request_latency_seconds;

@@ -93,11 +93,12 @@ uint64_t FreshSeed() {
 class HeadroomService::Call {
  public:
   Call(HeadroomService* service, int tenant, std::string tenant_name,
-       int max_tokens)
+       int max_tokens, const char* api)
       : service_(service),
         tenant_(tenant),
         tenant_name_(std::move(tenant_name)),
         max_tokens_(max_tokens),
+        api_(api),
         arrival_(Clock::now()) {}
 
   void set_ticket(AdmissionTicket ticket) { ticket_ = ticket; }
@@ -115,6 +116,8 @@ class HeadroomService::Call {
     const int n = static_cast<int>(e.token_ids.size());
     if (n > 0) {
       m.generation_tokens_total.WithLabels({tenant_name_}).Increment(n);
+      m.api_generation_tokens_total.WithLabels({api_, tenant_name_})
+          .Increment(n);
       ctx.fair_share->Charge(tenant_name_, n);
       if (generated_ == 0) {
         ctx.tenants->OnFirstToken(ticket_);
@@ -150,6 +153,7 @@ class HeadroomService::Call {
   const int tenant_;
   const std::string tenant_name_;
   const int max_tokens_;
+  const char* const api_;
   const Clock::time_point arrival_;
   Clock::time_point last_token_;
   int generated_ = 0;
@@ -160,7 +164,13 @@ class HeadroomService::Call {
 
 HeadroomService::HeadroomService(ServerMetrics* metrics) : metrics_(metrics) {}
 
-HeadroomService::~HeadroomService() = default;
+HeadroomService::~HeadroomService() {
+  // The engine thread ends calls (CallEnded notifies idle_): it stops
+  // before the members it touches go.
+  if (context_ != nullptr && context_->engine != nullptr) {
+    context_->engine->Stop();
+  }
+}
 
 void HeadroomService::Activate(std::unique_ptr<ServingContext> context) {
   context_ = std::move(context);
@@ -221,6 +231,28 @@ absl::StatusOr<int> HeadroomService::Authorize(
   return context_->tenants->Authenticate(authorization);
 }
 
+absl::StatusOr<int> HeadroomService::AuthorizeKey(
+    const std::string& authorization) {
+  const State state = state_.load();
+  absl::Status s;
+  if (state == State::kLoading) {
+    s = absl::UnavailableError(
+        "the model is still loading; retry when /readyz says ready");
+  } else if (state == State::kDraining) {
+    s = absl::UnavailableError("the server is shutting down");
+  } else {
+    auto tenant = context_->tenants->Authenticate(authorization);
+    if (tenant.ok()) return tenant;
+    s = tenant.status();
+  }
+  Rejected(s, "");
+  return s;
+}
+
+void HeadroomService::CancelCall(const Call& call) {
+  if (Engine* e = engine()) e->Cancel(call.engine_id());
+}
+
 absl::StatusOr<std::shared_ptr<HeadroomService::Call>>
 HeadroomService::StartCall(grpc::CallbackServerContext* context,
                            const v1::GenerateRequest& r,
@@ -230,12 +262,19 @@ HeadroomService::StartCall(grpc::CallbackServerContext* context,
     Rejected(tenant.status(), "");
     return tenant.status();
   }
+  return StartCall(*tenant, r, std::move(sink), CallOptions());
+}
+
+absl::StatusOr<std::shared_ptr<HeadroomService::Call>>
+HeadroomService::StartCall(int tenant, const v1::GenerateRequest& r,
+                           std::function<void(const EngineEvent&)> sink,
+                           const CallOptions& options) {
   ServingContext& ctx = *context_;
-  const TenantConfig& tc = ctx.tenants->tenant(*tenant);
+  const TenantConfig& tc = ctx.tenants->tenant(tenant);
   // Every check first: an invalid request is INVALID_ARGUMENT (which a
   // client does not retry) even when it is also over a quota.
-  auto built =
-      BuildEngineRequest(r, *ctx.tokenizer, ctx.engine->limits(), FreshSeed());
+  auto built = BuildEngineRequest(r, *ctx.tokenizer, ctx.engine->limits(),
+                                  FreshSeed(), options.default_max_tokens);
   if (!built.ok()) {
     Rejected(built.status(), tc.name);
     return built.status();
@@ -248,13 +287,13 @@ HeadroomService::StartCall(grpc::CallbackServerContext* context,
   const int prompt_tokens = static_cast<int>(request.prompt_ids.size());
   cost.tokens = int64_t{prompt_tokens} + request.max_tokens;
   cost.kv_pages = WorstCasePages(request, ctx.engine->limits());
-  auto ticket = ctx.tenants->Admit(*tenant, cost);
+  auto ticket = ctx.tenants->Admit(tenant, cost);
   if (!ticket.ok()) {
     Rejected(ticket.status(), tc.name);
     return ticket.status();
   }
-  auto call =
-      std::make_shared<Call>(this, *tenant, tc.name, request.max_tokens);
+  auto call = std::make_shared<Call>(this, tenant, tc.name, request.max_tokens,
+                                     options.api);
   call->set_ticket(*ticket);
   call->set_sink(std::move(sink));
   {
@@ -274,6 +313,9 @@ HeadroomService::StartCall(grpc::CallbackServerContext* context,
     return id.status();
   }
   metrics_->prompt_tokens_total.WithLabels({tc.name}).Increment(prompt_tokens);
+  metrics_->api_prompt_tokens_total.WithLabels({options.api, tc.name})
+      .Increment(prompt_tokens);
+  metrics_->api_requests_total.WithLabels({options.api, tc.name}).Increment();
   call->set_engine_id(*id);
   return call;
 }

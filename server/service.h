@@ -77,13 +77,43 @@ class HeadroomService final : public v1::Headroom::CallbackService {
                                          const v1::GetModelInfoRequest* request,
                                          v1::ModelInfo* response) override;
 
-  // A request admitted and submitted (used by the reactors).
+  // A request admitted and submitted (used by the reactors and the
+  // OpenAI front end).
   class Call;
+  // How a front end's call differs: its `api` label in the metrics, and the
+  // max_tokens a request without one gets (0: the rest of the context).
+  struct CallOptions {
+    const char* api = "grpc";
+    int default_max_tokens = kDefaultMaxTokens;
+  };
   // Validates, tokenizes, admits and submits; `sink` gets every engine
   // event on the engine thread. Errors are the call's final status.
   absl::StatusOr<std::shared_ptr<Call>> StartCall(
       grpc::CallbackServerContext* context, const v1::GenerateRequest& request,
       std::function<void(const EngineEvent&)> sink);
+  // The same for a tenant that AuthorizeKey returned.
+  absl::StatusOr<std::shared_ptr<Call>> StartCall(
+      int tenant, const v1::GenerateRequest& request,
+      std::function<void(const EngineEvent&)> sink, const CallOptions& options);
+  // Cancels a started call's engine request (its pages are freed at the
+  // engine's next step); the final event still comes, as kCancelled.
+  void CancelCall(const Call& call);
+
+  // UNAVAILABLE unless serving, else the tenant whose key `authorization`
+  // ("Bearer KEY", "" for none) carries (UNAUTHENTICATED). Counts the
+  // rejection in the metrics.
+  absl::StatusOr<int> AuthorizeKey(const std::string& authorization);
+  // Tokenize for an authorized tenant: the text's checks (size, UTF-8) and
+  // its quotas around the encoding.
+  absl::StatusOr<std::vector<int>> TokenizeText(int tenant,
+                                                const std::string& text,
+                                                bool add_bos) {
+    return TokenizeForTenant(tenant, text, add_bos);
+  }
+  // The served model (after Activate).
+  const v1::ModelInfo& model_info() const { return context_->model_info; }
+  const runtime::Tokenizer& tokenizer() const { return *context_->tokenizer; }
+  ServerMetrics* metrics() const { return metrics_; }
 
  private:
   enum class State { kLoading, kServing, kDraining };

@@ -11,9 +11,15 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
+std::string AsString(boost::beast::string_view s) {
+  return std::string(s.data(), s.size());
+}
+
+}  // namespace
+
 // Headers every response carries: metrics and probes must not be cached.
-BeastResponse ToBeast(HttpResponse out, unsigned version, bool keep_alive,
-                      bool head) {
+BeastResponse ToBeastResponse(HttpResponse out, unsigned version,
+                              bool keep_alive, bool head) {
   BeastResponse res;
   res.version(version);
   res.result(static_cast<unsigned>(out.status));
@@ -27,28 +33,40 @@ BeastResponse ToBeast(HttpResponse out, unsigned version, bool keep_alive,
   return res;
 }
 
-std::string AsString(boost::beast::string_view s) {
-  return std::string(s.data(), s.size());
-}
-
-}  // namespace
-
 void ApplyLimits(const HttpLimits& limits, RequestParser& parser) {
   parser.header_limit(static_cast<std::uint32_t>(limits.header_bytes));
   parser.body_limit(limits.body_bytes);
 }
 
-BeastResponse Respond(const Router& router, const BeastRequest& request) {
-  const HttpRequest in{AsString(request.method_string()),
-                       AsString(request.target()), request.body()};
-  HttpResponse out;
-  try {
-    out = router.Route(in);
-  } catch (const std::exception&) {
-    out = TextResponse(500, "internal error\n");
+HttpRequest ToHttpRequest(const BeastRequest& request) {
+  HttpRequest in{AsString(request.method_string()),
+                 AsString(request.target()),
+                 request.body(),
+                 {}};
+  for (const auto& field : request) {
+    std::string name = AsString(field.name_string());
+    for (char& c : name) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    in.headers.emplace_back(std::move(name), AsString(field.value()));
   }
-  return ToBeast(std::move(out), request.version(), request.keep_alive(),
-                 request.method() == bhttp::verb::head);
+  return in;
+}
+
+HttpResponse RouteRequest(const Router& router, const BeastRequest& request) {
+  try {
+    return router.Route(ToHttpRequest(request));
+  } catch (const std::exception&) {
+    return router.Error(500, "internal error");
+  }
+}
+
+BeastResponse Respond(const Router& router, const BeastRequest& request) {
+  HttpResponse out = RouteRequest(router, request);
+  if (out.deferred) out = router.Error(500, "internal error");
+  return ToBeastResponse(std::move(out), request.version(),
+                         request.keep_alive(),
+                         request.method() == bhttp::verb::head);
 }
 
 bool IsBadRequest(const boost::beast::error_code& ec) {
@@ -72,9 +90,24 @@ BeastResponse ErrorResponse(const boost::beast::error_code& ec) {
   return ClosingResponse(400, "bad request\n");
 }
 
+BeastResponse ErrorResponse(const Router& router,
+                            const boost::beast::error_code& ec) {
+  int status = 400;
+  std::string message = "bad request";
+  if (ec == bhttp::error::header_limit) {
+    status = 431;
+    message = "request header too large";
+  } else if (ec == bhttp::error::body_limit) {
+    status = 413;
+    message = "request body too large";
+  }
+  return ToBeastResponse(router.Error(status, message), 11,
+                         /*keep_alive=*/false, /*head=*/false);
+}
+
 BeastResponse ClosingResponse(int status, std::string body) {
-  return ToBeast(TextResponse(status, std::move(body)), 11,
-                 /*keep_alive=*/false, /*head=*/false);
+  return ToBeastResponse(TextResponse(status, std::move(body)), 11,
+                         /*keep_alive=*/false, /*head=*/false);
 }
 
 std::string Serialize(const BeastResponse& response) {
@@ -101,7 +134,7 @@ std::vector<BeastResponse> AnswerConnectionBytes(const Router& router,
       if (ec || used == 0) break;
     }
     if (IsBadRequest(ec)) {
-      answers.push_back(ErrorResponse(ec));
+      answers.push_back(ErrorResponse(router, ec));
       break;
     }
     if (!parser.is_done()) break;  // the bytes end inside the request

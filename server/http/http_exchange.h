@@ -34,8 +34,17 @@ struct HttpLimits {
 // Applies `limits` to a fresh parser (one parser per request).
 void ApplyLimits(const HttpLimits& limits, RequestParser& parser);
 
+// The request as the router sees it (header names in lower case).
+HttpRequest ToHttpRequest(const BeastRequest& request);
+// The router's answer to a parsed request; 500 when the handler throws.
+// May be deferred (HttpResponse::deferred): the session answers it.
+HttpResponse RouteRequest(const Router& router, const BeastRequest& request);
+// `out` in Beast's form (HEAD: the length without the body).
+BeastResponse ToBeastResponse(HttpResponse out, unsigned version,
+                              bool keep_alive, bool head);
 // The routed response to a parsed request (Beast's parser accepts HTTP/1.0
-// and 1.1 only); 500 when the handler throws.
+// and 1.1 only); 500 when the handler throws or answers deferred (only a
+// session can serve those).
 BeastResponse Respond(const Router& router, const BeastRequest& request);
 
 // True when `ec` from reading a request means the bytes were not a valid
@@ -44,6 +53,9 @@ BeastResponse Respond(const Router& router, const BeastRequest& request);
 bool IsBadRequest(const boost::beast::error_code& ec);
 // 431 (header limit), 413 (body limit) or 400, with Connection: close.
 BeastResponse ErrorResponse(const boost::beast::error_code& ec);
+// The same, written by `router`'s error formatter.
+BeastResponse ErrorResponse(const Router& router,
+                            const boost::beast::error_code& ec);
 // An HTTP/1.1 text response with Connection: close (e.g. 503 when the
 // server has too many connections).
 BeastResponse ClosingResponse(int status, std::string body);

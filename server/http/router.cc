@@ -11,6 +11,22 @@ std::string_view PathOf(std::string_view target) {
 
 }  // namespace
 
+std::string HttpRequest::Header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return value;
+  }
+  return "";
+}
+
+void Router::SetErrorFormatter(ErrorFormatter formatter) {
+  error_formatter_ = std::move(formatter);
+}
+
+HttpResponse Router::Error(int status, const std::string& message) const {
+  if (error_formatter_) return error_formatter_(status, message);
+  return TextResponse(status, message + "\n");
+}
+
 HttpResponse TextResponse(int status, std::string body) {
   HttpResponse r;
   r.status = status;
@@ -44,14 +60,14 @@ std::string Router::AllowedMethods(const std::string& path) const {
 HttpResponse Router::Route(const HttpRequest& request) const {
   const std::string_view path = PathOf(request.target);
   auto it = routes_.find(path);
-  if (it == routes_.end()) return TextResponse(404, "not found\n");
+  if (it == routes_.end()) return Error(404, "not found");
   const auto& methods = it->second;
   auto handler = methods.find(request.method);
   if (handler == methods.end() && request.method == "HEAD") {
     handler = methods.find("GET");
   }
   if (handler == methods.end()) {
-    HttpResponse r = TextResponse(405, "method not allowed\n");
+    HttpResponse r = Error(405, "method not allowed");
     r.headers.emplace_back("Allow", AllowedMethods(std::string(path)));
     return r;
   }

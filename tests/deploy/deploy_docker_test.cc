@@ -124,6 +124,10 @@ TEST(DockerfileTest, RuntimeStagesAgreeWithTheContainerConfig) {
   const std::string metrics_port =
       config["metrics_listen"].as<std::string>().substr(
           config["metrics_listen"].as<std::string>().rfind(':') + 1);
+  const std::string http_port =
+      config["http"]["listen"].as<std::string>().substr(
+          config["http"]["listen"].as<std::string>().rfind(':') + 1);
+  EXPECT_EQ(config["http"]["listen"].as<std::string>(), "0.0.0.0:" + http_port);
   EXPECT_EQ(config["listen"].as<std::string>(), "0.0.0.0:" + grpc_port);
   EXPECT_EQ(config["metrics_listen"].as<std::string>(),
             "0.0.0.0:" + metrics_port);
@@ -143,7 +147,7 @@ TEST(DockerfileTest, RuntimeStagesAgreeWithTheContainerConfig) {
     EXPECT_EQ(config["model"]["path"].as<std::string>(),
               "/opt/headroom/models/headroom-tiny");
     EXPECT_THAT(Args(stage, "EXPOSE"),
-                ElementsAre(grpc_port + " " + metrics_port));
+                ElementsAre(grpc_port + " " + http_port + " " + metrics_port));
     EXPECT_THAT(Args(stage, "VOLUME"), ElementsAre("/models"));
     const auto user = Args(stage, "USER");
     ASSERT_EQ(user.size(), 1u);

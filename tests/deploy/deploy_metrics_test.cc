@@ -45,6 +45,7 @@ void ExpectServerAcceptsConfig(const std::string& relative) {
   EXPECT_TRUE(server::ValidateServerConfig(*config).ok());
   EXPECT_EQ(config->listen, "0.0.0.0:50051");
   EXPECT_EQ(config->metrics_listen, "0.0.0.0:9464");
+  EXPECT_EQ(config->http.listen, "0.0.0.0:8000");
   EXPECT_EQ(config->model.path, "/opt/headroom/models/headroom-tiny");
   EXPECT_EQ(config->compression.cache_dir, "/var/cache/headroom/projections");
 }
@@ -88,7 +89,7 @@ class DeployMetricsTest : public ::testing::Test {
          kRoot + "/models/headroom-tiny", "--projections",
          kRoot + "/models/headroom-tiny/projections-svd-a-kv4.safetensors",
          "--cache-dir", dir + "/cache", "--listen", "127.0.0.1:0",
-         "--metrics-listen", "127.0.0.1:0"},
+         "--metrics-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"},
         dir + "/server.log"));
     ASSERT_TRUE(server_->WaitForLog("serving", 120)) << server_->Log();
     const HttpResponse r = HttpGet(server_->metrics_port(), "/metrics");

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "runtime/util/sha256.h"
@@ -54,9 +55,10 @@ class BenchTest : public ::testing::Test {
         << "Once upon a time there was a little girl named Lily.\n\n"
            "The cat sat on the mat and looked at the big red ball.\n"
            "Tom wanted to play in the park with his friends.\n";
-    ASSERT_TRUE(server_.Start({"--config", config, "--listen", "127.0.0.1:0",
-                               "--metrics-listen", "127.0.0.1:0"},
-                              dir_ + "/server.log"));
+    ASSERT_TRUE(server_.Start(
+        {"--config", config, "--listen", "127.0.0.1:0", "--metrics-listen",
+         "127.0.0.1:0", "--http-listen", "127.0.0.1:0"},
+        dir_ + "/server.log"));
     ASSERT_TRUE(server_.WaitForLog("serving", 300)) << server_.Log();
   }
 
@@ -158,6 +160,38 @@ TEST_F(BenchTest, OpenLoopAndFailuresByStatusCode) {
   EXPECT_EQ(g["requests_completed"], 6);
   EXPECT_EQ(g["generation_tokens_total"], 24);  // --ignore-eos: 4 each
   EXPECT_EQ(g["settings"]["arrival"], "poisson");
+}
+
+TEST_F(BenchTest, OpenAiFrontEndGivesTheSameCounts) {
+  const std::regex re("openai listening on http://([0-9.]+:[0-9]+)");
+  std::smatch m;
+  const std::string log = server_.Log();
+  ASSERT_TRUE(std::regex_search(log, m, re)) << log;
+  const std::string addr = m[1];
+  const std::string before = Metrics();
+  const ToolResult r = RunTool(
+      BinaryPath("bench/headroom-bench") + " --api openai --addr " + addr +
+      " --prompts-file " + dir_ + "/prompts.txt --api-key " + kKey +
+      " --concurrency 3 --num-requests 6 --max-tokens 5 --ignore-eos --json " +
+      dir_ + "/openai.json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("(openai)"));
+  const nlohmann::json j = ReadJsonFile(dir_ + "/openai.json");
+  EXPECT_EQ(j["requests_completed"], 6);
+  EXPECT_EQ(j["generation_tokens_total"], 30);
+  EXPECT_EQ(j["settings"]["api"], "openai");
+  const std::string after = Metrics();
+  EXPECT_EQ(SumSamples(after, "headroom:api_generation_tokens_total") -
+                SumSamples(before, "headroom:api_generation_tokens_total"),
+            30);
+  EXPECT_THAT(after, HasSubstr("headroom:api_requests_total{api=\"openai\","
+                               "tenant=\"bench\"} 6"));
+  // A wrong key: HTTP 401 for each.
+  const ToolResult bad = RunTool(
+      BinaryPath("bench/headroom-bench") + " --api openai --addr " + addr +
+      " --prompts-file " + dir_ + "/prompts.txt --api-key wrong" +
+      " --concurrency 1 --num-requests 2 --max-tokens 2");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
 }
 
 TEST(BenchFlagsTest, BadFlagsExitTwo) {

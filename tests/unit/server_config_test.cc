@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 
 #include "server/config.h"
 #include "server/tenants.h"
+#include "tests/test_support.h"
 
 namespace headroom::server {
 namespace {
@@ -268,6 +270,54 @@ TEST(ServerConfigTest, CrossFieldRules) {
   ASSERT_TRUE(dup.ok());
   EXPECT_THAT(std::string(ValidateServerConfig(*dup).message()),
               HasSubstr("tenants[1].name"));
+}
+
+}  // namespace
+}  // namespace headroom::server
+
+namespace headroom::server {
+namespace {
+
+TEST(ServerConfigHttpApiTest, KeysFlagsAndTheChatTemplateFile) {
+  auto c = ParseServerConfig(
+      "http:\n  listen: 127.0.0.1:8000\n  chat_template: t.jinja\n"
+      "  model_name: tiny\n  max_body_bytes: 2048\n  max_connections: 10\n",
+      "x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->http.listen, "127.0.0.1:8000");
+  EXPECT_EQ(c->http.chat_template, "t.jinja");
+  EXPECT_EQ(c->http.model_name, "tiny");
+  EXPECT_EQ(c->http.max_body_bytes, 2048);
+  EXPECT_EQ(c->http.max_connections, 10);
+  // Off unless configured.
+  auto d = ParseServerConfig("", "x.yaml");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->http.listen, "");
+  EXPECT_FALSE(ParseServerConfig("http:\n  bogus: 1\n", "x.yaml").ok());
+  EXPECT_FALSE(
+      ParseServerConfig("http:\n  max_body_bytes: 10\n", "x.yaml").ok());
+
+  const std::string dir = ::headroom::testing::MakeTempDir("chat-template");
+  std::ofstream(dir + "/t.jinja") << "{{ messages }}";
+  const char* argv[] = {"headroom-server", "--http-listen", "127.0.0.1:0",
+                        "--chat-template", nullptr};
+  const std::string path = dir + "/t.jinja";
+  argv[4] = path.c_str();
+  auto flags = ParseServerFlags(5, argv);
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  ServerConfig config;
+  config.model.path = "models/x";
+  const absl::Status applied = ApplyServerFlags(*flags, &config);
+  ASSERT_TRUE(applied.ok()) << applied;
+  EXPECT_EQ(config.http.listen, "127.0.0.1:0");
+  ASSERT_TRUE(LoadChatTemplate(&config).ok());
+  EXPECT_EQ(config.http.chat_template_text, "{{ messages }}");
+  config.http.chat_template = dir + "/missing.jinja";
+  const absl::Status s = LoadChatTemplate(&config);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("http.chat_template"), std::string::npos);
+  config.http.listen = "nonsense";
+  EXPECT_FALSE(ValidateServerConfig(config).ok());
 }
 
 }  // namespace
