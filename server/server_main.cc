@@ -329,9 +329,17 @@ int Run(int argc, char** argv) {
   auto context = std::make_unique<ServingContext>();
   context->tokenizer = served->tokenizer;
   context->model_info = std::move(model_info);
-  // The chat-template hook (server/openai/chat_renderer.h).
-  openai_api.SetChatRenderer(openai::MakeChatRenderer(
-      config->http.chat_template_text, served->tokenizer.get()));
+  // The chat template (server/openai/chat_renderer.h).
+  auto chat_renderer = openai::MakeChatRenderer(config->http.chat_template_text,
+                                                config->model.path);
+  if (!chat_renderer.ok()) {
+    Log(absl::StrCat("error: ", chat_renderer.status().message()));
+    return 1;
+  }
+  if (*chat_renderer != nullptr && config->http.chat_template.empty()) {
+    Log("chat template from the model's tokenizer_config.json");
+  }
+  openai_api.SetChatRenderer(*std::move(chat_renderer));
   if (!config->http.chat_template.empty()) {
     Log(absl::StrCat("chat template ", config->http.chat_template, " (",
                      config->http.chat_template_text.size(), " bytes)"));

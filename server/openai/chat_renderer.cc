@@ -1,20 +1,57 @@
 #include "server/openai/chat_renderer.h"
 
+#include <filesystem>
+#include <optional>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "runtime/chat_template/chat_template.h"
 
 namespace headroom::server::openai {
 
-ChatRenderer MakeChatRenderer(const std::string& template_text,
-                              const runtime::Tokenizer* tokenizer) {
-  if (template_text.empty()) return nullptr;
-  // TODO(lead): hand template_text to the chat-template module here.
-  const size_t bytes = template_text.size();
-  return [bytes](const std::vector<ChatMessage>&,
-                 bool) -> absl::StatusOr<std::string> {
-    return absl::UnimplementedError(absl::StrCat(
-        "a chat template of ", bytes,
-        " bytes was given, but this build cannot render chat templates yet"));
-  };
+absl::StatusOr<ChatRenderer> MakeChatRenderer(const std::string& template_text,
+                                              const std::string& model_path) {
+  // The model directory's tokenizer_config.json: its template and its BOS
+  // and EOS strings (which a template of the user's sees too).
+  std::optional<runtime::LoadedChatTemplate> from_model;
+  std::error_code ec;
+  if (std::filesystem::is_directory(model_path, ec)) {
+    auto loaded = runtime::LoadChatTemplate(model_path);
+    if (loaded.ok()) {
+      from_model = *std::move(loaded);
+    } else if (!absl::IsNotFound(loaded.status())) {
+      return loaded.status();
+    }
+  }
+  std::optional<runtime::ChatTemplate> chat_template;
+  if (!template_text.empty()) {
+    auto parsed = runtime::ChatTemplate::Parse(template_text);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("http.chat_template: ", parsed.status().message()));
+    }
+    chat_template = *std::move(parsed);
+  } else if (from_model.has_value()) {
+    chat_template = from_model->chat_template;
+  } else {
+    return ChatRenderer(nullptr);
+  }
+  const runtime::ChatRenderOptions base = from_model.has_value()
+                                              ? from_model->options
+                                              : runtime::ChatRenderOptions{};
+  return ChatRenderer(
+      [chat_template = *std::move(chat_template), base](
+          const std::vector<ChatMessage>& messages,
+          bool add_generation_prompt) -> absl::StatusOr<std::string> {
+        std::vector<runtime::ChatMessage> turns;
+        turns.reserve(messages.size());
+        for (const ChatMessage& m : messages) {
+          turns.push_back({m.role, m.content});
+        }
+        runtime::ChatRenderOptions options = base;
+        options.add_generation_prompt = add_generation_prompt;
+        return chat_template.Render(turns, options);
+      });
 }
 
 }  // namespace headroom::server::openai
