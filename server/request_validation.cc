@@ -93,7 +93,8 @@ absl::Status ValidateGenerateRequest(const v1::GenerateRequest& r) {
 
 absl::StatusOr<GenerateRequest> BuildEngineRequest(
     const v1::GenerateRequest& r, const runtime::Tokenizer& tokenizer,
-    const RequestLimits& limits, uint64_t seed, int default_max_tokens) {
+    const RequestLimits& limits, uint64_t seed, int default_max_tokens,
+    bool add_bos) {
   // The size first: it is the one check that costs nothing per byte.
   if (auto s = CheckPromptBytes(
           "prompt", static_cast<int64_t>(r.prompt().size()), limits);
@@ -102,7 +103,7 @@ absl::StatusOr<GenerateRequest> BuildEngineRequest(
   }
   if (auto s = ValidateFields(r, default_max_tokens); !s.ok()) return s;
   GenerateRequest request;
-  request.prompt_ids = tokenizer.Encode(r.prompt(), /*add_bos=*/true);
+  request.prompt_ids = tokenizer.Encode(r.prompt(), add_bos);
   if (r.has_max_tokens()) {
     request.max_tokens = r.max_tokens();
   } else if (default_max_tokens > 0) {

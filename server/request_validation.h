@@ -36,12 +36,13 @@ absl::Status ValidateGenerateRequest(const v1::GenerateRequest& request);
 
 // All of the checks above, in order, and the engine request they give.
 // `seed` is used when the request has none, `default_max_tokens` when it has
-// no max_tokens (0: the rest of the context after the prompt, at least 1).
+// no max_tokens (0: the rest of the context after the prompt, at least 1);
+// `add_bos` puts the tokenizer's BOS before the prompt.
 // Tenant and priority are the caller's to set.
 absl::StatusOr<GenerateRequest> BuildEngineRequest(
     const v1::GenerateRequest& request, const runtime::Tokenizer& tokenizer,
     const RequestLimits& limits, uint64_t seed,
-    int default_max_tokens = kDefaultMaxTokens);
+    int default_max_tokens = kDefaultMaxTokens, bool add_bos = true);
 
 }  // namespace headroom::server
 

@@ -313,6 +313,7 @@ http::HttpResponse OpenAiApi::Generate(const http::HttpRequest& request,
     if (!prompt.ok()) return ErrorResponse(prompt.status());
     parsed->generate.set_prompt(*std::move(prompt));
     options.default_max_tokens = 0;  // the rest of the context
+    options.add_bos = false;         // the template writes BOS
   }
   ResponseHead head;
   head.id = NewId(endpoint);

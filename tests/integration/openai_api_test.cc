@@ -467,3 +467,76 @@ TEST_F(OpenAiApiTest, SlowHalfOpenAndIdleClientsDoNotStopOthers) {
 
 }  // namespace
 }  // namespace headroom::testing
+
+namespace headroom::testing {
+namespace {
+
+// A chat template of the test's own, given with --chat-template: a system
+// message anywhere but first raises.
+constexpr char kChatTemplate[] =
+    "{% for m in messages %}{% if m.role == 'system' and not loop.first %}"
+    "{{ raise_exception('a system message must come first') }}{% endif %}"
+    "{{ m.role }}: {{ m.content }}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant:{% endif %}";
+
+// chat.completions with the official client, on the embedded model served
+// with that template: the prompt is the rendered template (its token count,
+// without BOS, is the usage), streaming and not give the same greedy text,
+// and the template's exception is a 400 with its message.
+TEST(OpenAiChatTest, OfficialClientChatsThroughTheTemplate) {
+  const std::string js = kRoot + "/tests/js";
+  ASSERT_TRUE(std::filesystem::exists(js + "/node_modules/openai"))
+      << js << "/node_modules/openai is missing: run `npm ci --prefix " << js
+      << "` (scripts/test.sh does)";
+  const std::string dir = MakeTempDir("openai-chat");
+  std::ofstream(dir + "/config.yaml") << Config();
+  std::ofstream(dir + "/chat.jinja") << kChatTemplate;
+  ServerProcess server;
+  ASSERT_TRUE(
+      server.Start({"--config", dir + "/config.yaml", "--listen", "127.0.0.1:0",
+                    "--metrics-listen", "127.0.0.1:0", "--http-listen",
+                    "127.0.0.1:0", "--chat-template", dir + "/chat.jinja"},
+                   dir + "/server.log"));
+  ASSERT_TRUE(server.WaitForLog("serving", 300)) << server.Log();
+  const int port = OpenAiPort(server.Log());
+  ASSERT_GT(port, 0) << server.Log();
+
+  const ToolResult r =
+      RunTool("node " + js + "/openai_chat_check.mjs http://127.0.0.1:" +
+              std::to_string(port) + "/v1 " + kModel + " key-main");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const Json out = LastJsonLine(r.stdout_text);
+  ASSERT_TRUE(out.is_object()) << r.output;
+
+  // The rendered prompt, tokenized without BOS over gRPC.
+  auto channel = grpc::CreateChannel(server.grpc_address(),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::Headroom::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer key-main");
+  v1::TokenizeRequest tr;
+  tr.set_text("user: Tell me a story\nassistant:");
+  tr.set_add_bos(false);
+  v1::TokenizeResponse tokens;
+  ASSERT_TRUE(stub->Tokenize(&ctx, tr, &tokens).ok());
+
+  const Json& plain = out["plain"];
+  EXPECT_EQ(plain["object"], "chat.completion");
+  EXPECT_EQ(plain["role"], "assistant");
+  EXPECT_EQ(plain["finish_reason"], "length");
+  EXPECT_EQ(plain["usage"]["prompt_tokens"], tokens.token_ids_size());
+  EXPECT_EQ(plain["usage"]["completion_tokens"], 10);
+  EXPECT_FALSE(plain["content"].get<std::string>().empty());
+  const Json& stream = out["stream"];
+  EXPECT_EQ(stream["content"], plain["content"]) << "greedy: the same text";
+  EXPECT_EQ(stream["role"], "assistant");
+  EXPECT_EQ(stream["finish_reason"], "length");
+  EXPECT_EQ(stream["usage"]["prompt_tokens"], tokens.token_ids_size());
+  EXPECT_TRUE(out["raised"]["isBadRequest"]) << out["raised"];
+  EXPECT_THAT(out["raised"]["message"].get<std::string>(),
+              HasSubstr("a system message must come first"));
+  EXPECT_EQ(server.Stop(60), 0) << server.Log();
+}
+
+}  // namespace
+}  // namespace headroom::testing
