@@ -127,6 +127,19 @@ absl::Status CheckFiniteTensor(const Tensor& tensor, std::string_view name) {
       !AnyNonFinite16(tensor.data(), tensor.numel(), 0x7c00u)) {
     return absl::OkStatus();
   }
+  // q8_0: q is an int8, so a weight q * d is finite exactly when the
+  // block's f16 scale d is.
+  if (tensor.dtype() == WeightDtype::kQ8_0) {
+    const auto* bytes = static_cast<const unsigned char*>(tensor.data());
+    const int64_t blocks = tensor.bytes() / int64_t{sizeof(Q8_0Block)};
+    bool bad = false;
+    for (int64_t b = 0; b < blocks && !bad; ++b) {
+      uint16_t scale;
+      std::memcpy(&scale, bytes + b * sizeof(Q8_0Block), sizeof(scale));
+      bad = (scale & 0x7c00u) == 0x7c00u;
+    }
+    if (!bad) return absl::OkStatus();
+  }
   std::vector<float> row(tensor.cols());
   for (int64_t r = 0; r < tensor.rows(); ++r) {
     tensor.RowToFloat(r, row.data());

@@ -1,8 +1,10 @@
 #include "runtime/weights/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +19,45 @@ std::shared_ptr<const void> Own(std::vector<T> values, const void** data) {
   auto owned = std::make_shared<const std::vector<T>>(std::move(values));
   *data = owned->data();
   return owned;
+}
+
+// QuantizeQ8_0 of a [rows, cols] matrix, rows split across threads for a
+// large one (a 7B model's load is mostly this). Each block is quantized
+// alone, so the result does not depend on the split. A part that fails is
+// quantized again whole, on one thread, for the message to give the index
+// in the tensor (errors are rare: NaN or infinity in the weights).
+absl::StatusOr<std::vector<Q8_0Block>> QuantizeRowsQ8_0(
+    absl::Span<const float> values, int64_t rows, int64_t cols,
+    const std::string& name) {
+  constexpr int64_t kParallelFrom = int64_t{1} << 22;  // values
+  const int threads = static_cast<int>(
+      std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, 16));
+  if (threads == 1 || rows < threads ||
+      static_cast<int64_t>(values.size()) < kParallelFrom) {
+    return QuantizeQ8_0(values, name);
+  }
+  const int64_t blocks_per_row = cols / kQ8_0BlockSize;
+  std::vector<Q8_0Block> out(rows * blocks_per_row);
+  std::vector<char> failed(threads, 0);
+  std::vector<std::thread> workers;
+  for (int i = 0; i < threads; ++i) {
+    workers.emplace_back([&, i] {
+      const int64_t begin = rows * i / threads, end = rows * (i + 1) / threads;
+      auto part = QuantizeQ8_0(
+          values.subspan(begin * cols, (end - begin) * cols), name);
+      if (!part.ok()) {
+        failed[i] = true;
+        return;
+      }
+      std::copy(part->begin(), part->end(),
+                out.begin() + begin * blocks_per_row);
+    });
+  }
+  for (std::thread& w : workers) w.join();
+  if (std::find(failed.begin(), failed.end(), 1) != failed.end()) {
+    return QuantizeQ8_0(values, name);
+  }
+  return out;
 }
 
 }  // namespace
@@ -78,8 +119,8 @@ absl::StatusOr<Tensor> Tensor::FromFloat(absl::Span<const float> values,
       break;
     }
     case WeightDtype::kQ8_0: {
-      auto blocks =
-          QuantizeQ8_0(values, absl::StrCat("tensor ", std::string(name)));
+      auto blocks = QuantizeRowsQ8_0(
+          values, rows, cols, absl::StrCat("tensor ", std::string(name)));
       if (!blocks.ok()) return blocks.status();
       t.storage_ = Own(*std::move(blocks), &t.data_);
       break;
@@ -135,8 +176,10 @@ void Tensor::RowToFloat(int64_t row, float* out) const {
       for (int64_t blk = 0; blk < cols_ / kQ8_0BlockSize; ++blk) {
         Q8_0Block b;
         std::memcpy(&b, bytes + blk * sizeof(Q8_0Block), sizeof(b));
+        // Q8_0Weight's product, with the scale widened once per block.
+        const float d = HalfToFloat(b.scale);
         for (int i = 0; i < kQ8_0BlockSize; ++i) {
-          out[blk * kQ8_0BlockSize + i] = Q8_0Weight(b, i);
+          out[blk * kQ8_0BlockSize + i] = static_cast<float>(b.q[i]) * d;
         }
       }
       return;

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "runtime/weights/tensor.h"
@@ -60,6 +62,24 @@ TEST(TensorTest, FromFloatStoresEachDtypeByItsDefinition) {
       }
     }
   }
+}
+
+// A large matrix is quantized on several threads: the same blocks as one
+// pass over it, and an error names its index in the whole tensor.
+TEST(TensorTest, LargeQ8_0IsTheSameWhateverTheThreads) {
+  const int64_t rows = 2048, cols = 2080;  // 4.3M values: the parallel path
+  std::vector<float> v = RandomValues(rows * cols, 5);
+  auto t = Tensor::FromFloat(v, rows, cols, WeightDtype::kQ8_0, "big");
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto whole = QuantizeQ8_0(v, "big");
+  ASSERT_TRUE(whole.ok());
+  ASSERT_EQ(t->bytes(), static_cast<int64_t>(whole->size() * 34));
+  EXPECT_EQ(std::memcmp(t->data(), whole->data(), t->bytes()), 0);
+  const int64_t at = (rows - 3) * cols + 17;
+  v[at] = std::numeric_limits<float>::infinity();
+  auto bad = Tensor::FromFloat(v, rows, cols, WeightDtype::kQ8_0, "big");
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("at index " + std::to_string(at)));
 }
 
 TEST(TensorTest, FromFloatRefusesWhatTheDtypeCannotHold) {
