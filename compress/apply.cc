@@ -70,6 +70,24 @@ void MatMul(int rows, int cols, int k, const float* left, int ldl,
 
 }  // namespace
 
+// out_i = M_i [b_it; ...; b_it+t-1] for each of `groups` encoders M_i of
+// [d, k] (k = t * d): a bias through the matrices that fold its weights.
+std::vector<float> FoldBias(const std::vector<float>& m,
+                            const std::vector<float>& b, int groups, int d,
+                            int k) {
+  std::vector<float> out(int64_t{groups} * d);
+  for (int i = 0; i < groups; ++i) {
+    for (int r = 0; r < d; ++r) {
+      double sum = 0;
+      for (int c = 0; c < k; ++c) {
+        sum += double{m[(int64_t{i} * d + r) * k + c]} * b[int64_t{i} * k + c];
+      }
+      out[int64_t{i} * d + r] = static_cast<float>(sum);
+    }
+  }
+  return out;
+}
+
 absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
                                   runtime::ModelWeights* weights) {
   runtime::ModelConfig& c = weights->config;
@@ -100,6 +118,13 @@ absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
   if (!p.wo.empty()) {
     if (auto s = CheckSize(p.wo, int64_t{D} * hd, layer, "wo"); !s.ok())
       return s;
+  }
+  if (p.key_mode == KeyMode::kPreRope && c.qk_norm) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "projections: layers.", layer, " (", p.method,
+        ") folds the keys into W_K before RoPE, but the model normalizes each "
+        "key head there (qk_norm): use a post-RoPE method (svd-a, svd-a-qa, "
+        "svd-w)"));
   }
   if (p.key_mode == KeyMode::kPreRope) {
     for (int i = 0; i < g; ++i) {
@@ -172,6 +197,14 @@ absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
   } else {
     lw.key_cache_proj = p.key_encoder;
     lw.query_proj = p.query_decoder;
+  }
+  // Biases move with their matrices: b~_V,i = E_V,i [b_V,it; ...] and, when
+  // the keys fold, b~_K,i = E_K,i [b_K,it; ...], b~_Q,j = Q_j b_Q,j. (A
+  // post-RoPE projection applies after the bias, so b_K, b_Q stay.)
+  if (!lw.bv.empty()) lw.bv = FoldBias(p.value_encoder, lw.bv, g, d, td);
+  if (p.key_mode == KeyMode::kPreRope && !lw.bk.empty()) {
+    lw.bk = FoldBias(p.key_encoder, lw.bk, g, d, td);
+    lw.bq = FoldBias(p.query_decoder, lw.bq, h, d, d);
   }
   if (auto s = StoreLike(std::move(wv), int64_t{g} * d, D, &lw.wv, layer, "wv");
       !s.ok())

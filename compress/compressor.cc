@@ -20,9 +20,15 @@ class LayerProblem {
  public:
   LayerProblem(const runtime::ModelWeights& original, int layer,
                const CalibrationStats& stats)
-      : w_(original), layer_(layer), stats_(stats) {
-    const auto& c = w_.config;
-    select_targets_ = Targets(SelectSample(), w_.layers[layer], c.n_kv_heads);
+      : w_(original), layer_(layer), stats_(stats) {}
+
+  // The original layer's outputs on the selection sample; call once first.
+  absl::Status Init() {
+    auto targets =
+        Targets(SelectSample(), w_.layers[layer_], w_.config.n_kv_heads);
+    if (!targets.ok()) return targets.status();
+    select_targets_ = std::move(*targets);
+    return absl::OkStatus();
   }
 
   // The layer's weights after `p` (a model of one layer, so the projection
@@ -46,8 +52,10 @@ class LayerProblem {
     const auto& c = w_.config;
     const int hd = c.n_heads * c.head_dim, D = c.dim;
     if (fit_targets_.empty()) {  // computed once, only when a refit needs it
-      fit_targets_ =
+      auto targets =
           Targets(stats_.fit_sample, w_.layers[layer_], c.n_kv_heads);
+      if (!targets.ok()) return targets.status();
+      fit_targets_ = std::move(*targets);
     }
     std::vector<double> gram(int64_t{hd} * hd, 0.0),
         cross(int64_t{hd} * D, 0.0);
@@ -57,8 +65,12 @@ class LayerProblem {
     for (size_t sq = 0; sq < sample.lengths.size(); ++sq) {
       const int T = sample.lengths[sq];
       std::vector<float> att;
-      DenseLayerAttention(c, layer_, cand->layers[0], p->kv_heads,
-                          sample.inputs[layer_].data() + offset * D, T, &att);
+      if (auto s = DenseLayerAttention(
+              c, layer_, cand->layers[0], p->kv_heads,
+              sample.inputs[layer_].data() + offset * D, T, &att);
+          !s.ok()) {
+        return s;
+      }
       a64.assign(att.begin(), att.end());
       std::vector<double> y(fit_targets_.begin() + offset * D,
                             fit_targets_.begin() + (offset + T) * D);
@@ -104,8 +116,12 @@ class LayerProblem {
     for (size_t sq = 0; sq < sample.lengths.size(); ++sq) {
       const int T = sample.lengths[sq];
       std::vector<float> att, y(int64_t{T} * D);
-      DenseLayerAttention(c, layer_, cand->layers[0], p.kv_heads,
-                          sample.inputs[layer_].data() + offset * D, T, &att);
+      if (auto s = DenseLayerAttention(
+              c, layer_, cand->layers[0], p.kv_heads,
+              sample.inputs[layer_].data() + offset * D, T, &att);
+          !s.ok()) {
+        return s;
+      }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, D, hd, 1.0f,
                   att.data(), hd, wo.f32(), hd, 0.0f, y.data(), D);
       for (int64_t i = 0; i < int64_t{T} * D; ++i) {
@@ -125,8 +141,9 @@ class LayerProblem {
   }
 
   // Original layer outputs y = W_O attn(...) for every token of `sample`.
-  std::vector<double> Targets(const ActivationSample& sample,
-                              const runtime::LayerWeights& lw, int g) const {
+  absl::StatusOr<std::vector<double>> Targets(const ActivationSample& sample,
+                                              const runtime::LayerWeights& lw,
+                                              int g) const {
     const auto& c = w_.config;
     const int hd = c.n_heads * c.head_dim, D = c.dim;
     std::vector<double> out;
@@ -135,8 +152,12 @@ class LayerProblem {
     for (size_t sq = 0; sq < sample.lengths.size(); ++sq) {
       const int T = sample.lengths[sq];
       std::vector<float> att, y(int64_t{T} * D);
-      DenseLayerAttention(c, layer_, lw, g,
-                          sample.inputs[layer_].data() + offset * D, T, &att);
+      if (auto s = DenseLayerAttention(
+              c, layer_, lw, g, sample.inputs[layer_].data() + offset * D, T,
+              &att);
+          !s.ok()) {
+        return s;
+      }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, D, hd, 1.0f,
                   att.data(), hd, wo.f32(), hd, 0.0f, y.data(), D);
       out.insert(out.end(), y.begin(), y.end());
@@ -196,7 +217,7 @@ absl::StatusOr<Projections> ComputeProjections(
   for (int l = 0; l < c.n_layers; ++l) {
     std::vector<std::pair<BaseMethod, bool>> candidates;
     if (spec->is_auto) {
-      for (BaseMethod m : AllBaseMethods()) {
+      for (BaseMethod m : ApplicableBaseMethods(c)) {
         candidates.push_back({m, false});
         if (have_samples) candidates.push_back({m, true});
       }
@@ -208,6 +229,7 @@ absl::StatusOr<Projections> ComputeProjections(
           spec->name, " needs calibration activation samples; none were kept"));
     }
     LayerProblem problem(original, l, stats);
+    if (auto s = problem.Init(); !s.ok()) return s;
     LayerProjection best;
     double best_error = std::numeric_limits<double>::infinity();
     for (auto [base, refit] : candidates) {

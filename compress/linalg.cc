@@ -13,9 +13,9 @@ namespace headroom::compress {
 
 absl::StatusOr<SymmetricEigen> EigenSymmetric(int n, std::vector<double> a) {
   if (n <= 0 || static_cast<int64_t>(a.size()) != int64_t{n} * n) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("EigenSymmetric: matrix of ", a.size(),
-                     " values is not ", n, " x ", n));
+    return absl::InvalidArgumentError(absl::StrCat("EigenSymmetric: matrix of ",
+                                                   a.size(), " values is not ",
+                                                   n, " x ", n));
   }
   std::vector<double> w(n);
   // Row-major symmetric == column-major symmetric; eigenvectors come back as
@@ -23,8 +23,8 @@ absl::StatusOr<SymmetricEigen> EigenSymmetric(int n, std::vector<double> a) {
   const lapack_int info =
       LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', n, a.data(), n, w.data());
   if (info != 0) {
-    return absl::InternalError(
-        absl::StrCat("LAPACKE_dsyevd failed with info ", info, " (n = ", n, ")"));
+    return absl::InternalError(absl::StrCat("LAPACKE_dsyevd failed with info ",
+                                            info, " (n = ", n, ")"));
   }
   SymmetricEigen r;
   r.values.resize(n);
@@ -41,9 +41,9 @@ absl::StatusOr<SymmetricEigen> EigenSymmetric(int n, std::vector<double> a) {
 absl::StatusOr<HermitianEigen> EigenHermitian(
     int n, std::vector<std::complex<double>> a) {
   if (n <= 0 || static_cast<int64_t>(a.size()) != int64_t{n} * n) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("EigenHermitian: matrix of ", a.size(),
-                     " values is not ", n, " x ", n));
+    return absl::InvalidArgumentError(absl::StrCat("EigenHermitian: matrix of ",
+                                                   a.size(), " values is not ",
+                                                   n, " x ", n));
   }
   // Row-major A is column-major A^T = conj(A) for a Hermitian matrix; take
   // the conjugate first so LAPACK sees A itself.
@@ -52,8 +52,8 @@ absl::StatusOr<HermitianEigen> EigenHermitian(
   const lapack_int info =
       LAPACKE_zheevd(LAPACK_COL_MAJOR, 'V', 'U', n, a.data(), n, w.data());
   if (info != 0) {
-    return absl::InternalError(
-        absl::StrCat("LAPACKE_zheevd failed with info ", info, " (n = ", n, ")"));
+    return absl::InternalError(absl::StrCat("LAPACKE_zheevd failed with info ",
+                                            info, " (n = ", n, ")"));
   }
   HermitianEigen r;
   r.values.resize(n);
@@ -73,12 +73,12 @@ absl::StatusOr<std::vector<double>> SolveSpd(int n, std::vector<double> a,
       static_cast<int64_t>(b.size()) != int64_t{n} * m) {
     return absl::InvalidArgumentError("SolveSpd: shapes do not match");
   }
-  const lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', n, m, a.data(),
-                                        n, b.data(), m);
+  const lapack_int info =
+      LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', n, m, a.data(), n, b.data(), m);
   if (info != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "LAPACKE_dposv failed with info ", info,
-        " (matrix not positive definite; n = ", n, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("LAPACKE_dposv failed with info ", info,
+                     " (matrix not positive definite; n = ", n, ")"));
   }
   return b;
 }

@@ -393,6 +393,30 @@ std::string DescribeMethods() {
          "attention-output error on held-back tokens (ours)\n";
 }
 
+absl::Status CheckMethodApplies(BaseMethod base,
+                                const runtime::ModelConfig& config) {
+  const bool folds_keys_before_rope = base == BaseMethod::kMeanPool ||
+                                      base == BaseMethod::kRopeCommuting ||
+                                      base == BaseMethod::kRopeCommutingAware;
+  if (folds_keys_before_rope && config.qk_norm) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        BaseMethodName(base),
+        " folds the key projection into W_K before RoPE, which the model's "
+        "per-head key norm (qk_norm) does not commute with; use svd-a, "
+        "svd-a-qa or svd-w"));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<BaseMethod> ApplicableBaseMethods(
+    const runtime::ModelConfig& config) {
+  std::vector<BaseMethod> out;
+  for (BaseMethod m : AllBaseMethods()) {
+    if (CheckMethodApplies(m, config).ok()) out.push_back(m);
+  }
+  return out;
+}
+
 absl::StatusOr<LayerProjection> ComputeLayerProjection(
     BaseMethod base, const runtime::ModelWeights& weights, int layer,
     const LayerStats* stats, int kv_heads) {
@@ -412,6 +436,7 @@ absl::StatusOr<LayerProjection> ComputeLayerProjection(
         absl::StrCat("layer ", layer,
                      " is already compressed; compress the original model"));
   }
+  if (absl::Status s = CheckMethodApplies(base, c); !s.ok()) return s;
   const bool needs_stats =
       base != BaseMethod::kMeanPool && base != BaseMethod::kSvdW;
   if (needs_stats && stats == nullptr) {

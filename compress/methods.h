@@ -39,6 +39,15 @@ struct MethodSpec {
 absl::StatusOr<MethodSpec> ParseMethod(const std::string& name);
 std::string BaseMethodName(BaseMethod method);
 std::vector<BaseMethod> AllBaseMethods();
+// OK when `base` can compress a model of `config`; FailedPrecondition with
+// the reason otherwise: methods that fold the keys into W_K before RoPE
+// (mean-pool, rope-commuting, rope-commuting-qa) cannot pass through a
+// per-head key norm (qk_norm, Qwen3).
+absl::Status CheckMethodApplies(BaseMethod base,
+                                const runtime::ModelConfig& config);
+// The base methods that apply to `config`: those `auto` chooses among.
+std::vector<BaseMethod> ApplicableBaseMethods(
+    const runtime::ModelConfig& config);
 // Every accepted name, one per line, with a short description.
 std::string DescribeMethods();
 

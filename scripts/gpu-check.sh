@@ -6,8 +6,9 @@
 # then on the GPU machine, carrying .gpu-deps/debs and .gpu-deps/shared:
 #   bash scripts/gpu-check.sh
 # Steps: unpack the Debian packages (dpkg -x, or scripts/unpack_deb.py),
-# build the runtime-only tree with CUDA for this card, run the CUDA tests
-# (CUDA vs CPU logits on stories260K fp16/bf16 and on compressed models,
+# build the runtime-only tree with CUDA for this card, run every op of the
+# CUDA ops against the scalar reference first (cuda_device_ops_test: the
+# failing op is named), then the CUDA tests (CUDA vs CPU logits on stories260K fp16/bf16 and on compressed models,
 # greedy text, batched vs single, split-K long context, page accounting),
 # the same under compute-sanitizer memcheck, then the decode benchmark on a
 # synthetic ~1B model (headroom-bench-cuda-decode) and a summary table.
@@ -61,17 +62,24 @@ stage "build (runtime only, CUDA ${CUDA_ARCH:-native})"
 cmake -S . -B build/gpu "${cmake_args[@]}" >"$out/cmake.log" 2>&1 ||
   { cat "$out/cmake.log"; exit 1; }
 grep -E "Headroom:|CUDA" "$out/cmake.log" | head -n 5 || true
-ninja -C build/gpu -j"$(nproc)" cuda_backend_test runtime_forward_test \
+ninja -C build/gpu -j"$(nproc)" cuda_device_ops_test cuda_backend_test \
+  runtime_device_ops_test runtime_forward_test \
   runtime_backend_factory_test headroom-bench-cuda-decode
 
-stage "CUDA tests (CUDA vs CPU)"
+stage "ops, one by one, against the scalar reference (CPU, then CUDA)"
 status=0
+build/gpu/tests/unit/runtime_device_ops_test --gtest_brief=1 || status=1
+build/gpu/tests/unit/cuda_device_ops_test || status=1
+
+stage "CUDA tests (CUDA vs CPU)"
 build/gpu/tests/unit/cuda_backend_test || status=1
 build/gpu/tests/unit/runtime_backend_factory_test --gtest_brief=1 || status=1
 build/gpu/tests/unit/runtime_forward_test --gtest_brief=1 || status=1
 
 stage "compute-sanitizer memcheck (CUDA tests)"
 if command -v compute-sanitizer >/dev/null; then
+  compute-sanitizer --tool memcheck --error-exitcode 3 --print-limit 20 \
+    build/gpu/tests/unit/cuda_device_ops_test --gtest_brief=1 || status=1
   compute-sanitizer --tool memcheck --error-exitcode 3 --print-limit 20 \
     build/gpu/tests/unit/cuda_backend_test --gtest_brief=1 \
     --gtest_filter='-CudaBackendLongContextTest.*' || status=1

@@ -2,7 +2,9 @@
 // benchmarks and memory checks at sizes no shared model has.
 //
 //   headroom-make-synthetic --out PATH [--format llama2c|hf]
-//       [--shape llama2-7b|llama2-13b|llama3-8b|tinyllama-1.1b]
+//       [--shape llama2-7b|llama2-13b|llama3-8b|llama3.1-8b|tinyllama-1.1b|
+//                mistral-7b|qwen2.5-7b|qwen3-8b]
+//       [--arch llama|llama-bias|mistral|qwen2|qwen3] [--sliding-window N]
 //       [--dim 1024] [--hidden 2816] [--layers 12] [--heads 16]
 //       [--kv-heads 16] [--vocab 32000] [--seq-len 2048] [--seed 1]
 //       [--dtype f32|f16|bf16] [--shard-gib 4] [--tokenizer FILE]
@@ -23,6 +25,7 @@
 
 #include "absl/strings/str_format.h"
 #include "runtime/weights/hf_checkpoint.h"
+#include "runtime/weights/hf_config.h"
 #include "runtime/weights/llama2c_checkpoint.h"
 #include "tools/cli_args.h"
 #include "tools/model_bundle.h"
@@ -36,6 +39,8 @@ absl::Status Run(int argc, char** argv) {
                              {{"out"},
                               {"format"},
                               {"shape"},
+                              {"arch"},
+                              {"sliding-window"},
                               {"dim"},
                               {"hidden"},
                               {"layers"},
@@ -75,6 +80,12 @@ absl::Status Run(int argc, char** argv) {
     return absl::InvalidArgumentError("--heads must divide --dim");
   }
   c.head_dim = c.dim / c.n_heads;
+  auto window = args->GetInt("sliding-window", 4096);
+  if (!window.ok()) return window.status();
+  if (auto s = ApplySyntheticArchitecture(args->Get("arch"), *window, &c);
+      !s.ok()) {
+    return s;
+  }
   if (auto s = c.Validate(); !s.ok()) return s;
   const std::string format = args->Get("format", "llama2c");
   auto dtype = runtime::ParseHfDtype(args->Get("dtype", "f32"));
@@ -100,6 +111,13 @@ absl::Status Run(int argc, char** argv) {
           "--dtype: llama2.c checkpoints are fp32; use --format hf");
     }
     c.rope_style = runtime::RopeStyle::kInterleaved;
+    if (runtime::HfArchitectureName(c) != std::string("LlamaForCausalLM") ||
+        c.output_bias ||
+        c.rope_scaling.type != runtime::RopeScaling::Type::kNone) {
+      return absl::InvalidArgumentError(
+          "--arch / --shape: llama2.c checkpoints hold LLaMA 2 models only "
+          "(no biases, norms, windows or rope_scaling); use --format hf");
+    }
     if (auto s = runtime::WriteLlama2cCheckpoint(weights.Model(c), *out);
         !s.ok()) {
       return s;

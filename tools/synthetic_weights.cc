@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/weights/hf_checkpoint.h"
 
@@ -60,10 +61,63 @@ absl::StatusOr<runtime::ModelConfig> SyntheticShape(std::string_view name) {
   if (name == "tinyllama-1.1b") {
     return Shape(2048, 5632, 22, 32, 4, 32000, 2048, 10000.0f, false);
   }
+  if (name == "llama3.1-8b") {
+    runtime::ModelConfig c =
+        Shape(4096, 14336, 32, 32, 8, 128256, 131072, 500000.0f, false);
+    c.rope_scaling = {runtime::RopeScaling::Type::kLlama3, 8.0f, 1.0f, 4.0f,
+                      8192};
+    return c;
+  }
+  if (name == "mistral-7b") {  // v0.1
+    runtime::ModelConfig c =
+        Shape(4096, 14336, 32, 32, 8, 32000, 32768, 10000.0f, false);
+    c.sliding_window = 4096;
+    return c;
+  }
+  if (name == "qwen2.5-7b") {
+    runtime::ModelConfig c =
+        Shape(3584, 18944, 28, 28, 4, 152064, 32768, 1000000.0f, false);
+    c.qkv_bias = true;
+    return c;
+  }
+  if (name == "qwen3-8b") {
+    runtime::ModelConfig c =
+        Shape(4096, 12288, 36, 32, 8, 151936, 40960, 1000000.0f, false);
+    c.qk_norm = true;
+    return c;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--shape: unknown shape \"", std::string(name),
+      "\"; expected default, llama2-7b, llama2-13b, llama3-8b, llama3.1-8b, "
+      "tinyllama-1.1b, mistral-7b, qwen2.5-7b or qwen3-8b"));
+}
+
+absl::Status ApplySyntheticArchitecture(std::string_view arch,
+                                        int sliding_window,
+                                        runtime::ModelConfig* c) {
+  if (arch.empty()) return absl::OkStatus();
+  c->qkv_bias = c->output_bias = c->mlp_bias = c->qk_norm = false;
+  c->sliding_window = 0;
+  if (arch == "llama") return absl::OkStatus();
+  if (arch == "mistral") {
+    c->sliding_window = sliding_window;
+    return absl::OkStatus();
+  }
+  if (arch == "qwen2") {
+    c->qkv_bias = true;
+    return absl::OkStatus();
+  }
+  if (arch == "qwen3") {
+    c->qk_norm = true;
+    return absl::OkStatus();
+  }
+  if (arch == "llama-bias") {  // attention_bias and mlp_bias
+    c->qkv_bias = c->output_bias = c->mlp_bias = true;
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(
-      absl::StrCat("--shape: unknown shape \"", std::string(name),
-                   "\"; expected default, llama2-7b, llama2-13b, llama3-8b or "
-                   "tinyllama-1.1b"));
+      absl::StrCat("--arch: unknown architecture \"", std::string(arch),
+                   "\"; expected llama, llama-bias, mistral, qwen2 or qwen3"));
 }
 
 int64_t SyntheticParameterCount(const runtime::ModelConfig& c) {
@@ -80,8 +134,9 @@ void SyntheticWeights::Row(std::string_view name,
                            const std::vector<int64_t>& shape, int64_t row,
                            float* out) const {
   const int64_t n = shape.back();
-  if (shape.size() == 1) {
-    for (int64_t i = 0; i < n; ++i) out[i] = 1.0f;
+  if (shape.size() == 1 &&
+      !absl::EndsWith(absl::string_view(name.data(), name.size()), ".bias")) {
+    for (int64_t i = 0; i < n; ++i) out[i] = 1.0f;  // a norm
     return;
   }
   // Uniform on [-a, a] has standard deviation a / sqrt(3): a = 0.0346 gives
@@ -100,32 +155,21 @@ runtime::ModelWeights SyntheticWeights::Model(
     const runtime::ModelConfig& c) const {
   runtime::ModelWeights w;
   w.config = c;
-  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
+  w.layers.resize(c.n_layers);
+  for (const runtime::HfTensorSpec& spec : runtime::HfTensorSpecs(c)) {
+    const runtime::HfTensorSlot slot = runtime::SlotOf(w, spec);
+    const int64_t rows = spec.shape.size() == 2 ? spec.shape[0] : 1;
+    const int64_t cols = spec.shape.back();
     std::vector<float> values(rows * cols);
     for (int64_t r = 0; r < rows; ++r) {
-      Row(name, {rows, cols}, r, values.data() + r * cols);
+      Row(spec.name, spec.shape, r, values.data() + r * cols);
     }
-    return runtime::Tensor::FromF32(std::move(values), rows, cols);
-  };
-  const int64_t D = c.dim, F = c.hidden_dim, d = c.head_dim;
-  const int64_t q = c.n_heads * d, kv = c.n_kv_heads * d;
-  w.token_embedding = matrix("model.embed_tokens.weight", c.vocab_size, D);
-  w.layers.resize(c.n_layers);
-  for (int l = 0; l < c.n_layers; ++l) {
-    runtime::LayerWeights& L = w.layers[l];
-    const std::string p = absl::StrCat("model.layers.", l, ".");
-    L.rms_att.assign(D, 1.0f);
-    L.rms_ffn.assign(D, 1.0f);
-    L.wq = matrix(p + "self_attn.q_proj.weight", q, D);
-    L.wk = matrix(p + "self_attn.k_proj.weight", kv, D);
-    L.wv = matrix(p + "self_attn.v_proj.weight", kv, D);
-    L.wo = matrix(p + "self_attn.o_proj.weight", D, q);
-    L.w1 = matrix(p + "mlp.gate_proj.weight", F, D);
-    L.w2 = matrix(p + "mlp.down_proj.weight", D, F);
-    L.w3 = matrix(p + "mlp.up_proj.weight", F, D);
+    if (slot.matrix != nullptr) {
+      *slot.matrix = runtime::Tensor::FromF32(std::move(values), rows, cols);
+    } else {
+      *slot.vector = std::move(values);
+    }
   }
-  w.rms_final.assign(D, 1.0f);
-  if (!c.tied_embeddings) w.wcls = matrix("lm_head.weight", c.vocab_size, D);
   return w;
 }
 

@@ -16,9 +16,19 @@
 namespace headroom::tools {
 
 // "default" (dim 1024, 12 layers, 187M parameters), "llama2-7b",
-// "llama2-13b", "llama3-8b", "tinyllama-1.1b": the config.json dimensions of
-// those checkpoints. InvalidArgument listing the names otherwise.
+// "llama2-13b", "llama3-8b", "llama3.1-8b" (with its rope_scaling),
+// "tinyllama-1.1b", "mistral-7b" (v0.1, sliding window 4096), "qwen2.5-7b"
+// (q/k/v biases), "qwen3-8b" (q/k norms): the config.json dimensions and
+// features of those checkpoints. InvalidArgument listing the names otherwise.
 absl::StatusOr<runtime::ModelConfig> SyntheticShape(std::string_view name);
+
+// Sets the features of architecture `arch` on `c` (none when empty):
+// "llama" (none), "llama-bias" (attention_bias and mlp_bias), "mistral"
+// (a sliding window of `sliding_window` positions), "qwen2" (q/k/v biases),
+// "qwen3" (per-head q/k norms). InvalidArgument naming --arch otherwise.
+absl::Status ApplySyntheticArchitecture(std::string_view arch,
+                                        int sliding_window,
+                                        runtime::ModelConfig* c);
 
 // Weights of a checkpoint of config `c` (its tensors as HfTensorSpecs
 // lists them).
@@ -29,8 +39,8 @@ class SyntheticWeights {
   explicit SyntheticWeights(uint64_t seed) : seed_(seed) {}
 
   // Row `row` of tensor `name` of `shape` into out[0, shape.back()): 1 for
-  // a norm (one dimension), else uniform on [-0.0346, 0.0346] (standard
-  // deviation 0.02).
+  // a norm (one dimension, not a bias), else uniform on [-0.0346, 0.0346]
+  // (standard deviation 0.02).
   void Row(std::string_view name, const std::vector<int64_t>& shape,
            int64_t row, float* out) const;
 

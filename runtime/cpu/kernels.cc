@@ -24,13 +24,12 @@ void RmsNorm(const float* x, const float* w, int n, float eps, float* out) {
   for (int i = 0; i < n; ++i) out[i] = w[i] * (ss * x[i]);
 }
 
-void ApplyRope(float* x, int n_heads, int d, int pos, float theta,
+void ApplyRope(float* x, int n_heads, int d, int pos, const float* inv_freq,
                RopeStyle style) {
   const int half = d / 2;
   for (int p = 0; p < half; ++p) {
     // Same float arithmetic as llama2.c's run.c, so logits match it closely.
-    const float freq = 1.0f / std::pow(theta, static_cast<float>(2 * p) / d);
-    const float angle = static_cast<float>(pos) * freq;
+    const float angle = static_cast<float>(pos) * inv_freq[p];
     const float c = std::cos(angle), s = std::sin(angle);
     const auto [ia, ib] = RopePair(style, d, p);
     for (int head = 0; head < n_heads; ++head) {

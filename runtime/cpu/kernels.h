@@ -18,9 +18,10 @@ void MatMulTransB(int m, int n, int k, const float* a, int lda, const float* b,
 void RmsNorm(const float* x, const float* w, int n, float eps, float* out);
 
 // Rotates `n_heads` heads of size d of one token at position `pos` in place:
-// pair (a, b) -> (a cos - b sin, a sin + b cos), angle pos * theta^(-2p/d)
-// for pair index p. The pairing is (2p, 2p+1) or (p, p + d/2) by `style`.
-void ApplyRope(float* x, int n_heads, int d, int pos, float theta,
+// pair (a, b) -> (a cos - b sin, a sin + b cos), angle pos * inv_freq[p]
+// for pair index p (runtime/model/rope.h). The pairing is (2p, 2p+1) or
+// (p, p + d/2) by `style`.
+void ApplyRope(float* x, int n_heads, int d, int pos, const float* inv_freq,
                RopeStyle style);
 
 // y[i] += a * x[i] for i in [0, n): 4 lanes at a time (SSE, the x86-64

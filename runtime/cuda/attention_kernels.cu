@@ -112,8 +112,9 @@ __global__ void __launch_bounds__(kThreads)
       const int t = item.token_begin + r / item.num_heads;
       const int pos_r = p.positions[t];  // causal: keys 0..pos_r
       const int key_pos = tile + lane;
+      const bool in_window = p.window <= 0 || key_pos > pos_r - p.window;
       float s = -INFINITY;
-      if (lane < n && key_pos <= pos_r) {
+      if (lane < n && key_pos <= pos_r && in_window) {
         const float* qr = q_s + r * d;
         const float* kr = k_s + lane * (d + 1);
         float dot = 0.0f;
@@ -172,7 +173,8 @@ __global__ void CombineSplitsKernel(PagedAttentionParams p) {
     const float m = base[s * width + d];
     if (m != -INFINITY) l_sum += base[s * width + d + 1] * __expf(m - m_max);
   }
-  // Position 0 is always visible, so some split has m > -inf and l >= 1.
+  // A token's own position is always visible, so some split has m > -inf
+  // and l >= 1.
   const float inv_l = 1.0f / l_sum;
   T* out = static_cast<T*>(p.out) + (t * p.num_heads + j) * int64_t{d};
   for (int e = threadIdx.x; e < d; e += blockDim.x) {

@@ -1,9 +1,9 @@
-// CudaBackend: the forward pass on an NVIDIA GPU. Weights and KV pages in
-// fp16 or bf16 (BackendOptions::dtype), residual stream and softmax in fp32,
-// cuBLAS GEMMs for every projection (Q/K/V fused, W_1/W_3 fused), kernels
-// for the rest (runtime/cuda/kernels.h), paged GQA attention whose KV pages
-// are read once per group of t = h / g_l query heads. Logits come back to
-// the host for sampling.
+// The CUDA backend: the decoder (runtime/model/decoder.h) over the CUDA ops
+// (runtime/cuda/cuda_ops.h). Weights and KV pages in fp16 or bf16
+// (BackendOptions::dtype), residual stream and softmax in fp32, cuBLAS GEMMs
+// for every projection, kernels for the rest (runtime/cuda/kernels.h), paged
+// GQA attention whose KV pages are read once per group of t = h / g_l query
+// heads. Logits come back to the host for sampling.
 #ifndef HEADROOM_RUNTIME_CUDA_CUDA_BACKEND_H_
 #define HEADROOM_RUNTIME_CUDA_CUDA_BACKEND_H_
 
@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/backend.h"
 #include "runtime/model/model_weights.h"
+#include "runtime/ops/device_ops.h"
 
 namespace headroom::runtime {
 
@@ -24,6 +25,10 @@ int CudaDeviceCount();
 // the KV pools on device options.device_id. Fails with FailedPrecondition
 // when no CUDA device is present.
 absl::StatusOr<std::unique_ptr<Backend>> CreateCudaBackend(
+    ModelWeights weights, const BackendOptions& options);
+
+// The same device's ops alone (for op tests and CPU-vs-CUDA comparisons).
+absl::StatusOr<std::unique_ptr<DeviceOps>> CreateCudaOps(
     ModelWeights weights, const BackendOptions& options);
 
 // A model of `config`'s shape with weights drawn on the device (uniform,

@@ -48,6 +48,16 @@ cudaError_t ApplyRope(float* x, int num_tokens, int num_heads, int head_dim,
 
 // out[t, i] = lowp(silu(gate_up[t, i]) * gate_up[t, hidden + i]); gate_up is
 // [num_tokens, 2 * hidden] (W_1 and W_3 outputs side by side).
+// x[r * row_stride + c] += bias[c] for rows r, columns c (fp32, in place).
+cudaError_t AddBias(float* x, int64_t rows, int cols, int64_t row_stride,
+                    const float* bias, cudaStream_t stream);
+
+// RMSNorm of each head of size head_dim of each token's row, in place, with
+// one weight vector [head_dim] for every head (Qwen3's q_norm, k_norm).
+cudaError_t HeadRmsNorm(float* x, int num_tokens, int num_heads, int head_dim,
+                        int64_t row_stride, const float* w, float eps,
+                        cudaStream_t stream);
+
 cudaError_t SiluMul(DType dtype, const float* gate_up, int num_tokens,
                     int hidden, void* out, cudaStream_t stream);
 
@@ -91,6 +101,7 @@ struct PagedAttentionParams {
   int max_splits = 0;        // bound of num_splits
   int max_rows = 0;          // bound of num_tokens * num_heads over items
   float scale = 1.0f;        // 1 / sqrt(d)
+  int window = 0;            // > 0: keys pos - window + 1 .. pos only
   float* partial = nullptr;  // [T, h, max_splits, d + 2]: acc, m, l
   void* out = nullptr;       // [T, h * d] lowp
 };

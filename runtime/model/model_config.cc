@@ -1,5 +1,7 @@
 #include "runtime/model/model_config.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 
 namespace headroom::runtime {
@@ -7,6 +9,35 @@ namespace headroom::runtime {
 const char* RopeStyleName(RopeStyle style) {
   return style == RopeStyle::kInterleaved ? "interleaved" : "half";
 }
+
+namespace {
+
+absl::Status ValidateRopeScaling(const RopeScaling& r) {
+  if (r.type == RopeScaling::Type::kNone) return absl::OkStatus();
+  if (!(r.factor >= 1.0f) || !std::isfinite(r.factor)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model config: rope_scaling.factor must be a finite number >= 1, got ",
+        r.factor));
+  }
+  if (r.type != RopeScaling::Type::kLlama3) return absl::OkStatus();
+  if (!(r.low_freq_factor > 0.0f) ||
+      !(r.high_freq_factor > r.low_freq_factor) ||
+      !std::isfinite(r.high_freq_factor)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model config: rope_scaling needs 0 < low_freq_factor < "
+                     "high_freq_factor, got ",
+                     r.low_freq_factor, " and ", r.high_freq_factor));
+  }
+  if (r.original_max_position <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model config: rope_scaling.original_max_position_embeddings must be "
+        "positive, got ",
+        r.original_max_position));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 int ModelConfig::CacheKvHeads(int layer) const {
   if (cache_kv_heads.empty()) return n_kv_heads;
@@ -51,6 +82,12 @@ absl::Status ModelConfig::Validate() const {
   if (!(rope_theta > 0.0f)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "model config: rope_theta must be positive, got ", rope_theta));
+  }
+  if (auto s = ValidateRopeScaling(rope_scaling); !s.ok()) return s;
+  if (sliding_window < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model config: sliding_window must not be negative, got ",
+                     sliding_window));
   }
   if (!(norm_eps > 0.0f)) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -33,6 +33,21 @@ inline std::pair<int, int> RopePair(RopeStyle style, int d, int p) {
                                           : std::pair{p, p + d / 2};
 }
 
+// RoPE frequency scaling of long-context checkpoints (config.json
+// "rope_scaling"; runtime/model/rope.h computes the scaled frequencies).
+struct RopeScaling {
+  enum class Type {
+    kNone,
+    kLinear,  // every frequency / factor (positions interpolated)
+    kLlama3,  // LLaMA 3.1: low frequencies / factor, high kept, smooth between
+  };
+  Type type = Type::kNone;
+  float factor = 1.0f;
+  float low_freq_factor = 1.0f;      // llama3
+  float high_freq_factor = 4.0f;     // llama3
+  int original_max_position = 8192;  // llama3: the pre-training context
+};
+
 struct ModelConfig {
   int dim = 0;         // D, the residual width
   int hidden_dim = 0;  // FFN width
@@ -44,10 +59,20 @@ struct ModelConfig {
   int max_seq_len = 0;  // context length in tokens
   float rope_theta = 10000.0f;
   RopeStyle rope_style = RopeStyle::kInterleaved;
+  RopeScaling rope_scaling;
   float norm_eps = 1e-5f;
   bool tied_embeddings = true;  // classifier shares token_embedding
   int bos_id = 1;
   int eos_id = 2;
+
+  // Features of newer LLaMA-family checkpoints (all off for LLaMA 1/2).
+  bool qkv_bias = false;     // b_Q, b_K, b_V (Qwen2; LLaMA attention_bias)
+  bool output_bias = false;  // b_O (LLaMA attention_bias)
+  bool mlp_bias = false;     // b_1, b_3, b_2 (LLaMA mlp_bias)
+  bool qk_norm = false;      // RMSNorm of each q and k head before RoPE (Qwen3)
+  // Mistral: a token at position p attends to positions
+  // max(0, p - sliding_window + 1) .. p; 0 = all of 0 .. p.
+  int sliding_window = 0;
 
   // g_l: KV heads each layer stores in the cache. Empty means n for all
   // layers. Each entry divides n_heads.

@@ -160,13 +160,7 @@ absl::Status ModelWeights::CheckFinite() const {
   });
   if (!status.ok()) return status;
   for (size_t l = 0; l < layers.size(); ++l) {
-    const LayerWeights& w = layers[l];
-    const std::pair<const std::vector<float>*, const char*> items[] = {
-        {&w.rms_att, "rms_att"},
-        {&w.rms_ffn, "rms_ffn"},
-        {&w.key_cache_proj, "key_cache_proj"},
-        {&w.query_proj, "query_proj"}};
-    for (const auto& [t, name] : items) {
+    for (const auto& [t, name] : layers[l].Vectors()) {
       if (auto s = CheckFiniteTensor(*t, absl::StrCat("layers.", l, ".", name));
           !s.ok())
         return s;
@@ -183,8 +177,7 @@ int64_t ModelWeights::weight_bytes() const {
     return static_cast<int64_t>(v.size() * sizeof(float));
   };
   for (const LayerWeights& w : layers) {
-    bytes += floats(w.rms_att) + floats(w.rms_ffn) + floats(w.key_cache_proj) +
-             floats(w.query_proj);
+    for (const auto& [v, name] : w.Vectors()) bytes += floats(*v);
   }
   return bytes + floats(rms_final);
 }
@@ -194,8 +187,9 @@ int64_t ModelWeights::parameter_count() const {
   ForEachMatrix(*this,
                 [&](const Tensor& t, const std::string&) { n += t.numel(); });
   for (const LayerWeights& w : layers) {
-    n += static_cast<int64_t>(w.rms_att.size() + w.rms_ffn.size() +
-                              w.key_cache_proj.size() + w.query_proj.size());
+    for (const auto& [v, name] : w.Vectors()) {
+      n += static_cast<int64_t>(v->size());
+    }
   }
   return n;
 }
@@ -220,6 +214,44 @@ std::string ModelWeights::DtypeSummary() const {
   if (!others.empty()) absl::StrAppend(&out, " (", others, ")");
   return out;
 }
+
+namespace {
+
+// The biases and per-head norms: present with their sizes exactly when the
+// config asks for them.
+absl::Status ValidateLayerExtras(const ModelConfig& c, const LayerWeights& w,
+                                 int64_t q_rows, int64_t k_rows, int64_t v_rows,
+                                 const std::string& prefix) {
+  struct Extra {
+    const std::vector<float>* v;
+    bool wanted;
+    int64_t size;
+    const char* name;
+    const char* flag;
+  };
+  const Extra extras[] = {
+      {&w.bq, c.qkv_bias, q_rows, "bq", "qkv_bias"},
+      {&w.bk, c.qkv_bias, k_rows, "bk", "qkv_bias"},
+      {&w.bv, c.qkv_bias, v_rows, "bv", "qkv_bias"},
+      {&w.bo, c.output_bias, c.dim, "bo", "output_bias"},
+      {&w.b1, c.mlp_bias, c.hidden_dim, "b1", "mlp_bias"},
+      {&w.b3, c.mlp_bias, c.hidden_dim, "b3", "mlp_bias"},
+      {&w.b2, c.mlp_bias, c.dim, "b2", "mlp_bias"},
+      {&w.q_norm, c.qk_norm, c.head_dim, "q_norm", "qk_norm"},
+      {&w.k_norm, c.qk_norm, c.head_dim, "k_norm", "qk_norm"}};
+  for (const Extra& e : extras) {
+    if (!e.wanted && !e.v->empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          prefix, e.name, " is set but the config's ", e.flag, " is false"));
+    }
+    if (e.wanted) {
+      if (auto s = CheckSize(*e.v, e.size, prefix + e.name); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::Status ModelWeights::Validate() const {
   const ModelConfig& c = config;
@@ -253,6 +285,9 @@ absl::Status ModelWeights::Validate() const {
     for (const Item& it : items) {
       if (auto s = CheckShape(*it.t, it.rows, it.cols, p + it.name); !s.ok())
         return s;
+    }
+    if (auto s = ValidateLayerExtras(c, w, h * d, nk * d, g * d, p); !s.ok()) {
+      return s;
     }
     if (w.has_post_rope_proj()) {
       if (c.n_kv_heads % g != 0) {

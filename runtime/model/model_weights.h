@@ -5,6 +5,7 @@
 #ifndef HEADROOM_RUNTIME_MODEL_MODEL_WEIGHTS_H_
 #define HEADROOM_RUNTIME_MODEL_MODEL_WEIGHTS_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -37,7 +38,31 @@ struct LayerWeights {
   // query_proj: [h, d, d]; q~_j = Q_j RoPE(q_j) (Q_j = P_K,i,s for SVD-a).
   std::vector<float> query_proj;
 
+  // Biases and per-head norms of the architectures that have them (empty
+  // unless ModelConfig says so): b_Q [h*d], b_K [nk*d], b_V [g_l*d],
+  // b_O [D], b_1 and b_3 [hidden], b_2 [D]; q_norm and k_norm [d], one
+  // RMSNorm weight shared by every head.
+  std::vector<float> bq, bk, bv, bo, b1, b2, b3;
+  std::vector<float> q_norm, k_norm;
+
   bool has_post_rope_proj() const { return !key_cache_proj.empty(); }
+  // The layer's fp32 vectors beside its matrices, with their names.
+  using NamedVector = std::pair<const std::vector<float>*, const char*>;
+  std::array<NamedVector, 13> Vectors() const {
+    return {{{&rms_att, "rms_att"},
+             {&rms_ffn, "rms_ffn"},
+             {&key_cache_proj, "key_cache_proj"},
+             {&query_proj, "query_proj"},
+             {&bq, "bq"},
+             {&bk, "bk"},
+             {&bv, "bv"},
+             {&bo, "bo"},
+             {&b1, "b1"},
+             {&b2, "b2"},
+             {&b3, "b3"},
+             {&q_norm, "q_norm"},
+             {&k_norm, "k_norm"}}};
+  }
 };
 
 struct ModelWeights {

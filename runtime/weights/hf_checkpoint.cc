@@ -16,6 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
+#include "runtime/util/status_macros.h"
+#include "runtime/weights/hf_config.h"
 #include "runtime/weights/safetensors.h"
 
 namespace headroom::runtime {
@@ -28,22 +30,8 @@ constexpr char kConfigName[] = "config.json";
 constexpr char kWeightsName[] = "model.safetensors";
 constexpr char kIndexName[] = "model.safetensors.index.json";
 
-// Hugging Face model types / architectures whose decoder is the one the
-// runtime computes (RMSNorm, rotate_half RoPE, SwiGLU, no biases).
-constexpr const char* kModelTypes[] = {"llama", "mistral"};
-constexpr const char* kArchitectures[] = {"LlamaForCausalLM",
-                                          "MistralForCausalLM"};
-
 // Debian's Abseil has its own string_view, which StrCat wants.
 absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
-
-// `j` as JSON text for an error message, cut to 80 characters so that a
-// hostile file cannot make the message itself huge.
-std::string Snippet(const Json& j) {
-  std::string text = j.dump(-1, ' ', false, Json::error_handler_t::replace);
-  if (text.size() > 80) text = text.substr(0, 77) + "...";
-  return text;
-}
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -66,238 +54,6 @@ absl::StatusOr<Json> ReadJsonFile(const std::string& path) {
   }
 }
 
-// Typed access to config.json fields; every error names the file and field.
-// A field set to null counts as absent (HF writes e.g. "head_dim": null).
-class ConfigFields {
- public:
-  ConfigFields(const Json& root, std::string path)
-      : root_(root), path_(std::move(path)) {}
-
-  const Json* Get(const char* field) const {
-    auto it = root_.find(field);
-    if (it == root_.end() || it->is_null()) return nullptr;
-    return &*it;
-  }
-
-  absl::Status Error(const char* field, std::string_view what) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path_, ": field \"", field, "\" ", Sv(what)));
-  }
-  absl::Status WrongType(const char* field, const Json& j,
-                         std::string_view expected) const {
-    return Error(field, absl::StrCat("is a JSON ", j.type_name(), " (",
-                                     Snippet(j), "), expected ", Sv(expected)));
-  }
-
-  // An integer that fits in int and is >= `min`.
-  absl::StatusOr<int> Int(const char* field, const Json& j, int min) const {
-    int64_t v = 0;
-    if (j.is_number_unsigned()) {
-      const uint64_t u = j.get<uint64_t>();
-      v = u > static_cast<uint64_t>(std::numeric_limits<int>::max())
-              ? int64_t{std::numeric_limits<int>::max()} + 1
-              : static_cast<int64_t>(u);
-    } else if (j.is_number_integer()) {
-      v = j.get<int64_t>();
-    } else {
-      return WrongType(field, j, "integer");
-    }
-    if (v < min || v > std::numeric_limits<int>::max()) {
-      return Error(
-          field,
-          absl::StrCat("is ", Snippet(j), ", expected an integer",
-                       min > 0 ? " >= 1" : " >= 0", " that fits in int32"));
-    }
-    return static_cast<int>(v);
-  }
-
-  absl::StatusOr<int> RequiredPositiveInt(const char* field) const {
-    const Json* j = Get(field);
-    if (j == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path_, ": required field \"", field, "\" is missing"));
-    }
-    return Int(field, *j, 1);
-  }
-
-  absl::StatusOr<int> OptionalInt(const char* field, int fallback,
-                                  int min) const {
-    const Json* j = Get(field);
-    return j == nullptr ? fallback : Int(field, *j, min);
-  }
-
-  // A token id that may be given as a list (HF allows several EOS ids): the
-  // first entry is used.
-  absl::StatusOr<int> OptionalTokenId(const char* field, int fallback) const {
-    const Json* j = Get(field);
-    if (j == nullptr) return fallback;
-    if (j->is_array()) {
-      if (j->empty()) return Error(field, "is an empty list");
-      return Int(field, j->front(), 0);
-    }
-    if (!j->is_number_integer()) {
-      return WrongType(field, *j, "integer or list of integers");
-    }
-    return Int(field, *j, 0);
-  }
-
-  // A finite number > 0.
-  absl::StatusOr<float> OptionalPositiveFloat(const char* field,
-                                              float fallback) const {
-    const Json* j = Get(field);
-    if (j == nullptr) return fallback;
-    if (!j->is_number()) return WrongType(field, *j, "number");
-    const double v = j->get<double>();
-    if (!(v > 0.0) || !std::isfinite(static_cast<float>(v))) {
-      return Error(field, absl::StrCat("is ", Snippet(*j),
-                                       ", expected a positive finite number"));
-    }
-    return static_cast<float>(v);
-  }
-
-  absl::StatusOr<bool> OptionalBool(const char* field, bool fallback) const {
-    const Json* j = Get(field);
-    if (j == nullptr) return fallback;
-    if (!j->is_boolean()) return WrongType(field, *j, "boolean");
-    return j->get<bool>();
-  }
-
-  const std::string& path() const { return path_; }
-
- private:
-  const Json& root_;
-  std::string path_;
-};
-
-#define HR_ASSIGN_OR_RETURN_IMPL(var, tmp, expr) \
-  auto tmp = (expr);                             \
-  if (!tmp.ok()) return tmp.status();            \
-  var = *std::move(tmp)
-#define HR_CONCAT_INNER(a, b) a##b
-#define HR_CONCAT(a, b) HR_CONCAT_INNER(a, b)
-// Local to this file: assigns the value of a StatusOr or returns its error.
-#define HR_ASSIGN_OR_RETURN(var, expr) \
-  HR_ASSIGN_OR_RETURN_IMPL(var, HR_CONCAT(status_or_, __LINE__), expr)
-
-// Rejects configs for architectures other than the LLaMA decoder.
-absl::Status CheckArchitecture(const ConfigFields& f) {
-  if (const Json* mt = f.Get("model_type")) {
-    if (!mt->is_string()) return f.WrongType("model_type", *mt, "string");
-    const std::string& type = mt->get_ref<const std::string&>();
-    bool known = false;
-    for (const char* t : kModelTypes) known = known || type == t;
-    if (!known) {
-      return absl::UnimplementedError(absl::StrCat(
-          f.path(), ": model_type \"", type,
-          "\" is not supported; this runtime loads LLaMA-architecture models "
-          "(model_type \"llama\" or \"mistral\")"));
-    }
-  }
-  if (const Json* arch = f.Get("architectures")) {
-    if (!arch->is_array()) {
-      return f.WrongType("architectures", *arch, "list of strings");
-    }
-    bool known = false;
-    for (const Json& a : *arch) {
-      if (!a.is_string()) {
-        return f.WrongType("architectures", *arch, "list of strings");
-      }
-      for (const char* k : kArchitectures) {
-        known = known || a.get_ref<const std::string&>() == k;
-      }
-    }
-    if (!known) {
-      return absl::UnimplementedError(
-          absl::StrCat(f.path(), ": architectures ", Snippet(*arch),
-                       " has no supported architecture (LlamaForCausalLM or "
-                       "MistralForCausalLM)"));
-    }
-  }
-  if (const Json* rs = f.Get("rope_scaling")) {
-    return absl::UnimplementedError(absl::StrCat(
-        f.path(), ": rope_scaling ", Snippet(*rs),
-        " is not supported; only plain RoPE (rope_scaling null) is"));
-  }
-  for (const char* bias : {"attention_bias", "mlp_bias"}) {
-    absl::StatusOr<bool> has_bias = f.OptionalBool(bias, false);
-    if (!has_bias.ok()) return has_bias.status();
-    if (*has_bias) {
-      return absl::UnimplementedError(
-          absl::StrCat(f.path(), ": ", bias,
-                       " is true; projections with biases are not "
-                       "supported"));
-    }
-  }
-  for (const char* act : {"hidden_act", "hidden_activation"}) {
-    if (const Json* a = f.Get(act)) {
-      if (!a->is_string()) return f.WrongType(act, *a, "string");
-      if (a->get_ref<const std::string&>() != "silu") {
-        return absl::UnimplementedError(
-            absl::StrCat(f.path(), ": ", act, " ", Snippet(*a),
-                         " is not supported; the FFN computes SwiGLU (silu)"));
-      }
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<ModelConfig> ParseConfig(const Json& root,
-                                        const std::string& path) {
-  if (!root.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": expected a JSON object, got a ", root.type_name()));
-  }
-  ConfigFields f(root, path);
-  if (absl::Status s = CheckArchitecture(f); !s.ok()) return s;
-
-  ModelConfig c;
-  HR_ASSIGN_OR_RETURN(c.dim, f.RequiredPositiveInt("hidden_size"));
-  HR_ASSIGN_OR_RETURN(c.hidden_dim, f.RequiredPositiveInt("intermediate_size"));
-  HR_ASSIGN_OR_RETURN(c.n_layers, f.RequiredPositiveInt("num_hidden_layers"));
-  HR_ASSIGN_OR_RETURN(c.n_heads, f.RequiredPositiveInt("num_attention_heads"));
-  HR_ASSIGN_OR_RETURN(c.vocab_size, f.RequiredPositiveInt("vocab_size"));
-  HR_ASSIGN_OR_RETURN(c.max_seq_len,
-                      f.RequiredPositiveInt("max_position_embeddings"));
-  HR_ASSIGN_OR_RETURN(c.n_kv_heads,
-                      f.OptionalInt("num_key_value_heads", c.n_heads, 1));
-  if (f.Get("head_dim") == nullptr && c.dim % c.n_heads != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": hidden_size (", c.dim,
-                     ") is not a multiple of num_attention_heads (", c.n_heads,
-                     ") and head_dim is not given"));
-  }
-  HR_ASSIGN_OR_RETURN(c.head_dim,
-                      f.OptionalInt("head_dim", c.dim / c.n_heads, 1));
-  HR_ASSIGN_OR_RETURN(c.norm_eps,
-                      f.OptionalPositiveFloat("rms_norm_eps", 1e-6f));
-  HR_ASSIGN_OR_RETURN(c.rope_theta,
-                      f.OptionalPositiveFloat("rope_theta", 10000.0f));
-  HR_ASSIGN_OR_RETURN(c.tied_embeddings,
-                      f.OptionalBool("tie_word_embeddings", false));
-  HR_ASSIGN_OR_RETURN(c.bos_id, f.OptionalTokenId("bos_token_id", 1));
-  HR_ASSIGN_OR_RETURN(c.eos_id, f.OptionalTokenId("eos_token_id", 2));
-  // Mistral's sliding-window attention equals full attention while the
-  // context fits in the window, so cap the context there instead of
-  // computing a different function beyond it.
-  int window = 0;
-  HR_ASSIGN_OR_RETURN(window, f.OptionalInt("sliding_window", 0, 1));
-  if (window > 0 && window < c.max_seq_len) c.max_seq_len = window;
-  c.rope_style = RopeStyle::kHalf;
-
-  if (c.n_heads % c.n_kv_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": num_key_value_heads (", c.n_kv_heads,
-        ") does not divide num_attention_heads (", c.n_heads, ")"));
-  }
-  if (c.head_dim % 2 != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": head_dim ", c.head_dim, " is odd; RoPE needs it even"));
-  }
-  if (absl::Status s = c.Validate(); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
-  }
-  return c;
-}
 
 // Where each tensor of the checkpoint lives: one file, or the shards of an
 // index's weight_map.
@@ -309,7 +65,7 @@ class WeightFiles {
     const std::string index = (fs::path(dir) / kIndexName).string();
     std::error_code ec;
     if (fs::exists(single, ec)) {
-      HR_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(single));
+      HEADROOM_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(single));
       for (const auto& [name, info] : file.header().tensors) {
         w.where_.emplace(name, 0);
       }
@@ -329,7 +85,7 @@ class WeightFiles {
           dir, " has neither ", kWeightsName, " nor ", kIndexName, hint));
     }
     w.source_ = index;
-    HR_ASSIGN_OR_RETURN(Json root, ReadJsonFile(index));
+    HEADROOM_ASSIGN_OR_RETURN(Json root, ReadJsonFile(index));
     auto map_it = root.is_object() ? root.find("weight_map") : root.end();
     if (map_it == root.end() || !map_it->is_object()) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -429,13 +185,14 @@ absl::Status CheckNoExtraTensors(const WeightFiles& files,
     // Tied checkpoints sometimes also store the (identical) classifier.
     if (name == "lm_head.weight" && c.tied_embeddings) continue;
     if (absl::EndsWith(name, ".bias")) {
-      return absl::UnimplementedError(absl::StrCat(
-          files.source(), ": bias tensor '", name,
-          "' is not supported (LLaMA projections have no biases)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(files.source(), ": bias tensor '", name,
+                       "' but config.json's ", HfArchitectureName(c),
+                       " has no such bias (attention_bias / mlp_bias false)"));
     }
     return absl::InvalidArgumentError(
-        absl::StrCat(files.source(), ": unexpected tensor '", name,
-                     "' for a LLaMA model with ", c.n_layers,
+        absl::StrCat(files.source(), ": unexpected tensor '", name, "' for a ",
+                     HfArchitectureName(c), " model with ", c.n_layers,
                      " layers; the checkpoint does not match config.json"));
   }
   return absl::OkStatus();
@@ -459,16 +216,6 @@ std::vector<float> InterleavedToHalfRows(absl::Span<const float> w, int heads,
     }
   }
   return out;
-}
-
-// The float as JSON with its shortest round-trip decimal (1e-05, not
-// 9.999999747378752e-06), read back as the same float.
-double ShortestDouble(float v) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf) - 1, v);
-  if (ec != std::errc()) return v;
-  *end = '\0';
-  return std::strtod(buf, nullptr);
 }
 
 SafetensorsDtype ToSafetensorsDtype(HfDtype dtype) {
@@ -546,63 +293,36 @@ absl::StatusOr<ModelWeights> LoadHfCheckpoint(
     return absl::NotFoundError(absl::StrCat(
         config_path, " does not exist: not a Hugging Face model directory"));
   }
-  HR_ASSIGN_OR_RETURN(Json root, ReadJsonFile(config_path));
+  HEADROOM_ASSIGN_OR_RETURN(Json root, ReadJsonFile(config_path));
   ModelWeights w;
-  HR_ASSIGN_OR_RETURN(w.config, ParseConfig(root, config_path));
+  HEADROOM_ASSIGN_OR_RETURN(w.config, ParseHfConfig(root, config_path));
   const ModelConfig& c = w.config;
-  HR_ASSIGN_OR_RETURN(WeightFiles files, WeightFiles::Open(dir));
+  HEADROOM_ASSIGN_OR_RETURN(WeightFiles files, WeightFiles::Open(dir));
 
   if (!c.tied_embeddings && !files.Has("lm_head.weight")) {
     return absl::NotFoundError(
         absl::StrCat("tensor 'lm_head.weight' not found in ", files.source(),
                      " and tie_word_embeddings is false in ", config_path));
   }
-  // Every tensor to read (HfTensorSpecs) and its destination, in the same
-  // order: a norm vector or a matrix.
-  struct Target {
-    std::string name;
-    std::vector<int64_t> shape;
-    std::vector<float>* vector = nullptr;
-    Tensor* matrix = nullptr;
-  };
-  std::vector<Target> targets;
-  for (HfTensorSpec& spec : HfTensorSpecs(c)) {
-    targets.push_back({std::move(spec.name), std::move(spec.shape)});
-  }
-  std::vector<Tensor*> matrices = {&w.token_embedding};
-  std::vector<std::vector<float>*> vectors;
+  // Every tensor to read (HfTensorSpecs) and where it goes.
   w.layers.resize(c.n_layers);
-  for (LayerWeights& L : w.layers) {
-    vectors.push_back(&L.rms_att);
-    matrices.insert(matrices.end(), {&L.wq, &L.wk, &L.wv, &L.wo});
-    vectors.push_back(&L.rms_ffn);
-    matrices.insert(matrices.end(), {&L.w1, &L.w2, &L.w3});
-  }
-  vectors.push_back(&w.rms_final);
-  if (!c.tied_embeddings) matrices.push_back(&w.wcls);
-  for (size_t i = 0, m = 0, v = 0; i < targets.size(); ++i) {
-    if (targets[i].shape.size() == 2) {
-      targets[i].matrix = matrices[m++];
-    } else {
-      targets[i].vector = vectors[v++];
-    }
-  }
-
+  const std::vector<HfTensorSpec> specs = HfTensorSpecs(c);
   std::set<std::string> expected;
-  for (const Target& t : targets) expected.insert(t.name);
+  for (const HfTensorSpec& spec : specs) expected.insert(spec.name);
   if (absl::Status s = CheckNoExtraTensors(files, expected, c); !s.ok()) {
     return s;
   }
-  for (const Target& t : targets) {
+  for (const HfTensorSpec& spec : specs) {
+    const HfTensorSlot slot = SlotOf(w, spec);
     absl::Status finite;
-    if (t.vector != nullptr) {
-      HR_ASSIGN_OR_RETURN(*t.vector, files.Read(t.name, t.shape));
-      finite = CheckFiniteTensor(*t.vector, t.name);
+    if (slot.vector != nullptr) {
+      HEADROOM_ASSIGN_OR_RETURN(*slot.vector, files.Read(spec.name, spec.shape));
+      finite = CheckFiniteTensor(*slot.vector, spec.name);
     } else {
-      HR_ASSIGN_OR_RETURN(
-          *t.matrix,
-          files.ReadTensor(t.name, t.shape[0], t.shape[1], weights_dtype));
-      finite = CheckFiniteTensor(*t.matrix, t.name);
+      HEADROOM_ASSIGN_OR_RETURN(*slot.matrix,
+                          files.ReadTensor(spec.name, spec.shape[0],
+                                           spec.shape[1], weights_dtype));
+      finite = CheckFiniteTensor(*slot.matrix, spec.name);
     }
     if (!finite.ok()) {
       return absl::InvalidArgumentError(
@@ -648,50 +368,33 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
         absl::StrCat("cannot create directory ", dir, ": ", ec.message()));
   }
 
-  const int64_t D = c.dim, F = c.hidden_dim, V = c.vocab_size, d = c.head_dim;
-  const int64_t q_rows = c.n_heads * d, kv_rows = g * d;
+  const int64_t D = c.dim, d = c.head_dim;
   const bool permute = c.rope_style == RopeStyle::kInterleaved;
-  // fp32 copies of the matrices (and permuted wq / wk) live here while the
-  // spans point at them.
+  // fp32 copies of the matrices (and of the permuted q / k rows) live here
+  // while the spans point at them.
   std::vector<std::vector<float>> floats;
-  floats.reserve(9 * c.n_layers + 2);
-  auto f32 = [&floats](const Tensor& t) -> absl::Span<const float> {
-    floats.push_back(t.ToFloat());
-    return floats.back();
-  };
-
   std::vector<SafetensorsTensorToWrite> tensors;
-  tensors.push_back(
-      {"model.embed_tokens.weight", {V, D}, f32(weights.token_embedding)});
-  for (int l = 0; l < c.n_layers; ++l) {
-    const LayerWeights& L = weights.layers[l];
-    absl::Span<const float> wq = f32(L.wq), wk = f32(L.wk);
-    if (permute) {
-      floats.push_back(InterleavedToHalfRows(wq, c.n_heads, d, D));
-      wq = floats.back();
-      floats.push_back(InterleavedToHalfRows(wk, g, d, D));
-      wk = floats.back();
+  // SlotOf hands out mutable slots; this loop only reads through them.
+  ModelWeights& source = const_cast<ModelWeights&>(weights);
+  for (const HfTensorSpec& spec : HfTensorSpecs(c, g)) {
+    const HfTensorSlot slot = SlotOf(source, spec);
+    absl::Span<const float> values;
+    if (slot.matrix != nullptr) {
+      floats.push_back(slot.matrix->ToFloat());
+      values = floats.back();
+    } else {
+      values = *slot.vector;
     }
-    tensors.push_back({LayerName(l, "input_layernorm.weight"), {D}, L.rms_att});
-    tensors.push_back(
-        {LayerName(l, "self_attn.q_proj.weight"), {q_rows, D}, wq});
-    tensors.push_back(
-        {LayerName(l, "self_attn.k_proj.weight"), {kv_rows, D}, wk});
-    tensors.push_back(
-        {LayerName(l, "self_attn.v_proj.weight"), {kv_rows, D}, f32(L.wv)});
-    tensors.push_back(
-        {LayerName(l, "self_attn.o_proj.weight"), {D, q_rows}, f32(L.wo)});
-    tensors.push_back(
-        {LayerName(l, "post_attention_layernorm.weight"), {D}, L.rms_ffn});
-    tensors.push_back(
-        {LayerName(l, "mlp.gate_proj.weight"), {F, D}, f32(L.w1)});
-    tensors.push_back(
-        {LayerName(l, "mlp.down_proj.weight"), {D, F}, f32(L.w2)});
-    tensors.push_back({LayerName(l, "mlp.up_proj.weight"), {F, D}, f32(L.w3)});
-  }
-  tensors.push_back({"model.norm.weight", {D}, weights.rms_final});
-  if (!c.tied_embeddings) {
-    tensors.push_back({"lm_head.weight", {V, D}, f32(weights.wcls)});
+    // llama2.c's q and k rows (and their biases) pair RoPE coordinates
+    // (2p, 2p+1); HF's pair (p, p + d/2).
+    const std::string_view f = spec.field;
+    if (permute && (f == "wq" || f == "wk" || f == "bq" || f == "bk")) {
+      const int heads = static_cast<int>(spec.shape[0] / d);
+      const int cols = spec.shape.size() == 2 ? static_cast<int>(D) : 1;
+      floats.push_back(InterleavedToHalfRows(values, heads, d, cols));
+      values = floats.back();
+    }
+    tensors.push_back({spec.name, spec.shape, values});
   }
   const std::string weights_path = (fs::path(dir) / kWeightsName).string();
   if (absl::Status s = WriteSafetensors(weights_path, tensors,
@@ -706,52 +409,73 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
 
 absl::Status WriteHfConfig(const ModelConfig& c, int kv_heads, HfDtype dtype,
                            const std::string& dir) {
-  Json config = {
-      {"architectures", {"LlamaForCausalLM"}},
-      {"model_type", "llama"},
-      {"hidden_act", "silu"},
-      {"hidden_size", c.dim},
-      {"intermediate_size", c.hidden_dim},
-      {"num_hidden_layers", c.n_layers},
-      {"num_attention_heads", c.n_heads},
-      {"num_key_value_heads", kv_heads},
-      {"head_dim", c.head_dim},
-      {"vocab_size", c.vocab_size},
-      {"max_position_embeddings", c.max_seq_len},
-      {"rms_norm_eps", ShortestDouble(c.norm_eps)},
-      {"rope_theta", ShortestDouble(c.rope_theta)},
-      {"rope_scaling", nullptr},
-      {"attention_bias", false},
-      {"mlp_bias", false},
-      {"tie_word_embeddings", c.tied_embeddings},
-      {"bos_token_id", c.bos_id},
-      {"eos_token_id", c.eos_id},
-      {"torch_dtype", TorchDtypeName(dtype)},
-  };
-  return WriteTextFile((fs::path(dir) / kConfigName).string(),
-                       config.dump(2) + "\n");
+  return WriteTextFile(
+      (fs::path(dir) / kConfigName).string(),
+      HfConfigJson(c, kv_heads, TorchDtypeName(dtype)).dump(2) + "\n");
 }
 
-std::vector<HfTensorSpec> HfTensorSpecs(const ModelConfig& c) {
+std::vector<HfTensorSpec> HfTensorSpecs(const ModelConfig& c, int kv_heads) {
   const int64_t D = c.dim, F = c.hidden_dim, V = c.vocab_size;
-  const int64_t q_rows = int64_t{c.n_heads} * c.head_dim;
-  const int64_t kv_rows = int64_t{c.n_kv_heads} * c.head_dim;
+  const int64_t d = c.head_dim;
+  const int64_t q_rows = int64_t{c.n_heads} * d;
+  const int64_t kv_rows = int64_t{kv_heads > 0 ? kv_heads : c.n_kv_heads} * d;
   std::vector<HfTensorSpec> specs;
-  specs.push_back({"model.embed_tokens.weight", {V, D}});
+  specs.push_back({"model.embed_tokens.weight", {V, D}, -1, "token_embedding"});
   for (int l = 0; l < c.n_layers; ++l) {
-    specs.push_back({LayerName(l, "input_layernorm.weight"), {D}});
-    specs.push_back({LayerName(l, "self_attn.q_proj.weight"), {q_rows, D}});
-    specs.push_back({LayerName(l, "self_attn.k_proj.weight"), {kv_rows, D}});
-    specs.push_back({LayerName(l, "self_attn.v_proj.weight"), {kv_rows, D}});
-    specs.push_back({LayerName(l, "self_attn.o_proj.weight"), {D, q_rows}});
-    specs.push_back({LayerName(l, "post_attention_layernorm.weight"), {D}});
-    specs.push_back({LayerName(l, "mlp.gate_proj.weight"), {F, D}});
-    specs.push_back({LayerName(l, "mlp.down_proj.weight"), {D, F}});
-    specs.push_back({LayerName(l, "mlp.up_proj.weight"), {F, D}});
+    auto add = [&](const char* suffix, std::vector<int64_t> shape,
+                   const char* field) {
+      specs.push_back({LayerName(l, suffix), std::move(shape), l, field});
+    };
+    add("input_layernorm.weight", {D}, "rms_att");
+    add("self_attn.q_proj.weight", {q_rows, D}, "wq");
+    add("self_attn.k_proj.weight", {kv_rows, D}, "wk");
+    add("self_attn.v_proj.weight", {kv_rows, D}, "wv");
+    add("self_attn.o_proj.weight", {D, q_rows}, "wo");
+    if (c.qkv_bias) {
+      add("self_attn.q_proj.bias", {q_rows}, "bq");
+      add("self_attn.k_proj.bias", {kv_rows}, "bk");
+      add("self_attn.v_proj.bias", {kv_rows}, "bv");
+    }
+    if (c.output_bias) add("self_attn.o_proj.bias", {D}, "bo");
+    if (c.qk_norm) {
+      add("self_attn.q_norm.weight", {d}, "q_norm");
+      add("self_attn.k_norm.weight", {d}, "k_norm");
+    }
+    add("post_attention_layernorm.weight", {D}, "rms_ffn");
+    add("mlp.gate_proj.weight", {F, D}, "w1");
+    add("mlp.down_proj.weight", {D, F}, "w2");
+    add("mlp.up_proj.weight", {F, D}, "w3");
+    if (c.mlp_bias) {
+      add("mlp.gate_proj.bias", {F}, "b1");
+      add("mlp.down_proj.bias", {D}, "b2");
+      add("mlp.up_proj.bias", {F}, "b3");
+    }
   }
-  specs.push_back({"model.norm.weight", {D}});
-  if (!c.tied_embeddings) specs.push_back({"lm_head.weight", {V, D}});
+  specs.push_back({"model.norm.weight", {D}, -1, "rms_final"});
+  if (!c.tied_embeddings) {
+    specs.push_back({"lm_head.weight", {V, D}, -1, "wcls"});
+  }
   return specs;
+}
+
+HfTensorSlot SlotOf(ModelWeights& w, const HfTensorSpec& spec) {
+  const std::string_view f = spec.field;
+  if (spec.layer < 0) {
+    if (f == "token_embedding") return {&w.token_embedding, nullptr};
+    if (f == "wcls") return {&w.wcls, nullptr};
+    return {nullptr, &w.rms_final};
+  }
+  LayerWeights& L = w.layers[spec.layer];
+  const std::pair<const char*, Tensor*> matrices[] = {
+      {"wq", &L.wq}, {"wk", &L.wk}, {"wv", &L.wv}, {"wo", &L.wo},
+      {"w1", &L.w1}, {"w2", &L.w2}, {"w3", &L.w3}};
+  for (const auto& [name, t] : matrices) {
+    if (f == name) return {t, nullptr};
+  }
+  for (const auto& [v, name] : L.Vectors()) {
+    if (f == name) return {nullptr, const_cast<std::vector<float>*>(v)};
+  }
+  return {};
 }
 
 absl::Status WriteShardedHfCheckpoint(
@@ -819,9 +543,5 @@ absl::Status WriteShardedHfCheckpoint(
   return WriteHfConfig(c, c.n_kv_heads, dtype, dir);
 }
 
-#undef HR_ASSIGN_OR_RETURN
-#undef HR_ASSIGN_OR_RETURN_IMPL
-#undef HR_CONCAT
-#undef HR_CONCAT_INNER
 
 }  // namespace headroom::runtime

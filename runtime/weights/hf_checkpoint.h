@@ -61,13 +61,26 @@ absl::Status WriteHfCheckpoint(const ModelWeights& weights,
 absl::Status WriteHfConfig(const ModelConfig& c, int kv_heads, HfDtype dtype,
                            const std::string& dir);
 
-// A tensor of a LLaMA checkpoint as Hugging Face names it.
+// A tensor of a checkpoint as Hugging Face names it, and where it lives in
+// ModelWeights.
 struct HfTensorSpec {
   std::string name;            // "model.layers.3.mlp.down_proj.weight"
-  std::vector<int64_t> shape;  // [rows, cols], or [n] for a norm
+  std::vector<int64_t> shape;  // [rows, cols], or [n] for a norm or bias
+  int layer = -1;              // -1: not a layer's
+  const char* field = "";      // LayerWeights / ModelWeights member: "w2"
 };
-// Every tensor of `c`'s checkpoint, in checkpoint order (rotate_half RoPE).
-std::vector<HfTensorSpec> HfTensorSpecs(const ModelConfig& c);
+// Every tensor of `c`'s checkpoint (its architecture's biases and norms
+// included), in checkpoint order (rotate_half RoPE); K and V with
+// `kv_heads` heads (0: c.n_kv_heads).
+std::vector<HfTensorSpec> HfTensorSpecs(const ModelConfig& c, int kv_heads = 0);
+
+// Where a spec's values go: a matrix or an fp32 vector.
+struct HfTensorSlot {
+  Tensor* matrix = nullptr;
+  std::vector<float>* vector = nullptr;
+};
+// `w.layers` must already have c.n_layers entries.
+HfTensorSlot SlotOf(ModelWeights& w, const HfTensorSpec& spec);
 
 // Writes a sharded checkpoint (model-0000i-of-0000n.safetensors,
 // model.safetensors.index.json, config.json) whose values come from

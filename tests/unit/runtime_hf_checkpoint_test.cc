@@ -547,15 +547,21 @@ TEST_F(HfCheckpointTest, ConfigUnsupportedModel) {
                     absl::StatusCode::kUnimplemented,
                     {"model_type \"gpt2\"", "not supported"});
   ExpectConfigError(
-      [](Json& j) { j["architectures"] = Json::array({"Qwen2ForCausalLM"}); },
-      absl::StatusCode::kUnimplemented, {"Qwen2ForCausalLM"});
+      [](Json& j) {
+        j.erase("model_type");
+        j["architectures"] = Json::array({"GPTNeoXForCausalLM"});
+      },
+      absl::StatusCode::kUnimplemented, {"GPTNeoXForCausalLM"});
   ExpectConfigError(
       [](Json& j) {
         j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
       },
-      absl::StatusCode::kUnimplemented, {"rope_scaling", "llama3"});
-  ExpectConfigError([](Json& j) { j["attention_bias"] = true; },
-                    absl::StatusCode::kUnimplemented, {"attention_bias"});
+      absl::StatusCode::kInvalidArgument, {"rope_scaling", "low_freq_factor"});
+  ExpectConfigError(
+      [](Json& j) {
+        j["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}};
+      },
+      absl::StatusCode::kUnimplemented, {"rope_type \"dynamic\""});
   ExpectConfigError([](Json& j) { j["hidden_act"] = "gelu"; },
                     absl::StatusCode::kUnimplemented, {"hidden_act", "gelu"});
 }
@@ -570,7 +576,7 @@ TEST_F(HfCheckpointTest, ConfigDefaultsAndVariants) {
   j["head_dim"] = nullptr;  // = hidden_size / num_attention_heads = 4
   j.erase("architectures");
   j["model_type"] = "mistral";
-  j["sliding_window"] = 32;  // < max_position_embeddings: caps the context
+  j["sliding_window"] = 32;  // < max_position_embeddings: a real window
   j["eos_token_id"] = Json::array({7, 8});
   j["pad_token_id"] = nullptr;
   WriteConfig(dir, j);
@@ -581,7 +587,8 @@ TEST_F(HfCheckpointTest, ConfigDefaultsAndVariants) {
   EXPECT_EQ(w->config.bos_id, 1);
   EXPECT_EQ(w->config.eos_id, 7);
   EXPECT_EQ(w->config.head_dim, 4);
-  EXPECT_EQ(w->config.max_seq_len, 32);
+  EXPECT_EQ(w->config.max_seq_len, 64);  // the context is not capped
+  EXPECT_EQ(w->config.sliding_window, 32);
   EXPECT_FALSE(w->config.tied_embeddings);
 
   // num_key_value_heads defaults to num_attention_heads (4), which does not
@@ -632,8 +639,10 @@ TEST_F(HfCheckpointTest, ExtraTensors) {
   absl::Status s = LoadWithTensors([](std::map<std::string, LoadedTensor>& t) {
     t["model.layers.0.self_attn.q_proj.bias"] = {{16}, std::vector<float>(16)};
   });
-  EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
+  // A bias config.json does not declare (attention_bias false).
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("'model.layers.0.self_attn.q_proj.bias'"));
+  EXPECT_THAT(s.message(), HasSubstr("attention_bias"));
 
   s = LoadWithTensors([](std::map<std::string, LoadedTensor>& t) {
     t["model.layers.2.input_layernorm.weight"] = {{16}, std::vector<float>(16)};

@@ -89,8 +89,63 @@ TEST(MakeSyntheticTest, NamedShapesAreThePublishedDimensions) {
   auto l3 = tools::SyntheticShape("llama3-8b");
   ASSERT_TRUE(l3.ok());
   EXPECT_EQ(tools::SyntheticParameterCount(*l3), 8030261248);  // LLaMA-3-8B
+  // The other architectures' counts include their biases and norms:
+  // Qwen2.5-7B 7,615,616,512 (q/k/v biases), Qwen3-8B 8,190,735,360 (q/k
+  // norms), Mistral-7B-v0.1 7,241,732,096; LLaMA 3.1 8B as LLaMA 3.
+  const std::pair<const char*, int64_t> published[] = {
+      {"qwen2.5-7b", 7615616512},
+      {"qwen3-8b", 8190735360},
+      {"mistral-7b", 7241732096},
+      {"llama3.1-8b", 8030261248}};
+  for (const auto& [name, count] : published) {
+    auto shape = tools::SyntheticShape(name);
+    ASSERT_TRUE(shape.ok()) << name;
+    EXPECT_EQ(tools::SyntheticParameterCount(*shape), count) << name;
+  }
+  EXPECT_TRUE(tools::SyntheticShape("qwen2.5-7b")->qkv_bias);
+  EXPECT_TRUE(tools::SyntheticShape("qwen3-8b")->qk_norm);
+  EXPECT_EQ(tools::SyntheticShape("mistral-7b")->sliding_window, 4096);
+  EXPECT_EQ(tools::SyntheticShape("llama3.1-8b")->rope_scaling.type,
+            runtime::RopeScaling::Type::kLlama3);
   EXPECT_THAT(tools::SyntheticShape("gpt2").status().message(),
               HasSubstr("unknown shape \"gpt2\""));
+}
+
+// Each architecture as a Hugging Face directory: config.json names it, its
+// biases and norms are written and read back, and the model runs.
+TEST(MakeSyntheticTest, WritesEachArchitectureAndItLoads) {
+  const std::string dir = ::headroom::testing::MakeTempDir("synthetic-arch");
+  const std::string tool = BinaryPath("tools/headroom-make-synthetic");
+  const std::pair<const char*, const char*> archs[] = {
+      {"llama-bias", "LlamaForCausalLM"},
+      {"mistral", "MistralForCausalLM"},
+      {"qwen2", "Qwen2ForCausalLM"},
+      {"qwen3", "Qwen3ForCausalLM"}};
+  for (const auto& [arch, name] : archs) {
+    const std::string out = dir + "/" + arch;
+    auto run = RunTool(tool + " --out " + out + " --format hf --arch " + arch +
+                       " --sliding-window 8" + kSmall);
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_THAT(::headroom::testing::ReadTextFile(out + "/config.json"),
+                HasSubstr(name));
+    auto w = runtime::LoadHfCheckpoint(out);
+    ASSERT_TRUE(w.ok()) << arch << ": " << w.status();
+    const runtime::LayerWeights& l = w->layers[1];
+    const std::string a = arch;
+    EXPECT_EQ(l.bq.size(), a == "qwen2" || a == "llama-bias" ? 64u : 0u) << a;
+    EXPECT_EQ(l.bo.size(), a == "llama-bias" ? 64u : 0u) << a;
+    EXPECT_EQ(l.b2.size(), a == "llama-bias" ? 64u : 0u) << a;
+    EXPECT_EQ(l.k_norm.size(), a == "qwen3" ? 16u : 0u) << a;
+    EXPECT_EQ(w->config.sliding_window, a == "mistral" ? 8 : 0) << a;
+    if (!l.bq.empty()) EXPECT_NE(l.bq[0], 1.0f) << "biases are random";
+  }
+  auto bad = RunTool(tool + " --out " + dir + "/x --arch gemma" + kSmall);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.output, HasSubstr("--arch: unknown architecture \"gemma\""));
+  auto llama2c =
+      RunTool(tool + " --out " + dir + "/y.bin --arch qwen2" + kSmall);
+  EXPECT_EQ(llama2c.exit_code, 1);
+  EXPECT_THAT(llama2c.output, HasSubstr("use --format hf"));
 }
 
 TEST(MakeSyntheticTest, RefusesWhatItCannotWrite) {
