@@ -92,7 +92,8 @@ debootstrap_base() {
     mv "$tarball.tmp" "$tarball"
     rm -rf "$rootfs"
   fi
-  podman import --change 'CMD ["bash"]' "$tarball" localhost/debian:12 >/dev/null
+  podman import --change 'CMD ["bash"]' "$tarball" localhost/debian:12 \
+    >/dev/null 2>&1 || fail "podman import $tarball failed"
   podman tag localhost/debian:12 localhost/debian:12-slim
 }
 
@@ -120,7 +121,7 @@ build_image() {
     podman build "${flags[@]}" --target cpu -t "$image" . \
       >>"$scratch/build.log" 2>&1 ||
     { tail -n 40 "$scratch/build.log" >&2; fail "podman build failed"; }
-  grep "^container-build:" "$scratch/build.log" || true
+  grep -m 1 "^container-build:" "$scratch/build.log" || true
   local bytes
   bytes=$(podman image inspect --format '{{.Size}}' "$image")
   log "image $image built in $((SECONDS - t0)) s, size $((bytes / 1000000)) MB"
@@ -140,10 +141,13 @@ start() {
   local http_port; http_port=$(free_port)
   containers+=("$name")
   # shellcheck disable=SC2046
+  # (Without systemd, podman logs that it cannot add the healthcheck's
+  # timer; `podman healthcheck run` below runs the check itself.)
   pod run -d --name "$name" $(run_flags) \
     -p "127.0.0.1:$grpc_port:50051" -p "127.0.0.1:$metrics_port:9464" \
-    -p "127.0.0.1:$http_port:8000" "${opts[@]}" "$image" "$@" >/dev/null ||
-    fail "podman run $name failed"
+    -p "127.0.0.1:$http_port:8000" "${opts[@]}" "$image" "$@" \
+    >/dev/null 2>"$scratch/run.err" ||
+    { cat "$scratch/run.err" >&2; fail "podman run $name failed"; }
 }
 
 # Waits until the image's HEALTHCHECK command passes (SERVING).
@@ -163,11 +167,12 @@ wait_healthy() {
 # headroom-client against the container: the host's when built, else the
 # image's own (inside the container, on its port 50051).
 call_client() {
-  local name="$1"; shift
+  local name="$1" command="$2"; shift 2
   if [ -x "$client" ]; then
-    "$client" --addr "127.0.0.1:$grpc_port" --timeout 60 "$@"
+    "$client" "$command" --addr "127.0.0.1:$grpc_port" --timeout 60 "$@"
   else
-    podman exec "$name" headroom-client --addr 127.0.0.1:50051 --timeout 60 "$@"
+    podman exec "$name" headroom-client "$command" --addr 127.0.0.1:50051 \
+      --timeout 60 "$@"
   fi
 }
 
