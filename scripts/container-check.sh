@@ -204,7 +204,8 @@ check_serving() {
 
 stop_cleanly() {
   local name="$1" code
-  pod stop -t 60 "$name" >/dev/null
+  pod stop -t 60 "$name" >/dev/null 2>"$scratch/stop.err" ||
+    { cat "$scratch/stop.err" >&2; fail "podman stop $name failed"; }
   code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
   [ "$code" = 0 ] || fail "$name: exit status $code after SIGTERM, not 0"
   log "$name: drained and exited 0 on SIGTERM"
