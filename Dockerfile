@@ -50,7 +50,12 @@ COPY compress compress
 COPY proto proto
 COPY server server
 COPY tools tools
-COPY scripts/container-build.sh scripts/container-runtime-packages.sh scripts/
+COPY scripts/build-env.sh scripts/container-build.sh \
+     scripts/container-runtime-packages.sh scripts/
+# BUILD_TYPE: CMake's (default Release); CCACHE_DIR: a compiler cache mounted
+# by the builder (scripts/container-check.sh), else the cache mount below.
+ARG BUILD_TYPE
+ARG CCACHE_DIR
 RUN --mount=type=cache,id=headroom-ccache-cuda,target=/root/.cache/ccache \
     bash scripts/container-build.sh ON /opt/headroom
 
@@ -94,7 +99,12 @@ COPY compress compress
 COPY proto proto
 COPY server server
 COPY tools tools
-COPY scripts/container-build.sh scripts/container-runtime-packages.sh scripts/
+COPY scripts/build-env.sh scripts/container-build.sh \
+     scripts/container-runtime-packages.sh scripts/
+# BUILD_TYPE: CMake's (default Release); CCACHE_DIR: a compiler cache mounted
+# by the builder (scripts/container-check.sh), else the cache mount below.
+ARG BUILD_TYPE
+ARG CCACHE_DIR
 RUN --mount=type=cache,id=headroom-ccache-cpu,target=/root/.cache/ccache \
     bash scripts/container-build.sh OFF /opt/headroom
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that Headroom's build, tests and tools need.
 # Idempotent: safe to run again; installs only what is missing.
+#   scripts/setup-deps.sh            the packages below
+#   scripts/setup-deps.sh PACKAGE... those instead (scripts/container-check.sh)
 set -euo pipefail
 
 packages=(
@@ -13,12 +15,17 @@ packages=(
   nlohmann-json3-dev
   libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  prometheus yamllint python3-yaml python3-jsonschema
+  prometheus yamllint python3-yaml
+  # tests/deploy/helm-render (helm's template engine), built offline from
+  # Debian's packaged Go sources
+  golang-go golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev
+  golang-github-xeipuuv-gojsonschema-dev
   libpcre2-dev libssl-dev libicu-dev
 )
 # The test oracles (tests/js, npm ci) need Node.js and npm; a machine that
 # already has them (nodesource's nodejs carries npm) keeps its own.
 if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
+if [ $# -gt 0 ]; then packages=("$@"); fi
 
 missing=()
 for p in "${packages[@]}"; do

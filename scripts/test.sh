@@ -36,6 +36,11 @@ grep -qE "^Once upon a time.{40,}" build/demo.log  # the story streamed
 grep -q "KV bytes per token: .* before compression, .* after" build/demo.log
 grep -q "pool_capacity_tokens_served" build/demo.log
 
+# After the release build: the image's compile finds its objects in ccache,
+# and the check calls the image with build/release's headroom-client.
+stage "container (scripts/container-check.sh: the cpu image built, run, checked)"
+bash scripts/container-check.sh
+
 stage "asan+ubsan build"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \

@@ -493,6 +493,9 @@ constexpr FlagInfo kFlags[] = {
     {"drain-deadline-seconds", true, "SIGTERM: time given to in-flight work"},
     {"load-delay-seconds", true, "testing: stay NOT_SERVING this long"},
     {"allow-anonymous", false, "requests without a key run as anonymous"},
+    {"check-config", false,
+     "check the config and the flags, print \"config OK\" and exit (0; "
+     "an error: 2) without loading the model"},
     {"help", false, "this text"},
 };
 

@@ -3,7 +3,8 @@
 //
 //   headroom-server --config deploy/config/default.yaml [--listen ADDR] ...
 //
-// Start-up: parse the config (any error: one line, exit 2), listen on the
+// Start-up: parse the config (any error: one line, exit 2; --check-config
+// stops after this step with "config OK", exit 0), listen on the
 // gRPC and metrics ports (health NOT_SERVING; a port in use: one line, exit
 // 1), load and compress the model (an error: one line, exit 1), size the KV
 // pool from the memory budget and the served layout, start the engine, then
@@ -178,6 +179,10 @@ int Run(int argc, char** argv) {
   if (auto s = LoadChatTemplate(&*config); !s.ok()) {
     Log(std::string(s.message()));
     return 2;
+  }
+  if (flags->values.count("check-config") > 0) {
+    std::cout << "config OK" << std::endl;
+    return 0;
   }
   if (auto s = CheckModelPath(config->model); !s.ok()) {
     Log(std::string(s.message()));

@@ -36,6 +36,7 @@ namespace headroom::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string TinyModel() {
   return std::string(HEADROOM_SOURCE_DIR) + "/models/headroom-tiny";
@@ -259,6 +260,36 @@ TEST(ServerHardeningStartupTest, ConfigNamingADirectoryStopsWithOneLine) {
   const auto lines = NonEmptyLines(p.Log());
   ASSERT_EQ(lines.size(), 1u) << p.Log();
   EXPECT_THAT(lines[0], HasSubstr(dir + " is a directory"));
+}
+
+// --check-config: the config and flags parsed and checked, nothing loaded
+// (the model path need not exist), "config OK" and 0; a bad one is the
+// same one line and 2 as a start.
+TEST(ServerHardeningStartupTest, CheckConfigParsesWithoutLoading) {
+  const std::string dir = MakeTempDir("check-config");
+  std::ofstream(dir + "/good.yaml")
+      << "model:\n  path: /no/such/model\ncompression:\n  method: none\n"
+         "listen: \"0.0.0.0:50051\"\n";
+  std::ofstream(dir + "/bad.yaml")
+      << "model:\n  path: /no/such/model\nengine:\n  block_sizes: 16\n";
+  const std::string server = BinaryPath("server/headroom-server");
+  ToolResult r =
+      RunTool(server + " --check-config --config " + dir + "/good.yaml");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "config OK\n");
+  r = RunTool(server + " --check-config --config " + dir + "/bad.yaml");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("bad.yaml"));
+  EXPECT_THAT(r.output, HasSubstr("block_sizes"));
+  EXPECT_THAT(r.output, Not(HasSubstr("config OK")));
+  // A flag's override is checked too.
+  r = RunTool(server + " --check-config --config " + dir +
+              "/good.yaml --kv-heads many");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("--kv-heads: expected a number"));
+  r = RunTool(server + " --check-config=yes");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("--check-config takes no value"));
 }
 
 // A model slow enough (random weights, 6 layers of 384, a 1024-token
