@@ -84,7 +84,7 @@ absl::Status Run(int argc, char** argv) {
     const runtime::ModelConfig config = bundle->weights.config;
     runtime::BackendOptions b;
     b.num_threads = *threads;
-    b.num_blocks = server::BlockManager::BlocksForBudget(
+    b.num_blocks = server::BlockPool::BlocksForBudget(
         *budget, runtime::KvCache::BytesPerBlock(config, b.block_size));
     if (b.num_blocks <= 0) {
       return absl::InvalidArgumentError("--kv-cache-bytes holds no page");

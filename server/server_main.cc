@@ -30,7 +30,7 @@
 #include "runtime/backend.h"
 #include "runtime/backend_factory.h"
 #include "server/config.h"
-#include "server/engine/block_manager.h"
+#include "server/engine/block_pool.h"
 #include "server/http/http_server.h"
 #include "server/metrics_http.h"
 #include "server/model_setup.h"
@@ -308,12 +308,12 @@ int Run(int argc, char** argv) {
   runtime::ModelConfig original_config = served->weights.config;
   original_config.cache_kv_heads.clear();
   const int64_t original_pool_tokens =
-      int64_t{BlockManager::BlocksForBudget(
+      int64_t{BlockPool::BlocksForBudget(
           budget,
           runtime::KvBytesPerBlock(original_config, block_size, device))} *
       block_size;
   const int num_blocks =
-      BlockManager::BlocksForBudget(budget, served_block_bytes);
+      BlockPool::BlocksForBudget(budget, served_block_bytes);
   if (num_blocks < 1) {
     Log(absl::StrCat("engine.kv_cache_memory_bytes: ", budget,
                      " bytes hold no KV page (", served_block_bytes,

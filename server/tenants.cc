@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/util/sha256.h"
@@ -60,7 +61,14 @@ struct TenantRegistry::State {
   int in_flight = 0;
   int queued = 0;  // in flight without a first token yet
   int64_t reserved_pages = 0;
+  // Shareable prompt pages of the requests in flight: how many hold each.
+  std::map<BlockHash, int> page_holders;
 };
+
+std::string CacheSalt(const TenantConfig& tenant) {
+  return tenant.cache_group.empty() ? "tenant:" + tenant.name
+                                    : "group:" + tenant.cache_group;
+}
 
 TenantRegistry::TenantRegistry(const std::vector<TenantConfig>& tenants,
                                bool allow_anonymous, int pool_pages)
@@ -143,14 +151,19 @@ absl::StatusOr<AdmissionTicket> TenantRegistry::Admit(int tenant,
         " requests waiting for their first token (limit ",
         c.max_queued_requests, ")"));
   }
+  int64_t charged = cost.kv_pages;
+  for (const BlockHash& h : cost.shared_pages) {
+    auto it = s.page_holders.find(h);
+    if (it != s.page_holders.end() && it->second > 0) --charged;
+  }
   if (c.kv_page_share < 1.0) {
     const int64_t limit =
         static_cast<int64_t>(std::floor(c.kv_page_share * pool_pages_));
-    if (s.reserved_pages + cost.kv_pages > limit) {
+    if (s.reserved_pages + charged > limit) {
       return absl::ResourceExhaustedError(
           absl::StrCat("kv_page_share: tenant ", c.name, " would reserve ",
-                       s.reserved_pages + cost.kv_pages,
-                       " KV pages; its share is ", limit, " of ", pool_pages_));
+                       s.reserved_pages + charged, " KV pages; its share is ",
+                       limit, " of ", pool_pages_));
     }
   }
   if (s.bucket != nullptr) {
@@ -171,10 +184,12 @@ absl::StatusOr<AdmissionTicket> TenantRegistry::Admit(int tenant,
   }
   ++s.in_flight;
   ++s.queued;
-  s.reserved_pages += cost.kv_pages;
+  s.reserved_pages += charged;
+  for (const BlockHash& h : cost.shared_pages) ++s.page_holders[h];
   AdmissionTicket ticket;
   ticket.tenant = tenant;
   ticket.cost = cost;
+  ticket.charged_pages = charged;
   return ticket;
 }
 
@@ -191,7 +206,13 @@ void TenantRegistry::Release(AdmissionTicket& ticket, int64_t unused_tokens) {
   State& s = *states_[ticket.tenant];
   if (!ticket.started) --s.queued;
   --s.in_flight;
-  s.reserved_pages -= ticket.cost.kv_pages;
+  s.reserved_pages -= ticket.charged_pages;
+  for (const BlockHash& h : ticket.cost.shared_pages) {
+    auto it = s.page_holders.find(h);
+    if (it != s.page_holders.end() && --it->second <= 0) {
+      s.page_holders.erase(it);
+    }
+  }
   if (s.bucket != nullptr && unused_tokens > 0) {
     s.bucket->Refund(static_cast<double>(unused_tokens),
                      TokenBucket::Clock::now());
