@@ -369,6 +369,10 @@ int Run(int argc, char** argv) {
   engine_options.max_num_seqs = config->engine.max_num_seqs;
   engine_options.admission_reserve = config->engine.admission_reserve;
   engine_options.max_prompt_bytes = config->engine.max_prompt_bytes;
+  engine_options.enable_prefix_caching = config->engine.enable_prefix_caching;
+  engine_options.prefix_cache_layout_key = absl::StrCat(
+      "model ", served->model_digest, " projections ",
+      served->projections_digest);
   // Steps that keep failing (a sticky device error) take the server out of
   // rotation: health NOT_SERVING and /readyz 503 until a step succeeds.
   // After a drain began, health->Shutdown() makes SetServingStatus a no-op.

@@ -65,16 +65,16 @@ struct RequestCost {
   int64_t tokens = 0;    // prompt + max_tokens (tokens_per_minute)
   int64_t kv_pages = 0;  // worst-case pages: BlocksFor(prompt + max_tokens)
   // With prefix caching, the hashes of the prompt pages it can share
-  // (ShareablePromptHashes): those the tenant's requests in flight hold
-  // already are counted once, not again.
-  std::vector<BlockHash> shared_pages;
+  // (ShareablePromptHashes, a subset of kv_pages): the tenant's reservation
+  // counts each once while any of its requests in flight holds it.
+  std::vector<BlockHash> shared_pages = {};
 };
 
 // A request admitted for a tenant; give it back with Release.
 struct AdmissionTicket {
   int tenant = -1;  // index in the registry
   RequestCost cost;
-  int64_t charged_pages = 0;  // of cost.kv_pages, those not held already
+  int64_t charged_pages = 0;  // pages its admission added to the tenant's
   bool started = false;       // OnFirstToken seen
 };
 
