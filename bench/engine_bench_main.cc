@@ -73,7 +73,8 @@ absl::Status PrefixSweep(const tools::CliArgs& args, const std::string& name,
     auto value = args.GetInt(flag, *field);
     if (!value.ok()) return value.status();
     if (*value <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat("--", flag, " must be >= 1"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, " must be >= 1"));
     }
     *field = *value;
   }
@@ -95,8 +96,8 @@ absl::Status PrefixSweep(const tools::CliArgs& args, const std::string& name,
       std::cout << absl::StrFormat(
           "%-28s %7s %8d %8d %8.3f %10.2f %10.2f %10.1f %11d\n", name,
           caching ? "on" : "off", prefixes, st.total_blocks * st.block_size,
-          run->hit_rate, run->ttft_p50_ms, run->ttft_p99_ms,
-          run->tokens_per_s, run->preemptions);
+          run->hit_rate, run->ttft_p50_ms, run->ttft_p99_ms, run->tokens_per_s,
+          run->preemptions);
       std::cerr << absl::StrFormat(
           "{\"variant\": \"%s\", \"caching\": %s, \"prefixes\": %d, "
           "\"pool_tokens\": %d, \"hit_rate\": %.4f, \"ttft_p50_ms\": %.3f, "
@@ -148,8 +149,8 @@ absl::Status Run(int argc, char** argv) {
   if (args->Has("prefixes")) {
     std::cout << absl::StrFormat("%-28s %7s %8s %8s %8s %10s %10s %10s %11s\n",
                                  "variant", "caching", "prefixes", "pool_tok",
-                                 "hit_rate", "ttft_p50", "ttft_p99",
-                                 "tokens/s", "preemptions");
+                                 "hit_rate", "ttft_p50", "ttft_p99", "tokens/s",
+                                 "preemptions");
   } else {
     std::cout << absl::StrFormat(
         "%-28s %5s %8s %10s %11s %6s %26s %26s\n", "variant", "conc",

@@ -337,8 +337,8 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
     HEADROOM_RETURN_IF_ERROR(p.GetInt(m, path, "threads", &e.threads));
     HEADROOM_RETURN_IF_ERROR(
         p.GetBool(m, path, "admission_reserve", &e.admission_reserve));
-    HEADROOM_RETURN_IF_ERROR(p.GetBool(m, path, "enable_prefix_caching",
-                                       &e.enable_prefix_caching));
+    HEADROOM_RETURN_IF_ERROR(
+        p.GetBool(m, path, "enable_prefix_caching", &e.enable_prefix_caching));
     HEADROOM_RETURN_IF_ERROR(p.Require(e.threads > 0 && e.threads <= 1024, m,
                                        path, "threads",
                                        "must be in [1, 1024]"));

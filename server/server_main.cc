@@ -312,8 +312,7 @@ int Run(int argc, char** argv) {
           budget,
           runtime::KvBytesPerBlock(original_config, block_size, device))} *
       block_size;
-  const int num_blocks =
-      BlockPool::BlocksForBudget(budget, served_block_bytes);
+  const int num_blocks = BlockPool::BlocksForBudget(budget, served_block_bytes);
   if (num_blocks < 1) {
     Log(absl::StrCat("engine.kv_cache_memory_bytes: ", budget,
                      " bytes hold no KV page (", served_block_bytes,
@@ -370,9 +369,9 @@ int Run(int argc, char** argv) {
   engine_options.admission_reserve = config->engine.admission_reserve;
   engine_options.max_prompt_bytes = config->engine.max_prompt_bytes;
   engine_options.enable_prefix_caching = config->engine.enable_prefix_caching;
-  engine_options.prefix_cache_layout_key = absl::StrCat(
-      "model ", served->model_digest, " projections ",
-      served->projections_digest);
+  engine_options.prefix_cache_layout_key =
+      absl::StrCat("model ", served->model_digest, " projections ",
+                   served->projections_digest);
   // Steps that keep failing (a sticky device error) take the server out of
   // rotation: health NOT_SERVING and /readyz 503 until a step succeeds.
   // After a drain began, health->Shutdown() makes SetServingStatus a no-op.

@@ -21,9 +21,9 @@ BlockHash HashBlock(const BlockHash& parent, const int* tokens, int count) {
   h.Update(parent.data(), parent.size());
   for (int i = 0; i < count; ++i) {
     const uint32_t t = static_cast<uint32_t>(tokens[i]);
-    const uint8_t le[4] = {static_cast<uint8_t>(t), static_cast<uint8_t>(t >> 8),
-                           static_cast<uint8_t>(t >> 16),
-                           static_cast<uint8_t>(t >> 24)};
+    const uint8_t le[4] = {
+        static_cast<uint8_t>(t), static_cast<uint8_t>(t >> 8),
+        static_cast<uint8_t>(t >> 16), static_cast<uint8_t>(t >> 24)};
     h.Update(le, sizeof(le));
   }
   return h.Digest();
@@ -49,8 +49,8 @@ std::vector<BlockHash> ShareablePromptHashes(const BlockHash& root,
                                              const std::vector<int>& prompt,
                                              int block_size) {
   std::vector<BlockHash> hashes;
-  const int64_t n = ShareablePromptBlocks(
-      static_cast<int64_t>(prompt.size()), block_size);
+  const int64_t n =
+      ShareablePromptBlocks(static_cast<int64_t>(prompt.size()), block_size);
   if (n == 0) return hashes;
   std::vector<int> head(prompt.begin(), prompt.begin() + n * block_size);
   ExtendBlockHashes(root, head, block_size, &hashes);

@@ -85,9 +85,9 @@ absl::Status BlockPool::Release(const std::vector<int>& blocks) {
   absl::Status status;
   for (int b : blocks) {
     if (b < 0 || b >= num_blocks() || pages_[b].refs <= 0) {
-      status.Update(absl::InvalidArgumentError(absl::StrCat(
-          "KV cache: page ", b, " released but not held (of ", num_blocks(),
-          ")")));
+      status.Update(absl::InvalidArgumentError(
+          absl::StrCat("KV cache: page ", b, " released but not held (of ",
+                       num_blocks(), ")")));
       continue;
     }
     if (--pages_[b].refs == 0) PushBack(b);

@@ -33,8 +33,8 @@ struct Engine::Sequence {
   EventCallback on_event;
   std::vector<int> tokens;  // prompt + generated
   int prompt_len = 0;
-  BlockHash root{};  // of its hash chain (PrefixRootFor its salt)
-  int num_computed = 0;  // tokens whose K/V are cached
+  BlockHash root{};       // of its hash chain (PrefixRootFor its salt)
+  int num_computed = 0;   // tokens whose K/V are cached
   int cached_tokens = 0;  // found in the prefix cache at first admission
   bool running = false;   // holds pages (kv_ has its block table)
   std::unique_ptr<runtime::PenaltyState> penalties;
@@ -316,12 +316,12 @@ absl::Status Engine::Step() {
   limits.max_num_seqs = options_.max_num_seqs;
   limits.admission_reserve = options_.admission_reserve;
   limits.block_size = bs;
-  const ScheduleResult plan = Schedule(views, kv_.pool().num_free(), limits,
-                                       options_.reorder_waiting);
+  const ScheduleResult plan =
+      Schedule(views, kv_.pool().num_free(), limits, options_.reorder_waiting);
 
   for (int64_t id : plan.preempted) {
     Sequence& s = *sequences_.at(id);
-    ReleasePages(s);  // its full pages stay cached for its return
+    ReleasePages(s);     // its full pages stay cached for its return
     s.num_computed = 0;  // recompute (or find) prompt + output later
     s.running = false;
   }

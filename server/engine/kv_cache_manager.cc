@@ -72,9 +72,8 @@ void KvCacheManager::CacheComputedPages(int64_t id,
   if (!caching_) return;
   Request& r = Get(id);
   ExtendBlockHashes(r.root, tokens, block_size_, &r.hashes);
-  const size_t full = std::min(
-      {static_cast<size_t>(num_computed / block_size_), r.hashes.size(),
-       r.blocks.size()});
+  const size_t full = std::min({static_cast<size_t>(num_computed / block_size_),
+                                r.hashes.size(), r.blocks.size()});
   for (; r.num_cached < full; ++r.num_cached) {
     pool_.Cache(r.blocks[r.num_cached], r.hashes[r.num_cached]);
   }

@@ -41,10 +41,10 @@ ScheduleResult Schedule(const std::vector<SequenceView>& sequences,
     Chunk c;
     c.want = std::min(s.num_tokens - s.num_computed, tokens_left);
     // Within the context, so the page count fits an int.
-    c.new_blocks = std::max(
-        0, static_cast<int>(
-               BlocksFor(s.num_computed + c.want, limits.block_size)) -
-               s.num_blocks);
+    c.new_blocks =
+        std::max(0, static_cast<int>(
+                        BlocksFor(s.num_computed + c.want, limits.block_size)) -
+                        s.num_blocks);
     c.cost = c.new_blocks + (s.running ? 0 : s.num_evictable_hits);
     return c;
   };

@@ -129,9 +129,9 @@ class Job : public std::enable_shared_from_this<Job> {
       prompt_tokens_ = e.usage.prompt_tokens;
       // The prompt is counted once for the n choices: its cached tokens
       // are those no choice computed.
-      cached_tokens_ = done_ == 0 ? e.usage.cached_tokens
-                                  : std::min(cached_tokens_,
-                                             e.usage.cached_tokens);
+      cached_tokens_ = done_ == 0
+                           ? e.usage.cached_tokens
+                           : std::min(cached_tokens_, e.usage.cached_tokens);
       ++done_;
     }
     if (!stream_) {

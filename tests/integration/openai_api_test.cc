@@ -300,7 +300,8 @@ TEST_F(OpenAiApiTest, UsageReportsCachedPromptTokens) {
                            R"("temperature":0,"prompt":")" +
                            prompt + "\"}";
   auto completion = [&] {
-    const RawHttpResponse r = RawHttpRequest(port_, Post("/v1/completions", body));
+    const RawHttpResponse r =
+        RawHttpRequest(port_, Post("/v1/completions", body));
     EXPECT_EQ(r.status, 200) << r.body;
     return Json::parse(r.body, nullptr, false);
   };

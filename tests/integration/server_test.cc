@@ -666,15 +666,15 @@ TEST_F(ServerTest, PrefixCacheHitsWithinATenantOnly) {
                m_other = median(other);
   std::cout << "TTFT medians (ms): miss " << m_miss * 1e3 << ", hit "
             << m_hit * 1e3 << ", other tenant " << m_other * 1e3 << "\n";
-  EXPECT_GT(m_other, 1.2 * m_hit) << "miss " << m_miss << " hit " << m_hit
-                                  << " other tenant " << m_other;
-  EXPECT_LT(m_other, 2.0 * m_miss) << "miss " << m_miss << " other "
-                                   << m_other;
+  EXPECT_GT(m_other, 1.2 * m_hit)
+      << "miss " << m_miss << " hit " << m_hit << " other tenant " << m_other;
+  EXPECT_LT(m_other, 2.0 * m_miss) << "miss " << m_miss << " other " << m_other;
   EXPECT_GT(m_miss, 1.2 * m_hit);
   // The counters by tenant: t1 found 24 x 96 tokens, t2 none.
   const std::string after = Metrics();
   auto delta = [&](const std::string& sample) {
-    return MetricValue(after, sample) - std::max(0.0, MetricValue(before, sample));
+    return MetricValue(after, sample) -
+           std::max(0.0, MetricValue(before, sample));
   };
   EXPECT_EQ(delta("headroom:prefix_cache_hits_total{tenant=\"t1\"}"), 24 * 96);
   EXPECT_EQ(delta("headroom:prefix_cache_hits_total{tenant=\"t2\"}"), 0);

@@ -167,8 +167,8 @@ TEST(SchedulerTest, SamplesOfOnePromptWaitForItsPages) {
   // A running sequence computing the page holds the waiting ones back too.
   SequenceView running = Seq(5, 9, 4, 1, true);
   running.next_page_key = 42;
-  const auto r2 = Schedule({running, Seq(6, 9, 0, 0, false)}, 20,
-                           Limits(64, 8));
+  const auto r2 =
+      Schedule({running, Seq(6, 9, 0, 0, false)}, 20, Limits(64, 8));
   EXPECT_EQ(r2.scheduled.size(), 2u);  // key 0: nothing to share
   SequenceView waiting = Seq(6, 9, 0, 0, false);
   waiting.next_page_key = 42;

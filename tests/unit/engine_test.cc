@@ -148,8 +148,7 @@ class EngineTest : public ::testing::Test {
     std::vector<GenerateRequest> requests;
     for (int i = 0; i < count; ++i) {
       // Prefixes from the evaluation lines, turns from the others.
-      std::vector<int> ids =
-          tokenizer_->Encode(lines[28 + i % prefixes], true);
+      std::vector<int> ids = tokenizer_->Encode(lines[28 + i % prefixes], true);
       EXPECT_GE(ids.size(), 40u);
       if (ids.size() > 40) ids.resize(40);
       std::string words;
@@ -445,8 +444,8 @@ TEST_F(EngineTest, PrefixCachingChangesNoOutputGreedy) {
 
 TEST_F(EngineTest, PrefixCachingChangesNoOutputSeeded) {
   const auto requests = SharedPrefixPrompts(16, 3, 40, /*temperature=*/0.9f);
-  const EngineStats s = ExpectCachingChangesNothing(model_->weights, requests,
-                                                    14);
+  const EngineStats s =
+      ExpectCachingChangesNothing(model_->weights, requests, 14);
   EXPECT_GT(s.preemptions, 0);
 }
 
@@ -475,7 +474,8 @@ TEST_F(EngineTest, SamplesOfOnePromptShareItsPages) {
   }
   const int shared =
       static_cast<int>(ShareablePromptBlocks(
-          static_cast<int64_t>(requests[0].prompt_ids.size()), 16)) * 16;
+          static_cast<int64_t>(requests[0].prompt_ids.size()), 16)) *
+      16;
   ASSERT_GE(shared, 32);
   auto engine = MakeEngine(model_->weights, 64);
   const auto together = RunAll(*engine, requests);

@@ -146,18 +146,19 @@ TEST(ServerConfigTest, AdmissionReserve) {
 
 TEST(ServerConfigTest, PrefixCachingAndCacheGroups) {
   EXPECT_TRUE(ParseServerConfig("", "c.yaml")->engine.enable_prefix_caching);
-  auto off = ParseServerConfig("engine:\n  enable_prefix_caching: false\n",
-                               "c.yaml");
+  auto off =
+      ParseServerConfig("engine:\n  enable_prefix_caching: false\n", "c.yaml");
   ASSERT_TRUE(off.ok()) << off.status();
   EXPECT_FALSE(off->engine.enable_prefix_caching);
-  auto bad =
-      ParseServerConfig("engine:\n  enable_prefix_caching: yes-ish\n", "c.yaml");
+  auto bad = ParseServerConfig("engine:\n  enable_prefix_caching: yes-ish\n",
+                               "c.yaml");
   EXPECT_THAT(std::string(bad.status().message()),
               HasSubstr("c.yaml:2: engine.enable_prefix_caching: expected true "
                         "or false"));
   auto groups = ParseServerConfig(
       "allow_anonymous: true\ntenants:\n  - name: a\n    cache_group: g\n"
-      "    api_key_sha256: " + std::string(64, 'a') + "\n",
+      "    api_key_sha256: " +
+          std::string(64, 'a') + "\n",
       "c.yaml");
   ASSERT_TRUE(groups.ok()) << groups.status();
   EXPECT_EQ(groups->tenants[0].cache_group, "g");
