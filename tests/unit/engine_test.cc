@@ -173,43 +173,47 @@ class EngineTest : public ::testing::Test {
     return requests;
   }
 
-  // Runs `requests` with prefix caching on a `blocks`-page pool and without
-  // it on an ample one: the same tokens, every page free again, and the
-  // cache hit. Returns the cached engine's stats.
-  EngineStats ExpectCachingChangesNothing(
+  // `requests` in two waves, so the second finds the first's pages after
+  // they finished (evictable) and not only while they run.
+  std::vector<Output> RunInTwoWaves(Engine& engine,
+                                    const std::vector<GenerateRequest>& all) {
+    const size_t half = all.size() / 2;
+    auto out = RunAll(engine, {all.begin(), all.begin() + half});
+    const auto more = RunAll(engine, {all.begin() + half, all.end()});
+    out.insert(out.end(), more.begin(), more.end());
+    return out;
+  }
+
+  // Runs `requests` with prefix caching on pools of each size in `pools`
+  // and once without it on an ample one: the same tokens, every page free
+  // again, and the cache hit. Returns the cached engines' stats.
+  std::vector<EngineStats> ExpectCachingChangesNothing(
       const runtime::ModelWeights& weights,
-      const std::vector<GenerateRequest>& requests, int blocks,
-      int max_num_batched_tokens = 64) {
+      const std::vector<GenerateRequest>& requests,
+      const std::vector<int>& pools) {
     EngineOptions off;
     off.enable_prefix_caching = false;
     auto plain = MakeEngine(weights, 400, off);
-    EngineOptions on;
-    on.max_num_batched_tokens = max_num_batched_tokens;
-    auto cached = MakeEngine(weights, blocks, on);
-    // Submitted in two waves, so the second finds the first's pages too
-    // after they finished (evictable) and not only while they run.
-    const size_t half = requests.size() / 2;
-    const std::vector<GenerateRequest> first(requests.begin(),
-                                             requests.begin() + half);
-    const std::vector<GenerateRequest> second(requests.begin() + half,
-                                              requests.end());
-    auto with = RunAll(*cached, first);
-    const auto more = RunAll(*cached, second);
-    with.insert(with.end(), more.begin(), more.end());
-    auto without = RunAll(*plain, first);
-    const auto more_plain = RunAll(*plain, second);
-    without.insert(without.end(), more_plain.begin(), more_plain.end());
-    ExpectSameOutputs(with, without);
-    const EngineStats s = cached->stats();
-    EXPECT_GT(s.prefix_cache_hits, 0);
+    const auto without = RunInTwoWaves(*plain, requests);
     EXPECT_EQ(plain->stats().prefix_cache_hits, 0);
-    EXPECT_EQ(s.free_blocks, s.total_blocks);
-    EXPECT_EQ(s.cached_blocks, s.evictable_blocks);
-    EXPECT_EQ(s.kv_release_errors, 0);
-    int64_t cached_tokens = 0;
-    for (const Output& o : with) cached_tokens += o.cached_tokens;
-    EXPECT_EQ(cached_tokens, s.prefix_cache_hits);
-    return s;
+    std::vector<EngineStats> stats;
+    for (int blocks : pools) {
+      EngineOptions on;
+      on.max_num_batched_tokens = 64;
+      auto cached = MakeEngine(weights, blocks, on);
+      const auto with = RunInTwoWaves(*cached, requests);
+      ExpectSameOutputs(with, without);
+      const EngineStats s = cached->stats();
+      EXPECT_GT(s.prefix_cache_hits, 0);
+      EXPECT_EQ(s.free_blocks, s.total_blocks);
+      EXPECT_EQ(s.cached_blocks, s.evictable_blocks);
+      EXPECT_EQ(s.kv_release_errors, 0);
+      int64_t cached_tokens = 0;
+      for (const Output& o : with) cached_tokens += o.cached_tokens;
+      EXPECT_EQ(cached_tokens, s.prefix_cache_hits);
+      stats.push_back(s);
+    }
+    return stats;
   }
 
   std::string model_path_, text_path_;
@@ -431,11 +435,12 @@ TEST_F(EngineTest, StopStringsStopTokensAndMinTokens) {
 // pool gets).
 TEST_F(EngineTest, PrefixCachingChangesNoOutputGreedy) {
   const auto requests = SharedPrefixPrompts(24, 4, 40);
-  const EngineStats tiny =
-      ExpectCachingChangesNothing(model_->weights, requests, 14);
+  const auto stats =
+      ExpectCachingChangesNothing(model_->weights, requests, {14, 400});
+  ASSERT_EQ(stats.size(), 2u);
+  const EngineStats& tiny = stats[0];
+  const EngineStats& ample = stats[1];
   EXPECT_GT(tiny.preemptions, 0);
-  const EngineStats ample =
-      ExpectCachingChangesNothing(model_->weights, requests, 400);
   EXPECT_LT(tiny.prefix_cache_hits, ample.prefix_cache_hits);  // evictions
   // Ample: every request after the first of its prefix finds its 2 full
   // pages (40 tokens + the turn: pages 0 and 1 are the prefix's alone).
@@ -444,9 +449,8 @@ TEST_F(EngineTest, PrefixCachingChangesNoOutputGreedy) {
 
 TEST_F(EngineTest, PrefixCachingChangesNoOutputSeeded) {
   const auto requests = SharedPrefixPrompts(16, 3, 40, /*temperature=*/0.9f);
-  const EngineStats s =
-      ExpectCachingChangesNothing(model_->weights, requests, 14);
-  EXPECT_GT(s.preemptions, 0);
+  const auto s = ExpectCachingChangesNothing(model_->weights, requests, {14});
+  EXPECT_GT(s.at(0).preemptions, 0);
 }
 
 TEST_F(EngineTest, PrefixCachingChangesNoOutputOnCompressedModel) {
@@ -459,8 +463,8 @@ TEST_F(EngineTest, PrefixCachingChangesNoOutputOnCompressedModel) {
                   compress::testing::Compress(for_calib, stats, "svd-a", 2), &w)
                   .ok());
   const auto requests = SharedPrefixPrompts(24, 4, 30);
-  const EngineStats s = ExpectCachingChangesNothing(w, requests, 14);
-  EXPECT_GT(s.preemptions, 0);
+  const auto s = ExpectCachingChangesNothing(w, requests, {14});
+  EXPECT_GT(s.at(0).preemptions, 0);
 }
 
 // The n samples of one prompt, submitted together: one computes the
