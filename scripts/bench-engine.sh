@@ -3,6 +3,9 @@
 # same KV memory budget (docs/benchmarks.md). Model: stories260K-mha8 (8 KV
 # heads), compressed to 4 and 2 KV heads with rope-commuting+refit,
 # calibrated on TinyStories lines 1:2000.
+# With PREFIXES=1,4,16,... the shared-prefix workload instead: prefix caching
+# off and on (128-token system prompts, 16-token turns, 16 generated,
+# REQUESTS requests, CONCURRENCY in flight; KV_BYTES default 4 MiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${BUILD:-build/release}"
@@ -16,6 +19,14 @@ for g in 4 2; do
     --kv-heads "$g" --method rope-commuting+refit --out "$out" >/dev/null
 done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+if [ -n "${PREFIXES:-}" ]; then
+  "$build/bench/headroom-bench-engine" --model "$model" \
+    --projections "$work/mha8-g4.st,$work/mha8-g2.st" \
+    --kv-cache-bytes "${KV_BYTES:-4194304}" --concurrency "${CONCURRENCY:-4}" \
+    --prefixes "$PREFIXES" --prefix-tokens 128 --turn-tokens 16 \
+    --max-tokens 16 --requests "${REQUESTS:-256}" 2>/dev/null
+  exit
+fi
 "$build/bench/headroom-bench-engine" --model "$model" \
   --projections "$work/mha8-g4.st,$work/mha8-g2.st" \
   --kv-cache-bytes "${KV_BYTES:-2097152}" \

@@ -160,7 +160,7 @@ absl::Status ParseTenant(const Parser& p, const YAML::Node& node,
       node, path,
       {"name", "api_key_sha256", "api_key_env", "api_key_file", "weight",
        "priority", "max_concurrent_requests", "max_queued_requests",
-       "tokens_per_minute", "kv_page_share"}));
+       "tokens_per_minute", "kv_page_share", "cache_group"}));
   HEADROOM_RETURN_IF_ERROR(p.GetString(node, path, "name", &t->name));
   HEADROOM_RETURN_IF_ERROR(
       p.Require(!t->name.empty(), node, path, "name", "a name is required"));
@@ -222,6 +222,8 @@ absl::Status ParseTenant(const Parser& p, const YAML::Node& node,
   HEADROOM_RETURN_IF_ERROR(
       p.Require(t->kv_page_share > 0 && t->kv_page_share <= 1, node, path,
                 "kv_page_share", "must be in (0, 1]"));
+  HEADROOM_RETURN_IF_ERROR(
+      p.GetString(node, path, "cache_group", &t->cache_group));
   return absl::OkStatus();
 }
 
@@ -313,7 +315,7 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
         p.CheckMap(m, path,
                    {"max_num_batched_tokens", "max_num_seqs", "block_size",
                     "kv_cache_memory_bytes", "threads", "admission_reserve",
-                    "max_prompt_bytes"}));
+                    "max_prompt_bytes", "enable_prefix_caching"}));
     HEADROOM_RETURN_IF_ERROR(
         p.GetInt(m, path, "max_num_batched_tokens", &e.max_num_batched_tokens));
     HEADROOM_RETURN_IF_ERROR(p.Require(e.max_num_batched_tokens > 0, m, path,
@@ -335,6 +337,8 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
     HEADROOM_RETURN_IF_ERROR(p.GetInt(m, path, "threads", &e.threads));
     HEADROOM_RETURN_IF_ERROR(
         p.GetBool(m, path, "admission_reserve", &e.admission_reserve));
+    HEADROOM_RETURN_IF_ERROR(
+        p.GetBool(m, path, "enable_prefix_caching", &e.enable_prefix_caching));
     HEADROOM_RETURN_IF_ERROR(p.Require(e.threads > 0 && e.threads <= 1024, m,
                                        path, "threads",
                                        "must be in [1, 1024]"));
@@ -487,6 +491,7 @@ constexpr FlagInfo kFlags[] = {
     {"block-size", true, "tokens per KV page"},
     {"kv-cache-memory-bytes", true, "KV pool memory budget"},
     {"threads", true, "CPU backend threads"},
+    {"prefix-caching", true, "on | off (engine.enable_prefix_caching)"},
     {"device", true, "cpu | cuda"},
     {"dtype", true, "cuda weights and KV pages: float16 | bfloat16"},
     {"device-id", true, "cuda: which GPU"},
@@ -626,6 +631,13 @@ absl::Status ApplyServerFlags(const ServerFlags& flags, ServerConfig* c) {
       s = ParseNumber(name, value, &c->engine.kv_cache_memory_bytes);
     } else if (name == "threads") {
       s = ParseNumber(name, value, &c->engine.threads);
+    } else if (name == "prefix-caching") {
+      if (value == "on" || value == "off") {
+        c->engine.enable_prefix_caching = value == "on";
+      } else {
+        s = absl::InvalidArgumentError(absl::StrCat(
+            "--prefix-caching: expected on or off, got \"", value, "\""));
+      }
     } else if (name == "device") {
       c->device = value;
     } else if (name == "dtype") {

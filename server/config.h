@@ -62,6 +62,10 @@ struct EngineSection {
   // it is tokenized. 0 = the context times the longest token's bytes (no
   // prompt that fits the context is longer).
   int64_t max_prompt_bytes = 0;
+  // Prefix caching: a prompt that starts with KV pages computed for an
+  // earlier request of the same tenant (or cache group) shares them and
+  // computes only the rest (server/engine/kv_cache_manager.h).
+  bool enable_prefix_caching = true;
 };
 
 // The OpenAI-compatible HTTP API (server/openai/), a second front end over
@@ -88,6 +92,10 @@ struct TenantConfig {
   int max_queued_requests = 0;      // in flight, no token yet; 0 = no limit
   int64_t tokens_per_minute = 0;    // prompt + max_tokens; 0 = no limit
   double kv_page_share = 1.0;       // fraction of the pool it may reserve
+  // Tenants share cached prefix pages only within one cache group; "" = a
+  // group of its own. Sharing lets one tenant time another's prompts (a
+  // hit answers faster), so a group is for tenants that trust each other.
+  std::string cache_group;
 };
 
 struct ServerConfig {

@@ -128,6 +128,31 @@ std::string ProjectionsCacheName(const std::string& model_digest,
   return runtime::Sha256Hex(key) + ".safetensors";
 }
 
+std::string ProjectionsDigest(const compress::Projections& p) {
+  runtime::Sha256 h;
+  auto add = [&h](const std::string& s) {
+    const uint64_t size = s.size();
+    h.Update(&size, sizeof(size));
+    h.Update(s.data(), s.size());
+  };
+  auto add_floats = [&h](const std::vector<float>& v) {
+    const uint64_t size = v.size();
+    h.Update(&size, sizeof(size));
+    h.Update(v.data(), v.size() * sizeof(float));
+  };
+  add(p.method);
+  for (const compress::LayerProjection& l : p.layers) {
+    add(absl::StrCat(l.method, "/", l.kv_heads, "/",
+                     compress::KeyModeName(l.key_mode)));
+    add_floats(l.key_encoder);
+    add_floats(l.query_decoder);
+    add_floats(l.value_encoder);
+    add_floats(l.value_decoder);
+    add_floats(l.wo);
+  }
+  return h.HexDigest();
+}
+
 absl::StatusOr<ServedModel> LoadServedModel(
     const ServerConfig& config,
     const std::function<void(const std::string&)>& log) {
@@ -253,6 +278,7 @@ absl::StatusOr<ServedModel> LoadServedModel(
       return Prefixed(s, "compression: ");
     }
     served.method = projections->method;
+    served.projections_digest = ProjectionsDigest(*projections);
   }
 
   const runtime::ModelConfig& c = served.weights.config;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "compress/projections.h"
 #include "runtime/model/model_weights.h"
 #include "runtime/tokenizers/tokenizer.h"
 #include "server/config.h"
@@ -35,6 +36,10 @@ struct ServedModel {
   // Where the projections came from: "none", "file", "cache", "computed".
   std::string projections_source = "none";
   std::string projections_path;  // the file used or written ("" if none)
+  // SHA-256 over the applied projections' method, shapes and tensors;
+  // "none" when uncompressed. With model_digest it names the served layout
+  // (the prefix cache's key: pages of one layout never serve another).
+  std::string projections_digest = "none";
   std::vector<ServedLayer> layers;
   int64_t kv_bytes_per_token_original = 0;  // fp32, all layers, K and V
   int64_t kv_bytes_per_token_served = 0;
@@ -51,6 +56,10 @@ absl::Status CheckModelPath(const ModelSection& model);
 std::string ProjectionsCacheName(const std::string& model_digest,
                                  const CompressionSection& compression,
                                  const std::string& calibration_digest);
+
+// The hex SHA-256 of what `projections` applies (method, per-layer heads,
+// key mode and every tensor).
+std::string ProjectionsDigest(const compress::Projections& projections);
 
 // Loads and compresses as `config` says; progress lines go to `log`
 // (may be empty). Errors name the config key or the file at fault.

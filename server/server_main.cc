@@ -31,7 +31,7 @@
 #include "runtime/backend.h"
 #include "runtime/backend_factory.h"
 #include "server/config.h"
-#include "server/engine/block_manager.h"
+#include "server/engine/block_pool.h"
 #include "server/http/http_server.h"
 #include "server/metrics_http.h"
 #include "server/model_setup.h"
@@ -313,12 +313,11 @@ int Run(int argc, char** argv) {
   runtime::ModelConfig original_config = served->weights.config;
   original_config.cache_kv_heads.clear();
   const int64_t original_pool_tokens =
-      int64_t{BlockManager::BlocksForBudget(
+      int64_t{BlockPool::BlocksForBudget(
           budget,
           runtime::KvBytesPerBlock(original_config, block_size, device))} *
       block_size;
-  const int num_blocks =
-      BlockManager::BlocksForBudget(budget, served_block_bytes);
+  const int num_blocks = BlockPool::BlocksForBudget(budget, served_block_bytes);
   if (num_blocks < 1) {
     Log(absl::StrCat("engine.kv_cache_memory_bytes: ", budget,
                      " bytes hold no KV page (", served_block_bytes,
@@ -374,6 +373,10 @@ int Run(int argc, char** argv) {
   engine_options.max_num_seqs = config->engine.max_num_seqs;
   engine_options.admission_reserve = config->engine.admission_reserve;
   engine_options.max_prompt_bytes = config->engine.max_prompt_bytes;
+  engine_options.enable_prefix_caching = config->engine.enable_prefix_caching;
+  engine_options.prefix_cache_layout_key =
+      absl::StrCat("model ", served->model_digest, " projections ",
+                   served->projections_digest);
   // Steps that keep failing (a sticky device error) take the server out of
   // rotation: health NOT_SERVING and /readyz 503 until a step succeeds.
   // After a drain began, health->Shutdown() makes SetServingStatus a no-op.

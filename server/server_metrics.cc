@@ -39,6 +39,12 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
       num_preemptions_total(r.AddCounter(
           "headroom:num_preemptions_total",
           "Sequences preempted (pages given back, recomputed later).")),
+      kv_cache_cached_blocks(r.AddGauge(
+          "headroom:kv_cache_cached_blocks",
+          "KV pages in the prefix cache (findable by hash), in use or not.")),
+      kv_cache_evictable_blocks(r.AddGauge(
+          "headroom:kv_cache_evictable_blocks",
+          "Cached KV pages no request uses: free, reused until evicted.")),
       iteration_tokens_total(
           r.AddHistogram("headroom:iteration_tokens_total",
                          "Tokens computed per engine step (vLLM's name).", {},
@@ -54,6 +60,14 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
           "headroom:request_rejected_total",
           "Requests refused before generation, by gRPC status code.",
           {"code", "tenant"})),
+      prefix_cache_queries_total(r.AddCounter(
+          "headroom:prefix_cache_queries_total",
+          "Prompt tokens looked up in the prefix cache at admission.",
+          {"tenant"})),
+      prefix_cache_hits_total(r.AddCounter(
+          "headroom:prefix_cache_hits_total",
+          "Prompt tokens found in the prefix cache (not computed).",
+          {"tenant"})),
       api_requests_total(
           r.AddCounter("headroom:api_requests_total",
                        "Requests admitted, by front end (grpc or openai).",
@@ -130,6 +144,8 @@ ServerMetrics::ServerMetrics(MetricsRegistry& r)
   kv_cache_free_blocks.WithLabels({});
   kv_cache_total_blocks.WithLabels({});
   num_preemptions_total.WithLabels({});
+  kv_cache_cached_blocks.WithLabels({});
+  kv_cache_evictable_blocks.WithLabels({});
   iteration_tokens_total.WithLabels({});
   compression_ratio.WithLabels({});
   kv_cache_memory_bytes.WithLabels({});
@@ -183,6 +199,8 @@ void ServerMetrics::Collect(const EngineStats& s,
           : 0.0);
   num_preemptions_total.WithLabels({}).SetTotal(
       static_cast<double>(s.preemptions));
+  kv_cache_cached_blocks.WithLabels({}).Set(s.cached_blocks);
+  kv_cache_evictable_blocks.WithLabels({}).Set(s.evictable_blocks);
   for (const TenantSnapshot& t : tenants) {
     tenant_requests_in_flight.WithLabels({t.name}).Set(t.in_flight);
     tenant_requests_queued.WithLabels({t.name}).Set(t.queued);

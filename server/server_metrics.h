@@ -38,12 +38,19 @@ struct ServerMetrics {
   GaugeFamily& kv_cache_free_blocks;
   GaugeFamily& kv_cache_total_blocks;
   CounterFamily& num_preemptions_total;
+  // Prefix caching: pages carrying a hash, and the free ones of them.
+  GaugeFamily& kv_cache_cached_blocks;
+  GaugeFamily& kv_cache_evictable_blocks;
   HistogramFamily& iteration_tokens_total;
   // Per request, by tenant.
   CounterFamily& prompt_tokens_total;
   CounterFamily& generation_tokens_total;
   CounterFamily& request_success_total;   // {finished_reason, tenant}
   CounterFamily& request_rejected_total;  // {code, tenant}
+  // Prompt tokens looked up in the prefix cache and found there (vLLM's
+  // prefix_cache_queries / prefix_cache_hits; hit rate = hits / queries).
+  CounterFamily& prefix_cache_queries_total;
+  CounterFamily& prefix_cache_hits_total;
   // The same by front end: {api (grpc | openai), tenant}.
   CounterFamily& api_requests_total;
   CounterFamily& api_prompt_tokens_total;

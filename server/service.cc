@@ -70,7 +70,7 @@ void AddLogprobs(const EngineEvent& e,
 void FillUsage(const Usage& u, v1::Usage* out) {
   out->set_prompt_tokens(u.prompt_tokens);
   out->set_completion_tokens(u.completion_tokens);
-  out->set_cached_tokens(0);
+  out->set_cached_tokens(u.cached_tokens);
   out->set_time_to_first_token_seconds(u.time_to_first_token);
   out->set_queue_time_seconds(u.queue_seconds);
 }
@@ -138,6 +138,12 @@ class HeadroomService::Call {
           .Observe(std::chrono::duration<double>(now - arrival_).count());
       m.request_queue_time_seconds.WithLabels({tenant_name_})
           .Observe(e.usage.queue_seconds);
+      if (e.usage.scheduled) {
+        m.prefix_cache_queries_total.WithLabels({tenant_name_})
+            .Increment(e.usage.prompt_tokens);
+        m.prefix_cache_hits_total.WithLabels({tenant_name_})
+            .Increment(e.usage.cached_tokens);
+      }
       ctx.tenants->Release(ticket_, max_tokens_ - generated_);
       ctx.fair_share->RequestEnded(tenant_name_);
     }
@@ -283,11 +289,17 @@ HeadroomService::StartCall(int tenant, const v1::GenerateRequest& r,
   GenerateRequest request = *std::move(built);
   request.priority = tc.priority;
   request.tenant = tc.name;
+  request.cache_salt = CacheSalt(tc);
 
   RequestCost cost;
   const int prompt_tokens = static_cast<int>(request.prompt_ids.size());
   cost.tokens = int64_t{prompt_tokens} + request.max_tokens;
   cost.kv_pages = WorstCasePages(request, ctx.engine->limits());
+  if (ctx.engine->prefix_caching()) {
+    cost.shared_pages = ShareablePromptHashes(
+        ctx.engine->PrefixRootFor(request.cache_salt), request.prompt_ids,
+        ctx.engine->limits().block_size);
+  }
   auto ticket = ctx.tenants->Admit(tenant, cost);
   if (!ticket.ok()) {
     Rejected(ticket.status(), tc.name);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/util/sha256.h"
@@ -59,8 +60,19 @@ struct TenantRegistry::State {
   std::unique_ptr<TokenBucket> bucket;  // null: no tokens_per_minute
   int in_flight = 0;
   int queued = 0;  // in flight without a first token yet
-  int64_t reserved_pages = 0;
+  // Reserved pages: each request's own (not shareable) pages, plus each
+  // shareable prompt page once while any request holds it.
+  int64_t own_pages = 0;
+  std::map<BlockHash, int> page_holders;  // shareable page -> holders
+  int64_t reserved_pages() const {
+    return own_pages + static_cast<int64_t>(page_holders.size());
+  }
 };
+
+std::string CacheSalt(const TenantConfig& tenant) {
+  return tenant.cache_group.empty() ? "tenant:" + tenant.name
+                                    : "group:" + tenant.cache_group;
+}
 
 TenantRegistry::TenantRegistry(const std::vector<TenantConfig>& tenants,
                                bool allow_anonymous, int pool_pages)
@@ -143,14 +155,20 @@ absl::StatusOr<AdmissionTicket> TenantRegistry::Admit(int tenant,
         " requests waiting for their first token (limit ",
         c.max_queued_requests, ")"));
   }
+  const int64_t own = std::max<int64_t>(
+      0, cost.kv_pages - static_cast<int64_t>(cost.shared_pages.size()));
+  int64_t charged = own;  // plus the shareable pages not held already
+  for (const BlockHash& h : cost.shared_pages) {
+    charged += s.page_holders.count(h) == 0 ? 1 : 0;
+  }
   if (c.kv_page_share < 1.0) {
     const int64_t limit =
         static_cast<int64_t>(std::floor(c.kv_page_share * pool_pages_));
-    if (s.reserved_pages + cost.kv_pages > limit) {
+    if (s.reserved_pages() + charged > limit) {
       return absl::ResourceExhaustedError(
           absl::StrCat("kv_page_share: tenant ", c.name, " would reserve ",
-                       s.reserved_pages + cost.kv_pages,
-                       " KV pages; its share is ", limit, " of ", pool_pages_));
+                       s.reserved_pages() + charged, " KV pages; its share is ",
+                       limit, " of ", pool_pages_));
     }
   }
   if (s.bucket != nullptr) {
@@ -171,10 +189,12 @@ absl::StatusOr<AdmissionTicket> TenantRegistry::Admit(int tenant,
   }
   ++s.in_flight;
   ++s.queued;
-  s.reserved_pages += cost.kv_pages;
+  s.own_pages += own;
+  for (const BlockHash& h : cost.shared_pages) ++s.page_holders[h];
   AdmissionTicket ticket;
   ticket.tenant = tenant;
   ticket.cost = cost;
+  ticket.charged_pages = charged;
   return ticket;
 }
 
@@ -191,7 +211,15 @@ void TenantRegistry::Release(AdmissionTicket& ticket, int64_t unused_tokens) {
   State& s = *states_[ticket.tenant];
   if (!ticket.started) --s.queued;
   --s.in_flight;
-  s.reserved_pages -= ticket.cost.kv_pages;
+  s.own_pages -= std::max<int64_t>(
+      0, ticket.cost.kv_pages -
+             static_cast<int64_t>(ticket.cost.shared_pages.size()));
+  for (const BlockHash& h : ticket.cost.shared_pages) {
+    auto it = s.page_holders.find(h);
+    if (it != s.page_holders.end() && --it->second <= 0) {
+      s.page_holders.erase(it);
+    }
+  }
   if (s.bucket != nullptr && unused_tokens > 0) {
     s.bucket->Refund(static_cast<double>(unused_tokens),
                      TokenBucket::Clock::now());
@@ -204,7 +232,7 @@ std::vector<TenantSnapshot> TenantRegistry::Snapshot() const {
   std::vector<TenantSnapshot> out;
   for (const auto& s : states_) {
     out.push_back({s->config.name, s->config.weight, s->in_flight, s->queued,
-                   s->reserved_pages});
+                   s->reserved_pages()});
   }
   return out;
 }

@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/config.h"
+#include "server/engine/block_hash.h"
 
 namespace headroom::server {
 
@@ -54,17 +55,27 @@ class TokenBucket {
   Clock::time_point last_;
 };
 
+// The prefix-cache salt of a tenant's requests (GenerateRequest::
+// cache_salt): its cache group's, else its own; tenants with different
+// salts never share (or time) each other's cached pages.
+std::string CacheSalt(const TenantConfig& tenant);
+
 // What a request will cost, checked against the quotas at admission.
 struct RequestCost {
   int64_t tokens = 0;    // prompt + max_tokens (tokens_per_minute)
   int64_t kv_pages = 0;  // worst-case pages: BlocksFor(prompt + max_tokens)
+  // With prefix caching, the hashes of the prompt pages it can share
+  // (ShareablePromptHashes, a subset of kv_pages): the tenant's reservation
+  // counts each once while any of its requests in flight holds it.
+  std::vector<BlockHash> shared_pages = {};
 };
 
 // A request admitted for a tenant; give it back with Release.
 struct AdmissionTicket {
   int tenant = -1;  // index in the registry
   RequestCost cost;
-  bool started = false;  // OnFirstToken seen
+  int64_t charged_pages = 0;  // pages its admission added to the tenant's
+  bool started = false;       // OnFirstToken seen
 };
 
 struct TenantSnapshot {
@@ -91,7 +102,9 @@ class TenantRegistry {
 
   // Checks the quotas in order max_concurrent_requests, max_queued_requests,
   // kv_page_share, tokens_per_minute and takes the request's share of each;
-  // RESOURCE_EXHAUSTED whose message starts with the quota's name.
+  // RESOURCE_EXHAUSTED whose message starts with the quota's name. The
+  // tenant's pages are counted here only: a shared page once, however many
+  // of its requests hold it.
   absl::StatusOr<AdmissionTicket> Admit(int tenant, const RequestCost& cost);
   // The request produced its first token: it no longer counts as queued.
   void OnFirstToken(AdmissionTicket& ticket);

@@ -29,14 +29,16 @@ void Sha256::Update(const void* data, size_t size) {
   if (size > 0) EVP_DigestUpdate(context_->ctx, data, size);
 }
 
-std::string Sha256::HexDigest() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+std::array<uint8_t, 32> Sha256::Digest() {
+  std::array<uint8_t, 32> digest{};
   unsigned int length = 0;
-  EVP_DigestFinal_ex(context_->ctx, digest, &length);
+  EVP_DigestFinal_ex(context_->ctx, digest.data(), &length);
+  return digest;
+}
+
+std::string Sha256::HexDigest() {
   std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out += absl::StrFormat("%02x", digest[i]);
-  }
+  for (uint8_t b : Digest()) out += absl::StrFormat("%02x", b);
   return out;
 }
 

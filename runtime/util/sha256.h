@@ -6,7 +6,9 @@
 #ifndef HEADROOM_RUNTIME_UTIL_SHA256_H_
 #define HEADROOM_RUNTIME_UTIL_SHA256_H_
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,6 +24,8 @@ class Sha256 {
   Sha256& operator=(const Sha256&) = delete;
 
   void Update(const void* data, size_t size);
+  // The 32 digest bytes; call one of these once.
+  std::array<uint8_t, 32> Digest();
   std::string HexDigest();
 
  private:

@@ -33,9 +33,10 @@ struct Engine::Sequence {
   EventCallback on_event;
   std::vector<int> tokens;  // prompt + generated
   int prompt_len = 0;
-  int num_computed = 0;     // tokens whose K/V are cached
-  std::vector<int> blocks;  // block table
-  bool running = false;
+  BlockHash root{};       // of its hash chain (PrefixRootFor its salt)
+  int num_computed = 0;   // tokens whose K/V are cached
+  int cached_tokens = 0;  // found in the prefix cache at first admission
+  bool running = false;   // holds pages (kv_ has its block table)
   std::unique_ptr<runtime::PenaltyState> penalties;
   std::unique_ptr<runtime::IncrementalDetokenizer> detokenizer;
   Clock::time_point submitted, first_scheduled, first_token;
@@ -66,7 +67,8 @@ Engine::Engine(std::unique_ptr<runtime::Backend> backend,
       tokenizer_(std::move(tokenizer)),
       config_(backend_->config()),
       options_(options),
-      blocks_(backend_->num_blocks()) {
+      kv_(backend_->num_blocks(), backend_->block_size(),
+          options.enable_prefix_caching) {
   limits_.vocab_size = config_.vocab_size;
   limits_.max_seq_len = config_.max_seq_len;
   limits_.block_size = backend_->block_size();
@@ -81,6 +83,10 @@ Engine::Engine(std::unique_ptr<runtime::Backend> backend,
 }
 
 Engine::~Engine() { Stop(); }
+
+BlockHash Engine::PrefixRootFor(const std::string& cache_salt) const {
+  return PrefixRoot({options_.prefix_cache_layout_key, cache_salt});
+}
 
 absl::StatusOr<int64_t> Engine::Submit(GenerateRequest request,
                                        EventCallback on_event) {
@@ -104,6 +110,7 @@ absl::StatusOr<int64_t> Engine::Submit(GenerateRequest request,
   seq->penalties = std::make_unique<runtime::PenaltyState>(ids);
   seq->detokenizer = std::make_unique<runtime::IncrementalDetokenizer>(
       *tokenizer_, request.stop, ids.back());
+  const BlockHash root = PrefixRootFor(request.cache_salt);
   seq->request = std::move(request);
   seq->on_event = std::move(on_event);
   seq->submitted = Clock::now();
@@ -112,6 +119,7 @@ absl::StatusOr<int64_t> Engine::Submit(GenerateRequest request,
     std::lock_guard<std::mutex> lock(mu_);
     id = next_id_++;
     seq->id = id;
+    seq->root = root;
     inbox_.push_back(std::move(seq));
     ++stats_.waiting;
     stats_.prompt_tokens += n;
@@ -189,7 +197,10 @@ void Engine::DrainInbox() {
     cancels.swap(cancels_);
     std::swap(cancel_all, cancel_all_);
   }
-  for (auto& s : arrived) sequences_[s->id] = std::move(s);
+  for (auto& s : arrived) {
+    kv_.AddRequest(s->id, s->root);
+    sequences_[s->id] = std::move(s);
+  }
   if (cancel_all) {
     for (const auto& [id, s] : sequences_) cancels.push_back(id);
   }
@@ -212,6 +223,8 @@ void Engine::Finish(Sequence& s, FinishReason reason, const std::string& error,
   }
   e.usage.prompt_tokens = s.prompt_len;
   e.usage.completion_tokens = s.generated();
+  e.usage.cached_tokens = s.cached_tokens;
+  e.usage.scheduled = s.scheduled_once;
   if (s.scheduled_once) {
     e.usage.queue_seconds =
         std::chrono::duration<double>(s.first_scheduled - s.submitted).count();
@@ -220,14 +233,15 @@ void Engine::Finish(Sequence& s, FinishReason reason, const std::string& error,
     e.usage.time_to_first_token =
         std::chrono::duration<double>(s.first_token - s.submitted).count();
   }
-  blocks_.Free(s.blocks, s.request.tenant);
-  s.blocks.clear();
+  // Its full pages stay cached (evictable) for the next request.
+  const bool released = kv_.RemoveRequest(s.id).ok();
   const int64_t id = s.id;
   EventCallback cb = std::move(s.on_event);
   sequences_.erase(id);  // `s` is gone from here on
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.finished_requests;
+    if (!released) ++stats_.kv_release_errors;
   }
   if (cb) cb(e);
 }
@@ -291,17 +305,11 @@ absl::Status Engine::Step() {
   const int bs = backend_->block_size();
   std::vector<SequenceView> views;
   views.reserve(sequences_.size());
+  std::map<int64_t, PrefixHit> hits;  // waiting sequences' cached prefixes
   for (auto& [id, s] : sequences_) {
-    SequenceView v;
-    v.id = id;
-    v.priority = s->request.priority;
-    v.arrival = id;
-    v.tenant = s->request.tenant;
-    v.num_tokens = static_cast<int>(s->tokens.size());
-    v.num_computed = s->num_computed;
-    v.num_blocks = static_cast<int>(s->blocks.size());
-    v.running = s->running;
-    views.push_back(std::move(v));
+    PrefixHit hit;
+    views.push_back(ViewOf(*s, &hit));
+    if (!s->running) hits[id] = std::move(hit);
   }
   SchedulerLimits limits;
   limits.max_num_batched_tokens = options_.max_num_batched_tokens;
@@ -309,30 +317,22 @@ absl::Status Engine::Step() {
   limits.admission_reserve = options_.admission_reserve;
   limits.block_size = bs;
   const ScheduleResult plan =
-      Schedule(views, blocks_.num_free(), limits, options_.reorder_waiting);
+      Schedule(views, kv_.pool().num_free(), limits, options_.reorder_waiting);
 
   for (int64_t id : plan.preempted) {
     Sequence& s = *sequences_.at(id);
-    blocks_.Free(s.blocks, s.request.tenant);
-    s.blocks.clear();
-    s.num_computed = 0;  // recompute prompt + output so far later
+    ReleasePages(s);     // its full pages stay cached for its return
+    s.num_computed = 0;  // recompute (or find) prompt + output later
     s.running = false;
   }
+  if (auto st = TakePages(plan, hits); !st.ok()) return st;
 
   runtime::Batch batch;
   std::vector<Sequence*> in_batch;
   for (const ScheduledChunk& c : plan.scheduled) {
     Sequence& s = *sequences_.at(c.id);
-    auto pages = blocks_.Allocate(c.new_blocks, s.request.tenant);
-    if (!pages.ok()) return pages.status();  // the scheduler counted them
-    s.blocks.insert(s.blocks.end(), pages->begin(), pages->end());
-    s.running = true;
-    if (!s.scheduled_once) {
-      s.scheduled_once = true;
-      s.first_scheduled = Clock::now();
-    }
     const int seq_index = static_cast<int>(batch.block_tables.size());
-    batch.block_tables.push_back(s.blocks);
+    batch.block_tables.push_back(kv_.blocks(s.id));
     const bool last =
         s.num_computed + c.num_tokens == static_cast<int>(s.tokens.size());
     batch.AddTokens(seq_index, s.tokens.data() + s.num_computed, c.num_tokens,
@@ -356,6 +356,7 @@ absl::Status Engine::Step() {
       }
       const ScheduledChunk& c = plan.scheduled[k];
       s.num_computed += c.num_tokens;
+      kv_.CacheComputedPages(s.id, s.tokens, s.num_computed);
       if (s.num_computed == static_cast<int>(s.tokens.size())) {
         SampleAndEmit(s, logits.data() + int64_t{row} * config_.vocab_size);
         ++row;
@@ -379,9 +380,69 @@ absl::Status Engine::Step() {
   for (auto& [id, s] : sequences_) (s->running ? running : waiting) += 1;
   stats_.running = running;
   stats_.waiting = waiting + static_cast<int>(inbox_.size());
-  stats_.free_blocks = blocks_.num_free();
+  stats_.free_blocks = kv_.pool().num_free();
+  stats_.cached_blocks = kv_.pool().num_cached();
+  stats_.evictable_blocks = kv_.pool().num_evictable();
   if (!status.ok()) ++stats_.failed_steps;
   return status;
+}
+
+SequenceView Engine::ViewOf(Sequence& s, PrefixHit* hit) {
+  SequenceView v;
+  v.id = s.id;
+  v.priority = s.request.priority;
+  v.arrival = s.id;
+  v.tenant = s.request.tenant;
+  v.num_tokens = static_cast<int>(s.tokens.size());
+  v.running = s.running;
+  if (s.running) {
+    v.num_computed = s.num_computed;
+    v.num_blocks = static_cast<int>(kv_.blocks(s.id).size());
+    v.num_shared_blocks = v.num_blocks - kv_.ExclusiveBlocks(s.id);
+  } else {
+    *hit = kv_.FindCachedPrefix(s.id, s.tokens);
+    v.num_computed = hit->num_tokens;
+    v.num_blocks = static_cast<int>(hit->blocks.size());
+    v.num_evictable_hits = hit->num_evictable;
+  }
+  v.next_page_key = kv_.NextPageKey(s.id, s.tokens, v.num_computed);
+  return v;
+}
+
+void Engine::ReleasePages(Sequence& s) {
+  if (kv_.ReleaseAll(s.id).ok()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.kv_release_errors;
+}
+
+absl::Status Engine::TakePages(const ScheduleResult& plan,
+                               std::map<int64_t, PrefixHit>& hits) {
+  int64_t queried = 0, found = 0;
+  for (const ScheduledChunk& c : plan.scheduled) {
+    Sequence& s = *sequences_.at(c.id);
+    if (s.running) continue;
+    const PrefixHit& hit = hits[c.id];
+    kv_.TakeCachedPrefix(s.id, hit);
+    s.num_computed = hit.num_tokens;
+    s.running = true;
+    if (!s.scheduled_once) {
+      s.scheduled_once = true;
+      s.first_scheduled = Clock::now();
+      s.cached_tokens = hit.num_tokens;
+      queried += s.prompt_len;
+      found += hit.num_tokens;
+    }
+  }
+  if (queried > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.prefix_cache_queries += queried;
+    stats_.prefix_cache_hits += found;
+  }
+  for (const ScheduledChunk& c : plan.scheduled) {
+    // The scheduler counted the free pages: a failure is a bookkeeping bug.
+    if (auto st = kv_.Allocate(c.id, c.new_blocks); !st.ok()) return st;
+  }
+  return absl::OkStatus();
 }
 
 void Engine::NoteStepResult(const absl::Status& status) {

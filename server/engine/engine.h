@@ -23,7 +23,8 @@
 #include "absl/status/statusor.h"
 #include "runtime/backend.h"
 #include "runtime/tokenizers/tokenizer.h"
-#include "server/engine/block_manager.h"
+#include "server/engine/block_hash.h"
+#include "server/engine/kv_cache_manager.h"
 #include "server/engine/request.h"
 #include "server/engine/request_limits.h"
 #include "server/engine/scheduler.h"
@@ -52,6 +53,12 @@ struct EngineOptions {
   // with the last step's error) or healthy again (true, OK). Must not block
   // or call into the engine.
   std::function<void(bool healthy, const absl::Status& last_error)> on_health;
+  // Prefix caching (kv_cache_manager.h): a prompt starting with pages
+  // another request computed (same tokens, same cache salt) shares them.
+  bool enable_prefix_caching = true;
+  // The served layout (model digest, projections digest): a hash chain's
+  // extra key, so a cache never serves pages of another layout.
+  std::string prefix_cache_layout_key;
 };
 
 struct EngineStats {
@@ -66,6 +73,15 @@ struct EngineStats {
   int free_blocks = 0;
   int total_blocks = 0;
   int block_size = 0;
+  // Prefix caching: pages carrying a hash, the free ones of them (evicted
+  // first-released-first when pages run out), and admitted prompts'
+  // tokens looked up / found cached (first admission only).
+  int cached_blocks = 0;
+  int evictable_blocks = 0;
+  int64_t prefix_cache_queries = 0;
+  int64_t prefix_cache_hits = 0;
+  // Pages released but not held (a bookkeeping bug: tests expect 0).
+  int64_t kv_release_errors = 0;
   // Where the steps' time went (seconds, cumulative): choosing the batch
   // and pages, the backend's forward pass, sampling and detokenizing.
   double schedule_seconds = 0.0;
@@ -113,6 +129,10 @@ class Engine {
   // What a request is checked against (fixed at construction).
   const RequestLimits& limits() const { return limits_; }
   const runtime::Tokenizer& tokenizer() const { return *tokenizer_; }
+  // The hash chain's root for requests with this cache salt
+  // (GenerateRequest::cache_salt): the salt and the layout key.
+  BlockHash PrefixRootFor(const std::string& cache_salt) const;
+  bool prefix_caching() const { return options_.enable_prefix_caching; }
 
  private:
   struct Sequence;
@@ -124,6 +144,15 @@ class Engine {
   void Finish(Sequence& s, FinishReason reason, const std::string& error,
               EngineEvent last);
   void SampleAndEmit(Sequence& s, const float* logits);
+  // The scheduler's view of `s`; a waiting one's cached prefix in `hit`.
+  SequenceView ViewOf(Sequence& s, PrefixHit* hit);
+  // Releases every page of `s` (preemption), counting bookkeeping errors.
+  void ReleasePages(Sequence& s);
+  // Takes the pages the plan gives each scheduled sequence: first every
+  // admitted one's cached prefix (so no allocation evicts it), then the
+  // new pages.
+  absl::Status TakePages(const ScheduleResult& plan,
+                         std::map<int64_t, PrefixHit>& hits);
   // Counts consecutive failed steps and reports health transitions.
   void NoteStepResult(const absl::Status& status);
 
@@ -136,7 +165,7 @@ class Engine {
   bool healthy_ = true;           // engine thread
 
   // Engine-thread state.
-  BlockManager blocks_;
+  KvCacheManager kv_;
   std::map<int64_t, std::unique_ptr<Sequence>> sequences_;  // by id
 
   mutable std::mutex mu_;  // guards the fields below

@@ -23,6 +23,9 @@ struct GenerateRequest {
   bool ignore_eos = false;
   int priority = 0;  // higher first
   std::string tenant = "default";
+  // Requests share cached prefix pages only with the same salt (the
+  // service gives each tenant, or cache group, its own).
+  std::string cache_salt;
 };
 
 enum class FinishReason { kLength, kEos, kStopSequence, kCancelled, kError };
@@ -30,6 +33,9 @@ const char* FinishReasonName(FinishReason reason);
 
 struct Usage {
   int prompt_tokens = 0;
+  // Prompt tokens found in the prefix cache at admission (not computed).
+  int cached_tokens = 0;
+  bool scheduled = false;  // admitted at least once (cached_tokens known)
   int completion_tokens = 0;
   double queue_seconds = 0.0;        // submit -> first scheduled
   double time_to_first_token = 0.0;  // submit -> first token

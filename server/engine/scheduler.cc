@@ -1,6 +1,7 @@
 #include "server/engine/scheduler.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 namespace headroom::server {
@@ -31,41 +32,56 @@ ScheduleResult Schedule(const std::vector<SequenceView>& sequences,
     return tokens_left <= 0 ||
            static_cast<int>(result.scheduled.size()) >= limits.max_num_seqs;
   };
-  // The tokens `s` computes next and the pages that needs beyond its own.
+  // The tokens `s` computes next, the pages that needs beyond its own, and
+  // the free pages it takes (those plus a waiting one's evictable hits).
+  struct Chunk {
+    int want = 0, new_blocks = 0, cost = 0;
+  };
   auto next_chunk = [&](const SequenceView& s) {
-    const int want = std::min(s.num_tokens - s.num_computed, tokens_left);
+    Chunk c;
+    c.want = std::min(s.num_tokens - s.num_computed, tokens_left);
     // Within the context, so the page count fits an int.
-    const int needed = std::max(
-        0,
-        static_cast<int>(BlocksFor(s.num_computed + want, limits.block_size)) -
-            s.num_blocks);
-    return std::pair<int, int>{want, needed};
+    c.new_blocks =
+        std::max(0, static_cast<int>(
+                        BlocksFor(s.num_computed + c.want, limits.block_size)) -
+                        s.num_blocks);
+    c.cost = c.new_blocks + (s.running ? 0 : s.num_evictable_hits);
+    return c;
+  };
+  // Pages that the sequences in the batch are computing now.
+  std::set<uint64_t> computing;
+  auto add = [&](const SequenceView& s, const Chunk& c) {
+    free -= c.cost;
+    tokens_left -= c.want;
+    result.scheduled.push_back({s.id, c.want, c.new_blocks});
+    if (s.next_page_key != 0) computing.insert(s.next_page_key);
+  };
+  auto freed_by_preempting = [](const SequenceView& s) {
+    return s.num_blocks - s.num_shared_blocks;
   };
   // Running sequences: the victims of preemption are taken from the back.
   size_t end = running.size();
   for (size_t i = 0; i < end; ++i) {
     const SequenceView& s = running[i];
     if (batch_full()) break;
-    const auto [want, needed] = next_chunk(s);
-    bool fits = needed <= free;
+    const Chunk c = next_chunk(s);
+    bool fits = c.cost <= free;
     while (!fits && end > i + 1) {
       // Preempt the lowest-priority, newest running sequence.
       const SequenceView& victim = running[--end];
       result.preempted.push_back(victim.id);
-      free += victim.num_blocks;
-      fits = needed <= free;
+      free += freed_by_preempting(victim);
+      fits = c.cost <= free;
     }
     if (!fits) {
       // Even alone it cannot grow: preempt it too (it resumes when pages
       // free up; a sequence that never fits is the engine's to reject).
       result.preempted.push_back(s.id);
-      free += s.num_blocks;
+      free += freed_by_preempting(s);
       end = i;
       break;
     }
-    free -= needed;
-    tokens_left -= want;
-    result.scheduled.push_back({s.id, want, needed});
+    add(s, c);
   }
   // Preempted sequences wait; they are not re-admitted in the same step.
   if (!result.preempted.empty()) return result;
@@ -80,12 +96,15 @@ ScheduleResult Schedule(const std::vector<SequenceView>& sequences,
       limits.admission_reserve ? static_cast<int>(result.scheduled.size()) : 0;
   for (const SequenceView& s : waiting) {
     if (batch_full()) break;
-    const auto [want, needed] = next_chunk(s);
-    if (needed + reserve > free) break;
+    // Its next page is being computed: share it next step (not a stop:
+    // the ones behind it may go).
+    if (s.next_page_key != 0 && computing.count(s.next_page_key) > 0) {
+      continue;
+    }
+    const Chunk c = next_chunk(s);
+    if (c.cost + reserve > free) break;
     if (limits.admission_reserve) ++reserve;
-    free -= needed;
-    tokens_left -= want;
-    result.scheduled.push_back({s.id, want, needed});
+    add(s, c);
   }
   return result;
 }

@@ -15,6 +15,13 @@
 //      batch (room to grow, so admissions do not cause preemptions); a
 //      waiting sequence that does not fit stops the admission (no
 //      overtaking within the order).
+// Prefix caching (kv_cache_manager.h): a waiting sequence comes with the
+// cached pages it would share (num_computed and num_blocks count them, and
+// those of them now free cost free pages as new ones do); preempting a
+// sequence frees only the pages no one else holds; and a waiting sequence
+// whose next page another sequence in the batch computes right now (the
+// same next_page_key: e.g. the n samples of one prompt) waits a step and
+// then shares that page instead of computing it twice.
 #ifndef HEADROOM_SERVER_ENGINE_SCHEDULER_H_
 #define HEADROOM_SERVER_ENGINE_SCHEDULER_H_
 
@@ -34,8 +41,15 @@ struct SequenceView {
   std::string tenant;
   int num_tokens = 0;    // prompt + generated so far
   int num_computed = 0;  // tokens whose K/V are in the cache
-  int num_blocks = 0;    // pages held
+  int num_blocks = 0;    // pages held (waiting: its cached prefix's)
   bool running = false;  // holds pages / was scheduled before
+  // Waiting: pages of its cached prefix that are free now (evictable).
+  int num_evictable_hits = 0;
+  // Running: pages it holds that other sequences hold too (preempting it
+  // does not free them).
+  int num_shared_blocks = 0;
+  // The page it computes next, 0 = none to share (KvCacheManager).
+  uint64_t next_page_key = 0;
 };
 
 struct SchedulerLimits {
@@ -49,7 +63,8 @@ struct SchedulerLimits {
 struct ScheduledChunk {
   int64_t id = 0;
   int num_tokens = 0;  // tokens to compute this step, from num_computed
-  int new_blocks = 0;  // pages to allocate before the step
+  int new_blocks = 0;  // pages to allocate before the step (beyond the
+                       // cached prefix a waiting sequence shares)
 };
 
 struct ScheduleResult {

@@ -1,5 +1,6 @@
 #include "server/openai/handlers.h"
 
+#include <algorithm>
 #include <atomic>
 #include <ctime>
 #include <memory>
@@ -126,6 +127,11 @@ class Job : public std::enable_shared_from_this<Job> {
       c.finish = e.finish_reason;
       c.error = e.error;
       prompt_tokens_ = e.usage.prompt_tokens;
+      // The prompt is counted once for the n choices: its cached tokens
+      // are those no choice computed.
+      cached_tokens_ = done_ == 0
+                           ? e.usage.cached_tokens
+                           : std::min(cached_tokens_, e.usage.cached_tokens);
       ++done_;
     }
     if (!stream_) {
@@ -171,7 +177,7 @@ class Job : public std::enable_shared_from_this<Job> {
   }
 
   ApiUsage UsageNow() const {
-    return ApiUsage{prompt_tokens_, completion_tokens_};
+    return ApiUsage{prompt_tokens_, completion_tokens_, cached_tokens_};
   }
 
   // Non-streaming: every choice is done.
@@ -215,6 +221,7 @@ class Job : public std::enable_shared_from_this<Job> {
   std::vector<std::string> backlog_;  // stream chunks before Start is done
   int prompt_tokens_ = 0;
   int completion_tokens_ = 0;
+  int cached_tokens_ = 0;
   int done_ = 0;
   bool started_ = false;       // every choice submitted
   bool failed_ = false;        // admission failed: events are ignored

@@ -30,6 +30,9 @@ struct ResponseHead {
 struct ApiUsage {
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  // Prompt tokens served from the prefix cache (OpenAI's
+  // usage.prompt_tokens_details.cached_tokens).
+  int cached_tokens = 0;
 };
 
 // Generated tokens with their logprobs, and the token before the first

@@ -291,6 +291,34 @@ TEST_F(OpenAiApiTest, OfficialClientAgreesWithGrpc) {
                         "one with --chat-template FILE"));
 }
 
+// usage.prompt_tokens_details.cached_tokens: 0 the first time a long
+// prompt is seen, then its full 16-token pages (as gRPC reports them).
+TEST_F(OpenAiApiTest, UsageReportsCachedPromptTokens) {
+  std::string prompt;
+  for (int i = 0; i < 10; ++i) prompt += "the little dog ran to the park. ";
+  const std::string body = R"({"model":"headroom-tiny","max_tokens":2,)"
+                           R"("temperature":0,"prompt":")" +
+                           prompt + "\"}";
+  auto completion = [&] {
+    const RawHttpResponse r =
+        RawHttpRequest(port_, Post("/v1/completions", body));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Json::parse(r.body, nullptr, false);
+  };
+  const Json first = completion();
+  const Json second = completion();
+  const int prompt_tokens = first["usage"]["prompt_tokens"].get<int>();
+  ASSERT_GT(prompt_tokens, 17);
+  EXPECT_EQ(first["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+  EXPECT_EQ(second["usage"]["prompt_tokens_details"]["cached_tokens"],
+            (prompt_tokens - 1) / 16 * 16);
+  v1::GenerateRequest g;
+  g.set_prompt(prompt);
+  g.set_max_tokens(2);
+  EXPECT_EQ(GrpcGenerate(g).usage().cached_tokens(),
+            (prompt_tokens - 1) / 16 * 16);
+}
+
 TEST_F(OpenAiApiTest, SseFramingOnTheWire) {
   Socket s(port_);
   ASSERT_TRUE(s.ok());

@@ -590,6 +590,100 @@ std::string PromtoolPath() {
   return "";
 }
 
+// Prefix caching across requests, salted per tenant. For each of 24
+// distinct prompts starting with a 100-token "system prompt" (from the test
+// text): t1 sends it with one user turn (a miss), then with another (a hit:
+// cached_tokens = the prefix's 6 full pages, 96 tokens); t2 sends the
+// second one too and finds nothing (0: another tenant's cache). Requests
+// run one at a time. TTFT (the server's, arrival to first token) is
+// compared by medians over the populations, which a noisy machine moves
+// far less than single requests: a miss prefills ~105 tokens in two
+// 64-token steps, a hit ~9 in one, so t2's median must stay above t1's hit
+// median (margin: 1.2x) and near t1's miss median (within 2x).
+TEST_F(ServerTest, PrefixCacheHitsWithinATenantOnly) {
+  std::stringstream text;
+  text << std::ifstream(EmbeddedTextPath()).rdbuf();
+  const std::vector<std::string> lines = NonEmptyLines(text.str());
+  ASSERT_GE(lines.size(), 24u);
+  auto tokenize = [&](const std::string& text) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, "key-t1");
+    v1::TokenizeRequest tr;
+    tr.set_text(text);
+    tr.set_add_bos(true);
+    v1::TokenizeResponse out;
+    EXPECT_TRUE(stub_->Tokenize(&ctx, tr, &out).ok());
+    return std::vector<int>(out.token_ids().begin(), out.token_ids().end());
+  };
+  auto generate = [&](const std::string& key, const std::string& prompt) {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, key);
+    v1::GenerateResponse out;
+    v1::GenerateRequest r = Request(prompt, 1);
+    r.set_temperature(0);
+    EXPECT_TRUE(stub_->Generate(&ctx, r, &out).ok());
+    return out.usage();
+  };
+  const std::string turn_a = " Tell me more.", turn_b = " What happened next?";
+  std::vector<double> miss, hit, other;
+  const std::string before = Metrics();
+  for (int i = 0; i < 24; ++i) {
+    // The words of line i, then of the next lines, up to 100 tokens.
+    std::string prefix;
+    for (size_t l = i; tokenize(prefix).size() < 100; ++l) {
+      const std::string& line = lines[l % lines.size()];
+      size_t at = 0;
+      while (at < line.size() && tokenize(prefix).size() < 100) {
+        const size_t space = line.find(' ', at + 1);
+        prefix += line.substr(at, space - at);
+        at = space == std::string::npos ? line.size() : space;
+      }
+    }
+    const std::vector<int> a = tokenize(prefix + turn_a);
+    const std::vector<int> b = tokenize(prefix + turn_b);
+    size_t common = 0;
+    while (common < a.size() && common < b.size() && a[common] == b[common]) {
+      ++common;
+    }
+    // The two prompts share 100..111 tokens: 6 full pages of 16.
+    ASSERT_GE(common, 100u) << i;
+    ASSERT_LT(common, 112u) << i;
+    const v1::Usage first = generate("key-t1", prefix + turn_a);
+    const v1::Usage second = generate("key-t1", prefix + turn_b);
+    const v1::Usage third = generate("key-t2", prefix + turn_b);
+    EXPECT_EQ(first.cached_tokens(), 0) << i;
+    EXPECT_EQ(second.cached_tokens(), 96) << i;
+    EXPECT_EQ(third.cached_tokens(), 0) << i;
+    miss.push_back(first.time_to_first_token_seconds());
+    hit.push_back(second.time_to_first_token_seconds());
+    other.push_back(third.time_to_first_token_seconds());
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double m_miss = median(miss), m_hit = median(hit),
+               m_other = median(other);
+  std::cout << "TTFT medians (ms): miss " << m_miss * 1e3 << ", hit "
+            << m_hit * 1e3 << ", other tenant " << m_other * 1e3 << "\n";
+  EXPECT_GT(m_other, 1.2 * m_hit)
+      << "miss " << m_miss << " hit " << m_hit << " other tenant " << m_other;
+  EXPECT_LT(m_other, 2.0 * m_miss) << "miss " << m_miss << " other " << m_other;
+  EXPECT_GT(m_miss, 1.2 * m_hit);
+  // The counters by tenant: t1 found 24 x 96 tokens, t2 none.
+  const std::string after = Metrics();
+  auto delta = [&](const std::string& sample) {
+    return MetricValue(after, sample) -
+           std::max(0.0, MetricValue(before, sample));
+  };
+  EXPECT_EQ(delta("headroom:prefix_cache_hits_total{tenant=\"t1\"}"), 24 * 96);
+  EXPECT_EQ(delta("headroom:prefix_cache_hits_total{tenant=\"t2\"}"), 0);
+  EXPECT_GE(delta("headroom:prefix_cache_queries_total{tenant=\"t2\"}"),
+            24 * 100);
+  EXPECT_GT(MetricValue(after, "headroom:kv_cache_cached_blocks"), 0);
+  ExpectAllPagesFree();
+}
+
 TEST_F(ServerTest, MetricsPassPromtoolAndCoverTheDashboard) {
   // Some traffic first, so the labelled families have samples.
   grpc::ClientContext ctx;

@@ -1,8 +1,7 @@
-// The scheduler as a pure function, and the block manager's accounting.
+// The scheduler as a pure function.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "server/engine/block_manager.h"
 #include "server/engine/scheduler.h"
 
 namespace headroom::server {
@@ -113,30 +112,69 @@ TEST(SchedulerTest, FinishedComputationIsSkipped) {
   EXPECT_TRUE(r.scheduled.empty());
 }
 
-TEST(BlockManagerTest, AllocateFreeAndTenantAccounting) {
-  BlockManager m(8);
-  EXPECT_EQ(m.num_free(), 8);
-  auto a = m.Allocate(3, "alice");
-  ASSERT_TRUE(a.ok());
-  EXPECT_EQ(a->size(), 3u);
-  auto b = m.Allocate(5, "bob");
-  ASSERT_TRUE(b.ok());
-  EXPECT_EQ(m.num_free(), 0);
-  EXPECT_EQ(m.held_by("alice"), 3);
-  auto c = m.Allocate(1, "carol");
-  EXPECT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(m.num_free(), 0);
-  m.Free(*a, "alice");
-  EXPECT_EQ(m.num_free(), 3);
-  EXPECT_EQ(m.held_by("alice"), 0);
-  m.Free(*b, "bob");
-  EXPECT_EQ(m.num_free(), 8);
+// Prefix caching. A waiting sequence with 8 of its 10 tokens cached (2
+// pages of 4) computes only the last 2, in one new page.
+TEST(SchedulerTest, CachedPrefixIsNotComputedAgain) {
+  const auto r = Schedule({Seq(1, 10, 8, 2, false)}, 1, Limits(16, 8));
+  ASSERT_EQ(r.scheduled.size(), 1u);
+  EXPECT_EQ(r.scheduled[0].num_tokens, 2);
+  EXPECT_EQ(r.scheduled[0].new_blocks, 1);
 }
 
-TEST(BlockManagerTest, PoolSizeFollowsTheBudget) {
-  EXPECT_EQ(BlockManager::BlocksForBudget(1000, 300), 3);
-  EXPECT_EQ(BlockManager::BlocksForBudget(299, 300), 0);
-  EXPECT_EQ(BlockManager::BlocksForBudget(1000, 0), 0);
+// Evictable cached pages leave the free queue when shared, so they cost
+// free pages: 2 evictable hits + 1 new page do not fit in 2 free pages.
+TEST(SchedulerTest, EvictableHitsCostFreePages) {
+  SequenceView s = Seq(1, 10, 8, 2, false);
+  s.num_evictable_hits = 2;
+  EXPECT_TRUE(Schedule({s}, 2, Limits(16, 8)).scheduled.empty());
+  const auto r = Schedule({s}, 3, Limits(16, 8));
+  ASSERT_EQ(r.scheduled.size(), 1u);
+  EXPECT_EQ(r.scheduled[0].new_blocks, 1);  // the hits are not allocated
+}
+
+// Preempting a sequence frees only the pages no one else holds: with 2 of
+// its 3 pages shared, one preemption does not make room for 2 pages.
+TEST(SchedulerTest, PreemptionCountsOnlyUnsharedPages) {
+  SequenceView newest = Seq(2, 13, 12, 3, true);
+  newest.num_shared_blocks = 2;
+  // Sequence 1 needs 2 pages (tokens 8..15 at block 4, holding 2).
+  const auto r = Schedule({Seq(1, 16, 8, 2, true), newest}, 0, Limits(16, 8));
+  // Preempting 2 frees 1 page, not enough: 1 is preempted too.
+  EXPECT_THAT(r.preempted, ::testing::ElementsAre(2, 1));
+  EXPECT_TRUE(r.scheduled.empty());
+  newest.num_shared_blocks = 0;
+  const auto r2 = Schedule({Seq(1, 16, 8, 2, true), newest}, 0, Limits(16, 8));
+  EXPECT_THAT(r2.preempted, ::testing::ElementsAre(2));
+  ASSERT_EQ(r2.scheduled.size(), 1u);
+  EXPECT_EQ(r2.scheduled[0].id, 1);
+}
+
+// The n samples of one prompt: the first computes the shared page, the
+// others wait a step to share it; a sequence behind them with another
+// prompt is not held up.
+TEST(SchedulerTest, SamplesOfOnePromptWaitForItsPages) {
+  std::vector<SequenceView> seqs;
+  for (int id : {1, 2, 3}) {
+    seqs.push_back(Seq(id, 9, 0, 0, false));
+    seqs.back().next_page_key = 42;
+  }
+  seqs.push_back(Seq(4, 9, 0, 0, false));
+  seqs.back().next_page_key = 7;
+  const auto r = Schedule(seqs, 20, Limits(64, 8));
+  ASSERT_EQ(r.scheduled.size(), 2u);
+  EXPECT_EQ(r.scheduled[0].id, 1);
+  EXPECT_EQ(r.scheduled[1].id, 4);
+  // A running sequence computing the page holds the waiting ones back too.
+  SequenceView running = Seq(5, 9, 4, 1, true);
+  running.next_page_key = 42;
+  const auto r2 =
+      Schedule({running, Seq(6, 9, 0, 0, false)}, 20, Limits(64, 8));
+  EXPECT_EQ(r2.scheduled.size(), 2u);  // key 0: nothing to share
+  SequenceView waiting = Seq(6, 9, 0, 0, false);
+  waiting.next_page_key = 42;
+  const auto r3 = Schedule({running, waiting}, 20, Limits(64, 8));
+  ASSERT_EQ(r3.scheduled.size(), 1u);
+  EXPECT_EQ(r3.scheduled[0].id, 5);
 }
 
 }  // namespace

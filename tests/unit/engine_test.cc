@@ -2,7 +2,8 @@
 // KV heads, a 128-token context) with prompts from tests/data: batching
 // changes nothing, a pool far too small still completes everything,
 // cancellation frees pages, the compressed layout holds n/g times more
-// tokens, bad requests never queue. Runs without ../shared.
+// tokens, bad requests never queue, prefix caching changes no output.
+// Runs without ../shared.
 #include "server/engine/engine.h"
 
 #include <gmock/gmock.h>
@@ -32,7 +33,18 @@ struct Output {
   bool finished = false;
   FinishReason reason = FinishReason::kError;
   int completion_tokens = 0;
+  int cached_tokens = 0;
 };
+
+void ExpectSameOutputs(const std::vector<Output>& together,
+                       const std::vector<Output>& alone) {
+  ASSERT_EQ(together.size(), alone.size());
+  for (size_t i = 0; i < alone.size(); ++i) {
+    EXPECT_TRUE(together[i].finished && alone[i].finished) << i;
+    EXPECT_EQ(together[i].tokens, alone[i].tokens) << "request " << i;
+    EXPECT_EQ(together[i].text, alone[i].text) << "request " << i;
+  }
+}
 
 class EngineTest : public ::testing::Test {
  protected:
@@ -87,6 +99,7 @@ class EngineTest : public ::testing::Test {
           out[i].finished = true;
           out[i].reason = e.finish_reason;
           out[i].completion_tokens = e.usage.completion_tokens;
+          out[i].cached_tokens = e.usage.cached_tokens;
         }
       });
       EXPECT_TRUE(id.ok()) << id.status();
@@ -125,20 +138,88 @@ class EngineTest : public ::testing::Test {
     return requests;
   }
 
+  // `count` prompts over `prefixes` shared beginnings: the first ~40
+  // tokens of a line (a "system prompt", 2 full pages and more), then the
+  // first 1..5 words of another line (the "user turn").
+  std::vector<GenerateRequest> SharedPrefixPrompts(int count, int prefixes,
+                                                   int max_tokens,
+                                                   float temperature = 0.0f) {
+    const auto lines = compress::testing::Lines(text_path_, 1, 40);
+    std::vector<GenerateRequest> requests;
+    for (int i = 0; i < count; ++i) {
+      // Prefixes from the evaluation lines, turns from the others.
+      std::vector<int> ids = tokenizer_->Encode(lines[28 + i % prefixes], true);
+      EXPECT_GE(ids.size(), 40u);
+      if (ids.size() > 40) ids.resize(40);
+      std::string words;
+      const std::string& line = lines[i % 28];
+      for (size_t p = 0, taken = 0;
+           p < line.size() && taken < static_cast<size_t>(1 + i % 5); ++p) {
+        words += line[p];
+        if (line[p] == ' ') ++taken;
+      }
+      const std::vector<int> turn = tokenizer_->Encode(words, false);
+      ids.insert(ids.end(), turn.begin(), turn.end());
+      GenerateRequest r;
+      r.prompt_ids = ids;
+      r.max_tokens = max_tokens;
+      r.ignore_eos = true;
+      r.sampling.temperature = temperature;
+      r.sampling.seed = 7000 + i;
+      EXPECT_LE(ids.size() + max_tokens,
+                static_cast<size_t>(model_->weights.config.max_seq_len));
+      requests.push_back(r);
+    }
+    return requests;
+  }
+
+  // `requests` in two waves, so the second finds the first's pages after
+  // they finished (evictable) and not only while they run.
+  std::vector<Output> RunInTwoWaves(Engine& engine,
+                                    const std::vector<GenerateRequest>& all) {
+    const size_t half = all.size() / 2;
+    auto out = RunAll(engine, {all.begin(), all.begin() + half});
+    const auto more = RunAll(engine, {all.begin() + half, all.end()});
+    out.insert(out.end(), more.begin(), more.end());
+    return out;
+  }
+
+  // Runs `requests` with prefix caching on pools of each size in `pools`
+  // and once without it on an ample one: the same tokens, every page free
+  // again, and the cache hit. Returns the cached engines' stats.
+  std::vector<EngineStats> ExpectCachingChangesNothing(
+      const runtime::ModelWeights& weights,
+      const std::vector<GenerateRequest>& requests,
+      const std::vector<int>& pools) {
+    EngineOptions off;
+    off.enable_prefix_caching = false;
+    auto plain = MakeEngine(weights, 400, off);
+    const auto without = RunInTwoWaves(*plain, requests);
+    EXPECT_EQ(plain->stats().prefix_cache_hits, 0);
+    std::vector<EngineStats> stats;
+    for (int blocks : pools) {
+      EngineOptions on;
+      on.max_num_batched_tokens = 64;
+      auto cached = MakeEngine(weights, blocks, on);
+      const auto with = RunInTwoWaves(*cached, requests);
+      ExpectSameOutputs(with, without);
+      const EngineStats s = cached->stats();
+      EXPECT_GT(s.prefix_cache_hits, 0);
+      EXPECT_EQ(s.free_blocks, s.total_blocks);
+      EXPECT_EQ(s.cached_blocks, s.evictable_blocks);
+      EXPECT_EQ(s.kv_release_errors, 0);
+      int64_t cached_tokens = 0;
+      for (const Output& o : with) cached_tokens += o.cached_tokens;
+      EXPECT_EQ(cached_tokens, s.prefix_cache_hits);
+      stats.push_back(s);
+    }
+    return stats;
+  }
+
   std::string model_path_, text_path_;
   std::unique_ptr<compress::testing::LoadedModel> model_;
   std::shared_ptr<const runtime::Tokenizer> tokenizer_;
 };
-
-void ExpectSameOutputs(const std::vector<Output>& together,
-                       const std::vector<Output>& alone) {
-  ASSERT_EQ(together.size(), alone.size());
-  for (size_t i = 0; i < alone.size(); ++i) {
-    EXPECT_TRUE(together[i].finished && alone[i].finished) << i;
-    EXPECT_EQ(together[i].tokens, alone[i].tokens) << "request " << i;
-    EXPECT_EQ(together[i].text, alone[i].text) << "request " << i;
-  }
-}
 
 TEST_F(EngineTest, BatchedEqualsAloneGreedy) {
   const auto requests = Prompts(32, 40);
@@ -243,7 +324,7 @@ TEST_F(EngineTest, CompressedLayoutHoldsNOverGTimesMoreTokens) {
                     &compressed)
                     .ok());
     auto pool = [&](const runtime::ModelWeights& w) {
-      const int blocks = BlockManager::BlocksForBudget(
+      const int blocks = BlockPool::BlocksForBudget(
           budget, runtime::KvCache::BytesPerBlock(w.config, 16));
       auto engine = MakeEngine(w, blocks);
       const EngineStats s = engine->stats();
@@ -346,6 +427,82 @@ TEST_F(EngineTest, StopStringsStopTokensAndMinTokens) {
   const Output at_least = RunAll(*engine, {min})[0];
   EXPECT_GE(at_least.tokens.size(), k + 7);
   EXPECT_EQ(engine->stats().free_blocks, engine->stats().total_blocks);
+}
+
+// Prefix caching: outputs with it equal outputs without it, token for
+// token, with a pool so small that sequences are preempted (and find their
+// own pages again) and cached pages are evicted (fewer hits than an ample
+// pool gets).
+TEST_F(EngineTest, PrefixCachingChangesNoOutputGreedy) {
+  const auto requests = SharedPrefixPrompts(24, 4, 40);
+  const auto stats =
+      ExpectCachingChangesNothing(model_->weights, requests, {14, 400});
+  ASSERT_EQ(stats.size(), 2u);
+  const EngineStats& tiny = stats[0];
+  const EngineStats& ample = stats[1];
+  EXPECT_GT(tiny.preemptions, 0);
+  EXPECT_LT(tiny.prefix_cache_hits, ample.prefix_cache_hits);  // evictions
+  // Ample: every request after the first of its prefix finds its 2 full
+  // pages (40 tokens + the turn: pages 0 and 1 are the prefix's alone).
+  EXPECT_GE(ample.prefix_cache_hits, (24 - 4) * 32);
+}
+
+TEST_F(EngineTest, PrefixCachingChangesNoOutputSeeded) {
+  const auto requests = SharedPrefixPrompts(16, 3, 40, /*temperature=*/0.9f);
+  const auto s = ExpectCachingChangesNothing(model_->weights, requests, {14});
+  EXPECT_GT(s.at(0).preemptions, 0);
+}
+
+TEST_F(EngineTest, PrefixCachingChangesNoOutputOnCompressedModel) {
+  const compress::testing::LoadedModel for_calib = ForCalibration();
+  ASSERT_NE(for_calib.tokenizer, nullptr);
+  const auto stats =
+      compress::testing::CalibrateOn(for_calib, CalibrationLines());
+  runtime::ModelWeights w = model_->weights;
+  ASSERT_TRUE(compress::ApplyProjections(
+                  compress::testing::Compress(for_calib, stats, "svd-a", 2), &w)
+                  .ok());
+  const auto requests = SharedPrefixPrompts(24, 4, 30);
+  const auto s = ExpectCachingChangesNothing(w, requests, {14});
+  EXPECT_GT(s.at(0).preemptions, 0);
+}
+
+// The n samples of one prompt, submitted together: one computes the
+// prompt's full pages, the others share them (cached_tokens), and each
+// draws what it draws alone.
+TEST_F(EngineTest, SamplesOfOnePromptShareItsPages) {
+  auto requests = SharedPrefixPrompts(1, 1, 20, /*temperature=*/0.9f);
+  for (int i = 1; i < 4; ++i) {
+    requests.push_back(requests[0]);
+    requests.back().sampling.seed = 100 + i;
+  }
+  const int shared =
+      static_cast<int>(ShareablePromptBlocks(
+          static_cast<int64_t>(requests[0].prompt_ids.size()), 16)) *
+      16;
+  ASSERT_GE(shared, 32);
+  auto engine = MakeEngine(model_->weights, 64);
+  const auto together = RunAll(*engine, requests);
+  EXPECT_EQ(together[0].cached_tokens, 0);
+  for (int i = 1; i < 4; ++i) EXPECT_EQ(together[i].cached_tokens, shared);
+  EngineOptions off;
+  off.enable_prefix_caching = false;
+  auto plain = MakeEngine(model_->weights, 64, off);
+  ExpectSameOutputs(together, RunAll(*plain, requests));
+}
+
+// Requests share pages only with the same cache salt (the service gives
+// each tenant its own).
+TEST_F(EngineTest, PrefixCacheIsSaltedPerTenant) {
+  auto requests = SharedPrefixPrompts(1, 1, 4);
+  auto engine = MakeEngine(model_->weights, 64);
+  requests[0].cache_salt = "tenant:a";
+  EXPECT_EQ(RunAll(*engine, requests)[0].cached_tokens, 0);
+  EXPECT_GT(RunAll(*engine, requests)[0].cached_tokens, 0);
+  requests[0].cache_salt = "tenant:b";
+  EXPECT_EQ(RunAll(*engine, requests)[0].cached_tokens, 0);
+  EXPECT_NE(engine->PrefixRootFor("tenant:a"),
+            engine->PrefixRootFor("tenant:b"));
 }
 
 // The engine thread with submits and cancels from other threads (TSan).

@@ -144,6 +144,42 @@ TEST(ServerConfigTest, AdmissionReserve) {
                         "false"));
 }
 
+TEST(ServerConfigTest, PrefixCachingAndCacheGroups) {
+  EXPECT_TRUE(ParseServerConfig("", "c.yaml")->engine.enable_prefix_caching);
+  auto off =
+      ParseServerConfig("engine:\n  enable_prefix_caching: false\n", "c.yaml");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->engine.enable_prefix_caching);
+  auto bad = ParseServerConfig("engine:\n  enable_prefix_caching: yes-ish\n",
+                               "c.yaml");
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("c.yaml:2: engine.enable_prefix_caching: expected true "
+                        "or false"));
+  auto groups = ParseServerConfig(
+      "allow_anonymous: true\ntenants:\n  - name: a\n    cache_group: g\n"
+      "    api_key_sha256: " +
+          std::string(64, 'a') + "\n",
+      "c.yaml");
+  ASSERT_TRUE(groups.ok()) << groups.status();
+  EXPECT_EQ(groups->tenants[0].cache_group, "g");
+  auto wrong = ParseServerConfig(
+      "tenants:\n  - name: a\n    cache_group: [1]\n", "c.yaml");
+  EXPECT_THAT(std::string(wrong.status().message()),
+              HasSubstr("tenants[0].cache_group"));
+
+  ServerConfig c = *ParseServerConfig("model:\n  path: m.bin\n", "c.yaml");
+  const char* argv[] = {"headroom-server", "--prefix-caching", "off"};
+  auto flags = ParseServerFlags(3, argv);
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  ASSERT_TRUE(ApplyServerFlags(*flags, &c).ok());
+  EXPECT_FALSE(c.engine.enable_prefix_caching);
+  const char* bad_argv[] = {"headroom-server", "--prefix-caching", "maybe"};
+  auto bad_flags = ParseServerFlags(3, bad_argv);
+  ASSERT_TRUE(bad_flags.ok());
+  EXPECT_THAT(std::string(ApplyServerFlags(*bad_flags, &c).message()),
+              HasSubstr("--prefix-caching: expected on or off"));
+}
+
 TEST(ServerConfigTest, DeviceAndDtype) {
   auto c = ParseServerConfig(
       "model:\n  path: m.bin\ndevice: cuda\ndtype: bfloat16\ndevice_id: 1\n",

@@ -73,6 +73,53 @@ TEST(TenantsTest, AuthenticatesBearerKeys) {
   EXPECT_FALSE(anon.Authenticate("Bearer nope").ok());
 }
 
+// Prefix caching: the prompt pages a tenant's requests share are counted
+// once against kv_page_share, for as long as one of them holds them.
+TEST(TenantsTest, SharedPromptPagesCountOnce) {
+  TenantRegistry r(Tenants(), false, 100);  // carol: 10 pages
+  const BlockHash root = PrefixRoot({CacheSalt(r.tenant(2))});
+  std::vector<int> prompt(50);
+  for (int i = 0; i < 50; ++i) prompt[i] = i + 1;
+  RequestCost cost{10, 5};  // 5 pages in all, 3 of them shareable
+  cost.shared_pages = ShareablePromptHashes(root, prompt, 16);
+  ASSERT_EQ(cost.shared_pages.size(), 3u);
+  auto first = r.Admit(2, cost);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->charged_pages, 5);
+  auto second = r.Admit(2, cost);  // 2 pages of its own
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->charged_pages, 2);
+  auto third = r.Admit(2, cost);  // 5 + 2 + 2 = 9 of 10
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(r.Snapshot()[2].reserved_pages, 9);
+  EXPECT_THAT(std::string(r.Admit(2, cost).status().message()),
+              StartsWith("kv_page_share"));  // 11 > 10
+  // The first ends: the others still hold the shared pages, counted once
+  // (2 + 2 own pages + 3 shared).
+  r.Release(*first, 0);
+  EXPECT_EQ(r.Snapshot()[2].reserved_pages, 7);
+  r.Release(*second, 0);
+  EXPECT_EQ(r.Snapshot()[2].reserved_pages, 5);
+  r.Release(*third, 0);
+  EXPECT_EQ(r.Snapshot()[2].reserved_pages, 0);
+  // All released: the next one pays for every page again.
+  auto again = r.Admit(2, cost);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->charged_pages, 5);
+}
+
+TEST(TenantsTest, CacheSaltsSeparateTenantsUnlessGrouped) {
+  TenantConfig a, b;
+  a.name = "a";
+  b.name = "b";
+  EXPECT_NE(CacheSalt(a), CacheSalt(b));
+  a.cache_group = b.cache_group = "team";
+  EXPECT_EQ(CacheSalt(a), CacheSalt(b));
+  TenantConfig named_like_group;
+  named_like_group.name = "team";
+  EXPECT_NE(CacheSalt(named_like_group), CacheSalt(a));
+}
+
 TEST(TenantsTest, EachQuotaRefusesWithItsName) {
   TenantRegistry r(Tenants(), false, 100);
   RequestCost small{10, 1};
