@@ -3,11 +3,11 @@
 #ifndef HEADROOM_COMPRESS_COMPRESSOR_H_
 #define HEADROOM_COMPRESS_COMPRESSOR_H_
 
-#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "compress/calibration.h"
+#include "compress/heldback.h"
 #include "compress/projections.h"
 #include "runtime/model/model_weights.h"
 
@@ -15,14 +15,22 @@ namespace headroom::compress {
 
 struct CompressOptions {
   std::string method = "svd-a";  // see DescribeMethods()
-  int kv_heads = 0;              // g, the same for every layer
+  // Either g, the same for every layer, or a budget: the fraction of the
+  // original KV bytes (0 < F <= 1), g_l chosen per layer from the divisors
+  // of n to minimise the held-back NLL (docs/compression.md, "budgets").
+  int kv_heads = 0;
+  double kv_budget = 0.0;
+  // Choose which KV heads share a group (compress/head_order.h).
+  bool regroup = false;
   // Ridge of the W_O refit, relative to the mean diagonal of A~^T A~.
   double refit_ridge = 1e-4;
-  // For `auto`: scores a whole-model candidate (lower is better), e.g. the
-  // perplexity of held-back calibration text. When set, `auto` compares the
-  // per-layer choice with every uniform candidate and keeps the best, so it
-  // is never worse than the best single method on that score.
-  std::function<absl::StatusOr<double>(const Projections&)> score;
+  // Per-token NLL of a whole-model candidate on the held-back calibration
+  // lines. Needed by `auto` (which compares its per-layer choice with every
+  // uniform method) and by kv_budget (per-layer sensitivity, then the
+  // allocation against the uniform one); the decision is recorded in
+  // Projections::decision.
+  HeldbackScorer score;
+  DecisionRule rule;
 };
 
 absl::StatusOr<Projections> ComputeProjections(

@@ -9,6 +9,7 @@
 #include "compress/apply.h"
 #include "compress/calibration.h"
 #include "compress/compressor.h"
+#include "compress/heldback.h"
 #include "compress/methods.h"
 #include "compress/perplexity.h"
 #include "compress/projections_file.h"
@@ -96,18 +97,10 @@ absl::StatusOr<compress::Projections> Compute(
       lines.begin() + static_cast<std::ptrdiff_t>(stats.heldback_begin),
       lines.end());
   if (!heldback.empty()) {
-    // auto's whole-model check (as headroom-compress does it): perplexity of
-    // the calibration lines held back from the statistics.
+    // auto's decision (as headroom-compress makes it): per-token NLL of the
+    // calibration lines held back from the statistics.
     copts.score =
-        [&](const compress::Projections& p) -> absl::StatusOr<double> {
-      runtime::ModelWeights candidate = weights;
-      if (auto s = compress::ApplyProjections(p, &candidate); !s.ok()) return s;
-      auto b = runtime::CreateCpuBackend(std::move(candidate), options);
-      if (!b.ok()) return b.status();
-      auto ppl = compress::EvaluatePerplexity(**b, tokenizer, heldback);
-      if (!ppl.ok()) return ppl.status();
-      return ppl->perplexity();
-    };
+        compress::MakeHeldbackScorer(weights, tokenizer, heldback, options);
   }
   auto projections = compress::ComputeProjections(weights, stats, copts);
   if (!projections.ok()) return Prefixed(projections.status(), "compression: ");
@@ -253,6 +246,7 @@ absl::StatusOr<ServedModel> LoadServedModel(
       return Prefixed(s, "compression: ");
     }
     served.method = projections->method;
+    served.compression_decision = projections->decision;
   }
 
   const runtime::ModelConfig& c = served.weights.config;
@@ -265,6 +259,7 @@ absl::StatusOr<ServedModel> LoadServedModel(
       layer.key_energy = projections->layers[l].key_energy;
       layer.value_energy = projections->layers[l].value_energy;
       layer.method = projections->layers[l].method;
+      layer.kv_order = projections->layers[l].kv_order;
     }
     served.layers.push_back(layer);
   }

@@ -24,6 +24,9 @@ struct ServedLayer {
   double key_energy = 1.0;    // fraction of calibration energy kept
   double value_energy = 1.0;
   std::string method = "none";
+  // Head regrouping: served slot p holds original KV head kv_order[p]
+  // (empty: contiguous groups).
+  std::vector<int> kv_order;
 };
 
 struct ServedModel {
@@ -35,6 +38,8 @@ struct ServedModel {
   // Where the projections came from: "none", "file", "cache", "computed".
   std::string projections_source = "none";
   std::string projections_path;  // the file used or written ("" if none)
+  // How `auto` / a KV budget decided (JSON; "" when nothing was compared).
+  std::string compression_decision;
   std::vector<ServedLayer> layers;
   int64_t kv_bytes_per_token_original = 0;  // fp32, all layers, K and V
   int64_t kv_bytes_per_token_served = 0;
