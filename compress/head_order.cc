@@ -204,7 +204,7 @@ absl::StatusOr<std::vector<int>> ChooseHeadOrder(
     }
   }
   std::vector<bool> used(n, false);
-  std::vector<int> order;
+  std::vector<std::vector<int>> groups;
   for (int i = 0; i < g; ++i) {
     int best_a = -1, best_b = -1;
     double best = std::numeric_limits<double>::infinity();
@@ -235,6 +235,13 @@ absl::StatusOr<std::vector<int>> ChooseHeadOrder(
       used[pick] = true;
     }
     std::sort(group.begin(), group.end());
+    groups.push_back(std::move(group));
+  }
+  // Canonical: groups by their first head (ties in the greedy do not move
+  // the result).
+  std::sort(groups.begin(), groups.end());
+  std::vector<int> order;
+  for (const auto& group : groups) {
     order.insert(order.end(), group.begin(), group.end());
   }
   auto greedy = PartitionLoss(c, st, order, t);
