@@ -155,10 +155,14 @@ class LayerProblem {
 };
 
 // Every candidate projection of one layer at one g: the method's, or for
-// `auto` every base method with and without refit; `best` has the lowest
-// output error on the held-back sample.
+// `auto` every base method with and without refit; with regrouping each of
+// them on contiguous and on regrouped heads (for a named method, the one of
+// the two with the lower output error). `best` has the lowest output error
+// on the held-back sample; `labels` name the variants the same way in every
+// layer (a whole-model candidate takes variant k everywhere).
 struct LayerVariants {
   std::vector<LayerProjection> variants;
+  std::vector<std::string> labels;
   size_t best = 0;
 };
 
@@ -187,16 +191,13 @@ absl::StatusOr<runtime::ModelWeights> ReorderedLayer(
   return one;
 }
 
-absl::StatusOr<LayerVariants> LayerCandidates(
+// The candidates of every (method, refit) in `methods` on the heads in
+// `order` (empty: contiguous).
+absl::StatusOr<std::vector<LayerProjection>> VariantsOn(
     const runtime::ModelWeights& original, const CalibrationStats& stats,
-    const MethodSpec& spec, const CompressOptions& options, int layer, int g,
-    LayerProblem& problem) {
-  std::vector<int> order;
-  if (options.regroup) {
-    auto chosen = ChooseHeadOrder(original.config, stats.layers[layer], g);
-    if (!chosen.ok()) return chosen.status();
-    if (!IsIdentityOrder(*chosen)) order = *std::move(chosen);
-  }
+    const std::vector<std::pair<BaseMethod, bool>>& methods,
+    const CompressOptions& options, int layer, int g,
+    const std::vector<int>& order, LayerProblem& problem) {
   auto one = ReorderedLayer(original, layer, order);
   if (!one.ok()) return one.status();
   const LayerStats st =
@@ -204,6 +205,30 @@ absl::StatusOr<LayerVariants> LayerCandidates(
                     : PermuteLayerStats(original.config, stats.layers[layer],
                                         order);
   const bool have_samples = !stats.fit_sample.lengths.empty();
+  std::vector<LayerProjection> out;
+  for (auto [base, refit] : methods) {
+    auto p = ComputeLayerProjection(base, *one, 0, &st, g);
+    if (!p.ok()) return p.status();
+    p->kv_order = order;
+    if (refit) {
+      if (auto s = problem.RefitOutput(&*p, options.refit_ridge); !s.ok())
+        return s;
+    }
+    if (!order.empty()) p->method += "+regroup";
+    if (have_samples) {
+      auto err = problem.OutputError(*p);
+      if (!err.ok()) return err.status();
+      p->output_error = *err;
+    }
+    out.push_back(*std::move(p));
+  }
+  return out;
+}
+
+absl::StatusOr<LayerVariants> LayerCandidates(
+    const runtime::ModelWeights& original, const CalibrationStats& stats,
+    const MethodSpec& spec, const CompressOptions& options, int layer, int g,
+    LayerProblem& problem) {
   std::vector<std::pair<BaseMethod, bool>> methods;
   if (spec.is_auto) {
     for (BaseMethod m : AllBaseMethods()) {
@@ -214,24 +239,36 @@ absl::StatusOr<LayerVariants> LayerCandidates(
     methods.push_back({spec.base, spec.refit_wo});
   }
   LayerVariants out;
+  auto contiguous =
+      VariantsOn(original, stats, methods, options, layer, g, {}, problem);
+  if (!contiguous.ok()) return contiguous.status();
+  out.variants = *std::move(contiguous);
   for (auto [base, refit] : methods) {
-    auto p = ComputeLayerProjection(base, *one, 0, &st, g);
-    if (!p.ok()) return p.status();
-    p->kv_order = order;
-    if (refit) {
-      if (auto s = problem.RefitOutput(&*p, options.refit_ridge); !s.ok())
-        return s;
+    out.labels.push_back(BaseMethodName(base) + (refit ? "+refit" : ""));
+  }
+  if (options.regroup) {
+    auto order = ChooseHeadOrder(original.config, stats.layers[layer], g);
+    if (!order.ok()) return order.status();
+    std::vector<LayerProjection> regrouped = out.variants;
+    if (!IsIdentityOrder(*order)) {
+      auto v = VariantsOn(original, stats, methods, options, layer, g, *order,
+                          problem);
+      if (!v.ok()) return v.status();
+      regrouped = *std::move(v);
     }
-    if (have_samples) {
-      auto err = problem.OutputError(*p);
-      if (!err.ok()) return err.status();
-      p->output_error = *err;
+    if (spec.is_auto) {
+      for (size_t k = 0; k < methods.size(); ++k) {
+        out.variants.push_back(regrouped[k]);
+        out.labels.push_back(out.labels[k] + "+regroup");
+      }
+    } else if (regrouped[0].output_error < out.variants[0].output_error) {
+      out.variants[0] = regrouped[0];
     }
-    if (out.variants.empty() ||
-        p->output_error < out.variants[out.best].output_error) {
-      out.best = out.variants.size();
+  }
+  for (size_t k = 1; k < out.variants.size(); ++k) {
+    if (out.variants[k].output_error < out.variants[out.best].output_error) {
+      out.best = k;
     }
-    out.variants.push_back(*std::move(p));
   }
   return out;
 }
@@ -459,7 +496,7 @@ absl::StatusOr<Projections> ComputeProjections(
     }
     for (size_t k = 0; k < n_variants; ++k) {
       candidates.push_back(assemble(allocations[a], k));
-      names.push_back(prefix + table[0][allocations[a][0]].variants[k].method);
+      names.push_back(prefix + table[0][allocations[a][0]].labels[k]);
     }
   }
   if (candidates.size() == 1 || !options.score) {

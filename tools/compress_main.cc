@@ -4,6 +4,7 @@
 //   headroom-compress --model PATH [--tokenizer PATH] --calib-text FILE
 //       [--calib-lines A:B] [--calib-tokens N] [--holdback-tokens N]
 //       (--kv-heads G | --kv-budget F) [--regroup] [--refit-ridge R]
+//       [--refit-tokens N]
 //       --method NAME --out FILE [--export DIR] [--threads N]
 //       [--weights-dtype auto|f32|f16|bf16|q8_0]
 //   headroom-compress --list-methods
@@ -15,6 +16,9 @@
 // attention-output error. --kv-budget F: a fraction of the original KV
 // bytes, KV heads chosen per layer. --regroup: choose which KV heads share
 // a group. The decision and its evidence are in the JSON ("decision").
+// --refit-ridge (default 1e-4, relative to the mean diagonal) and
+// --refit-tokens (default 8192: calibration tokens the W_O refit fits on)
+// tune the +refit methods.
 // --export writes the compressed model as an ordinary Hugging Face GQA
 // checkpoint (methods without a runtime projection only). Prints one JSON
 // object: the file's metadata plus timings.
@@ -126,6 +130,7 @@ absl::Status Run(int argc, char** argv) {
                               {"regroup", false},
                               {"holdback-tokens"},
                               {"refit-ridge"},
+                              {"refit-tokens"},
                               {"method"},
                               {"out"},
                               {"export"},
@@ -171,6 +176,12 @@ absl::Status Run(int argc, char** argv) {
     return absl::InvalidArgumentError(
         absl::StrCat("--refit-ridge ", *ridge, " must be >= 0"));
   }
+  auto refit_tokens = args->GetInt("refit-tokens", 8192);
+  if (!refit_tokens.ok()) return refit_tokens.status();
+  if (*refit_tokens <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--refit-tokens ", *refit_tokens, " must be > 0"));
+  }
   auto holdback = args->GetInt("holdback-tokens", 16384);
   if (!holdback.ok()) return holdback.status();
   if (*holdback < 0) {
@@ -210,6 +221,7 @@ absl::Status Run(int argc, char** argv) {
   compress::CalibrationOptions calib_options;
   calib_options.max_tokens = *calib_tokens;
   calib_options.holdback_tokens = *holdback;
+  calib_options.max_fit_sample_tokens = *refit_tokens;
   const auto t0 = std::chrono::steady_clock::now();
   auto stats =
       compress::Calibrate(**backend, *bundle->tokenizer, *lines, calib_options);
