@@ -40,8 +40,15 @@ class LayerProblem {
     return one;
   }
 
+  // Where the compressed heads a~ of the refit read their inputs: the
+  // original model's attention inputs (default) or, when set, those of the
+  // model with the layers before this one already compressed (the same
+  // lines and tokens as the fit sample).
+  void SetRefitInputs(const ActivationSample* inputs) { refit_inputs_ = inputs; }
+
   // Least-squares W_O (method.md item 5): argmin sum |y - W a~|^2 over the
-  // fit sample, y the original layer output and a~ the compressed heads.
+  // fit sample, y the original layer output (on the original inputs) and a~
+  // the compressed heads.
   absl::Status RefitOutput(LayerProjection* p, double ridge) {
     auto cand = Candidate(*p);
     if (!cand.ok()) return cand.status();
@@ -55,7 +62,8 @@ class LayerProblem {
         cross(int64_t{hd} * D, 0.0);
     std::vector<double> a64;
     int64_t offset = 0;
-    const auto& sample = stats_.fit_sample;
+    const auto& sample =
+        refit_inputs_ != nullptr ? *refit_inputs_ : stats_.fit_sample;
     for (size_t sq = 0; sq < sample.lengths.size(); ++sq) {
       const int T = sample.lengths[sq];
       std::vector<float> att;
@@ -151,6 +159,7 @@ class LayerProblem {
   int layer_;
   const CalibrationStats& stats_;
   std::vector<double> fit_targets_;  // lazily, for refits
+  const ActivationSample* refit_inputs_ = nullptr;
   std::vector<double> select_targets_;
 };
 
@@ -434,9 +443,35 @@ absl::StatusOr<Projections> ComputeProjections(
   const std::vector<int> gs =
       budget_mode ? Divisors(c.n_kv_heads) : std::vector<int>{options.kv_heads};
   // table[l][k]: the candidates of layer l at g = gs[k].
+  const bool propagated = options.refit_inputs == RefitInputs::kPropagated;
+  if (propagated &&
+      (decides || !spec->refit_wo || options.regroup || !options.record_inputs)) {
+    return absl::InvalidArgumentError(
+        "refit on propagated inputs takes a named METHOD+refit at one "
+        "--kv-heads, without --regroup (and an input recorder)");
+  }
   std::vector<std::vector<LayerVariants>> table(c.n_layers);
+  ActivationSample inputs;  // propagated: layers before l compressed
   for (int l = 0; l < c.n_layers; ++l) {
     LayerProblem problem(original, l, stats);
+    if (propagated && l > 0) {
+      Projections prefix = out;
+      for (int k = 0; k < c.n_layers; ++k) {
+        auto id = ComputeLayerProjection(BaseMethod::kMeanPool, original, k,
+                                         nullptr, c.n_kv_heads);
+        if (!id.ok()) return id.status();
+        prefix.layers.push_back(k < l ? table[k][0].variants[0]
+                                      : *std::move(id));
+      }
+      auto recorded = options.record_inputs(prefix);
+      if (!recorded.ok()) return recorded.status();
+      if (recorded->lengths != stats.fit_sample.lengths) {
+        return absl::InternalError(
+            "propagated refit inputs cover other tokens than the fit sample");
+      }
+      inputs = *std::move(recorded);
+      problem.SetRefitInputs(&inputs);
+    }
     for (int g : gs) {
       auto v = LayerCandidates(original, stats, *spec, options, l, g, problem);
       if (!v.ok()) return v.status();

@@ -13,6 +13,11 @@
 
 namespace headroom::compress {
 
+// What the compressed heads of a W_O refit read (docs/compression.md,
+// "W_O refit"): the original model's attention inputs, or the inputs the
+// compressed model itself gives the layer (its earlier layers compressed).
+enum class RefitInputs { kOriginal, kPropagated };
+
 struct CompressOptions {
   std::string method = "svd-a";  // see DescribeMethods()
   // Either g, the same for every layer, or a budget: the fraction of the
@@ -24,6 +29,11 @@ struct CompressOptions {
   bool regroup = false;
   // Ridge of the W_O refit, relative to the mean diagonal of A~^T A~.
   double refit_ridge = 1e-4;
+  RefitInputs refit_inputs = RefitInputs::kOriginal;
+  // For kPropagated: the attention inputs, for the fit sample's lines and
+  // lengths, of the model that a Projections makes (identity layers where
+  // nothing is compressed yet).
+  InputRecorder record_inputs;
   // Per-token NLL of a whole-model candidate on the held-back calibration
   // lines. Needed by `auto` (which compares its per-layer choice with every
   // uniform method) and by kv_budget (per-layer sensitivity, then the

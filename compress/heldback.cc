@@ -8,6 +8,8 @@
 #include "compress/apply.h"
 #include "nlohmann/json.hpp"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/model/forward_observer.h"
+#include "runtime/sequence_runner.h"
 
 namespace headroom::compress {
 
@@ -23,6 +25,57 @@ HeldbackScorer MakeHeldbackScorer(const runtime::ModelWeights& original,
     if (!backend.ok()) return backend.status();
     return EvaluatePerplexity(**backend, tokenizer, lines,
                               /*keep_token_nll=*/true);
+  };
+}
+
+namespace {
+
+class InputObserver final : public runtime::ForwardObserver {
+ public:
+  InputObserver(int dim, ActivationSample* sample) : dim_(dim), s_(sample) {}
+  void OnLayer(const runtime::LayerActivations& a) override {
+    auto& in = s_->inputs[a.layer];
+    in.insert(in.end(), a.attn_input,
+              a.attn_input + int64_t{a.num_tokens} * dim_);
+  }
+
+ private:
+  int dim_;
+  ActivationSample* s_;
+};
+
+}  // namespace
+
+InputRecorder MakeInputRecorder(const runtime::ModelWeights& original,
+                                const runtime::Tokenizer& tokenizer,
+                                std::vector<std::string> texts,
+                                std::vector<int> lengths,
+                                runtime::BackendOptions options) {
+  return [&original, &tokenizer, texts = std::move(texts),
+          lengths = std::move(lengths),
+          options](const Projections& p) -> absl::StatusOr<ActivationSample> {
+    runtime::ModelWeights candidate = original;
+    if (auto s = ApplyProjections(p, &candidate); !s.ok()) return s;
+    auto backend = runtime::CreateCpuBackend(std::move(candidate), options);
+    if (!backend.ok()) return backend.status();
+    ActivationSample sample;
+    sample.inputs.resize(original.config.n_layers);
+    InputObserver observer(original.config.dim, &sample);
+    if (auto s = (*backend)->SetObserver(&observer); !s.ok()) return s;
+    runtime::SequenceRunner runner(backend->get());
+    std::vector<float> logits;
+    for (size_t i = 0; i < lengths.size() && i < texts.size(); ++i) {
+      std::vector<int> ids = tokenizer.Encode(texts[i], /*add_bos=*/true);
+      if (static_cast<int>(ids.size()) < lengths[i]) {
+        return absl::InternalError("input recorder: a line got shorter");
+      }
+      ids.resize(lengths[i]);
+      runner.Reset();
+      if (auto s = runner.Append(ids, false, &logits); !s.ok()) return s;
+      sample.lengths.push_back(lengths[i]);
+    }
+    (void)(*backend)->SetObserver(nullptr);
+    return sample;
   };
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "compress/calibration.h"
 #include "compress/perplexity.h"
 #include "compress/projections.h"
 #include "runtime/backend.h"
@@ -29,6 +30,17 @@ HeldbackScorer MakeHeldbackScorer(const runtime::ModelWeights& original,
                                   const runtime::Tokenizer& tokenizer,
                                   std::vector<std::string> heldback,
                                   runtime::BackendOptions options);
+
+// The attention inputs of every layer of the model `projections` make,
+// for the first `lengths.size()` of `texts`, each cut to lengths[i] tokens
+// (BOS included): what a refit on propagated inputs fits on.
+using InputRecorder =
+    std::function<absl::StatusOr<ActivationSample>(const Projections&)>;
+InputRecorder MakeInputRecorder(const runtime::ModelWeights& original,
+                                const runtime::Tokenizer& tokenizer,
+                                std::vector<std::string> texts,
+                                std::vector<int> lengths,
+                                runtime::BackendOptions options);
 
 // mean over tokens of a - b and its standard error, clustered by sequence
 // (tokens of one line are not independent): SE^2 = sum_s (sum_{t in s}

@@ -4,7 +4,7 @@
 //   headroom-compress --model PATH [--tokenizer PATH] --calib-text FILE
 //       [--calib-lines A:B] [--calib-tokens N] [--holdback-tokens N]
 //       (--kv-heads G | --kv-budget F) [--regroup] [--refit-ridge R]
-//       [--refit-tokens N]
+//       [--refit-tokens N] [--refit-inputs original|propagated]
 //       --method NAME --out FILE [--export DIR] [--threads N]
 //       [--weights-dtype auto|f32|f16|bf16|q8_0]
 //   headroom-compress --list-methods
@@ -17,8 +17,9 @@
 // bytes, KV heads chosen per layer. --regroup: choose which KV heads share
 // a group. The decision and its evidence are in the JSON ("decision").
 // --refit-ridge (default 1e-4, relative to the mean diagonal) and
-// --refit-tokens (default 8192: calibration tokens the W_O refit fits on)
-// tune the +refit methods.
+// --refit-tokens (default 65536: calibration tokens the W_O refit fits on)
+// tune the +refit methods; --refit-inputs propagated fits each layer's W_O
+// on the inputs the compressed earlier layers give it (METHOD+refit only).
 // --export writes the compressed model as an ordinary Hugging Face GQA
 // checkpoint (methods without a runtime projection only). Prints one JSON
 // object: the file's metadata plus timings.
@@ -73,6 +74,13 @@ absl::Status CompressOne(const ModelBundle& bundle,
   if (!heldback.empty()) {
     compress_options.score = compress::MakeHeldbackScorer(
         bundle.weights, *bundle.tokenizer, heldback, options);
+  }
+  if (compress_options.refit_inputs == compress::RefitInputs::kPropagated) {
+    const auto& fit = stats.fit_sample.lengths;
+    compress_options.record_inputs = compress::MakeInputRecorder(
+        bundle.weights, *bundle.tokenizer,
+        std::vector<std::string>(lines.begin(), lines.begin() + fit.size()),
+        fit, options);
   }
   const auto t1 = std::chrono::steady_clock::now();
   auto projections =
@@ -131,6 +139,7 @@ absl::Status Run(int argc, char** argv) {
                               {"holdback-tokens"},
                               {"refit-ridge"},
                               {"refit-tokens"},
+                              {"refit-inputs"},
                               {"method"},
                               {"out"},
                               {"export"},
@@ -176,7 +185,7 @@ absl::Status Run(int argc, char** argv) {
     return absl::InvalidArgumentError(
         absl::StrCat("--refit-ridge ", *ridge, " must be >= 0"));
   }
-  auto refit_tokens = args->GetInt("refit-tokens", 8192);
+  auto refit_tokens = args->GetInt("refit-tokens", 65536);
   if (!refit_tokens.ok()) return refit_tokens.status();
   if (*refit_tokens <= 0) {
     return absl::InvalidArgumentError(
@@ -233,6 +242,14 @@ absl::Status Run(int argc, char** argv) {
   base_options.kv_budget = *kv_budget;
   base_options.regroup = args->Has("regroup");
   base_options.refit_ridge = *ridge;
+  const std::string refit_inputs = args->Get("refit-inputs", "original");
+  if (refit_inputs == "propagated") {
+    base_options.refit_inputs = compress::RefitInputs::kPropagated;
+  } else if (refit_inputs != "original") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--refit-inputs '", refit_inputs,
+                     "' must be original or propagated"));
+  }
 
   for (const std::string& method : methods) {
     std::string path = *out;
