@@ -249,5 +249,36 @@ TEST(KvBudgetTest, BadBudgetsAreRefused) {
               HasSubstr("no held-back scorer"));
 }
 
+// The refit on propagated inputs fits layer 1 on what the compressed layer
+// 0 gives it: a different W_O from the refit on the original inputs, and
+// layer 0 (nothing before it) the same.
+TEST(PropagatedRefitTest, LaterLayersFitOnTheCompressedModelsInputs) {
+  testing::LoadedModel m = LoadShared(t::EmbeddedModelPath());
+  const auto calib = Lines(t::EmbeddedTextPath(), t::kEmbeddedCalibFirst,
+                           t::kEmbeddedCalibLast);
+  const CalibrationStats stats = testing::CalibrateOn(m, calib);
+  CompressOptions o;
+  o.method = "svd-a+refit";
+  o.kv_heads = 2;
+  auto original = ComputeProjections(m.weights, stats, o);
+  ASSERT_TRUE(original.ok()) << original.status();
+  o.refit_inputs = RefitInputs::kPropagated;
+  EXPECT_THAT(ComputeProjections(m.weights, stats, o).status().message(),
+              HasSubstr("input recorder"));
+  o.record_inputs = MakeInputRecorder(
+      m.weights, *m.tokenizer,
+      {calib.begin(), calib.begin() + stats.fit_sample.lengths.size()},
+      stats.fit_sample.lengths, {});
+  auto propagated = ComputeProjections(m.weights, stats, o);
+  ASSERT_TRUE(propagated.ok()) << propagated.status();
+  EXPECT_EQ(propagated->layers[0].wo, original->layers[0].wo);
+  EXPECT_NE(propagated->layers[1].wo, original->layers[1].wo);
+  // The recorder of the uncompressed model reproduces the calibration's
+  // own inputs.
+  auto same = o.record_inputs(Reordered(m.weights, {0, 1, 2, 3, 4, 5, 6, 7}));
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->inputs[1], stats.fit_sample.inputs[1]);
+}
+
 }  // namespace
 }  // namespace headroom::compress

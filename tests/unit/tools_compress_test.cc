@@ -138,6 +138,19 @@ TEST(CompressToolTest, BadArgumentsNameTheProblem) {
       RunTool(base + " --kv-heads 2 --method svd-a --refit-ridge -1");
   EXPECT_EQ(bad_ridge.exit_code, 1);
   EXPECT_THAT(bad_ridge.output, HasSubstr("--refit-ridge -1 must be >= 0"));
+  auto bad_inputs =
+      RunTool(base + " --kv-heads 2 --method svd-a+refit --refit-inputs x");
+  EXPECT_EQ(bad_inputs.exit_code, 1);
+  EXPECT_THAT(bad_inputs.output,
+              HasSubstr("--refit-inputs 'x' must be original or propagated"));
+  auto bad_refit_tokens =
+      RunTool(base + " --kv-heads 2 --method svd-a+refit --refit-tokens 0");
+  EXPECT_THAT(bad_refit_tokens.output, HasSubstr("--refit-tokens 0 must be"));
+  auto propagated_auto =
+      RunTool(base + " --kv-heads 2 --method auto --refit-inputs propagated");
+  EXPECT_EQ(propagated_auto.exit_code, 1);
+  EXPECT_THAT(propagated_auto.output,
+              HasSubstr("refit on propagated inputs takes a named"));
   // Nothing held back: auto and budgets refuse instead of choosing on the
   // statistics' own lines.
   auto none_held =
