@@ -43,9 +43,9 @@ struct CalibrationOptions {
   // Lines from the end of the text held back from the statistics and used
   // only to choose between candidates (`auto`, `--kv-budget`): as many as
   // it takes to reach this many tokens, but at most half of the lines (the
-  // statistics keep the rest) and at least one when there are two or more; 0 holds nothing back.
-  // 16384 tokens resolve a mean NLL difference of about 0.005 nats per
-  // token at two standard errors on TinyStories-like text (see
+  // statistics keep the rest) and at least one when there are two or more; 0
+  // holds nothing back. 16384 tokens resolve a mean NLL difference of about
+  // 0.005 nats per token at two standard errors on TinyStories-like text (see
   // docs/compression.md, "auto").
   int64_t holdback_tokens = 16384;
   // For W_O refits: 65536 tokens, not 8192, make the refit's perplexity

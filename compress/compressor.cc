@@ -44,7 +44,9 @@ class LayerProblem {
   // original model's attention inputs (default) or, when set, those of the
   // model with the layers before this one already compressed (the same
   // lines and tokens as the fit sample).
-  void SetRefitInputs(const ActivationSample* inputs) { refit_inputs_ = inputs; }
+  void SetRefitInputs(const ActivationSample* inputs) {
+    refit_inputs_ = inputs;
+  }
 
   // Least-squares W_O (method.md item 5): argmin sum |y - W a~|^2 over the
   // fit sample, y the original layer output (on the original inputs) and a~
@@ -210,9 +212,9 @@ absl::StatusOr<std::vector<LayerProjection>> VariantsOn(
   auto one = ReorderedLayer(original, layer, order);
   if (!one.ok()) return one.status();
   const LayerStats st =
-      order.empty() ? stats.layers[layer]
-                    : PermuteLayerStats(original.config, stats.layers[layer],
-                                        order);
+      order.empty()
+          ? stats.layers[layer]
+          : PermuteLayerStats(original.config, stats.layers[layer], order);
   const bool have_samples = !stats.fit_sample.lengths.empty();
   std::vector<LayerProjection> out;
   for (auto [base, refit] : methods) {
@@ -338,15 +340,11 @@ struct Sensitivity {
 absl::StatusOr<Sensitivity> BudgetSensitivity(
     const runtime::ModelWeights& original, const CompressOptions& options,
     const std::vector<std::vector<LayerVariants>>& table,
-    const std::vector<int>& gs, const Projections& header) {
+    const std::vector<int>& gs) {
   const runtime::ModelConfig& c = original.config;
-  Projections exact = header;
-  for (int l = 0; l < c.n_layers; ++l) {
-    auto id = ComputeLayerProjection(BaseMethod::kMeanPool, original, l,
-                                     nullptr, c.n_kv_heads);
-    if (!id.ok()) return id.status();
-    exact.layers.push_back(*std::move(id));
-  }
+  auto identity = IdentityProjections(original);
+  if (!identity.ok()) return identity.status();
+  const Projections& exact = *identity;
   auto base = options.score(exact);
   if (!base.ok()) return base.status();
   Sensitivity out;
@@ -376,6 +374,26 @@ absl::StatusOr<Sensitivity> BudgetSensitivity(
 }
 
 }  // namespace
+
+absl::StatusOr<Projections> IdentityProjections(
+    const runtime::ModelWeights& original) {
+  const runtime::ModelConfig& c = original.config;
+  Projections p;
+  p.method = "identity";
+  p.model_digest = runtime::ModelDigest(original);
+  p.n_layers = c.n_layers;
+  p.dim = c.dim;
+  p.n_heads = c.n_heads;
+  p.n_kv_heads = c.n_kv_heads;
+  p.head_dim = c.head_dim;
+  for (int l = 0; l < c.n_layers; ++l) {
+    auto id = ComputeLayerProjection(BaseMethod::kMeanPool, original, l,
+                                     nullptr, c.n_kv_heads);
+    if (!id.ok()) return id.status();
+    p.layers.push_back(*std::move(id));
+  }
+  return p;
+}
 
 absl::StatusOr<Projections> ComputeProjections(
     const runtime::ModelWeights& original, const CalibrationStats& stats,
@@ -444,8 +462,8 @@ absl::StatusOr<Projections> ComputeProjections(
       budget_mode ? Divisors(c.n_kv_heads) : std::vector<int>{options.kv_heads};
   // table[l][k]: the candidates of layer l at g = gs[k].
   const bool propagated = options.refit_inputs == RefitInputs::kPropagated;
-  if (propagated &&
-      (decides || !spec->refit_wo || options.regroup || !options.record_inputs)) {
+  if (propagated && (decides || !spec->refit_wo || options.regroup ||
+                     !options.record_inputs)) {
     return absl::InvalidArgumentError(
         "refit on propagated inputs takes a named METHOD+refit at one "
         "--kv-heads, without --regroup (and an input recorder)");
@@ -455,15 +473,10 @@ absl::StatusOr<Projections> ComputeProjections(
   for (int l = 0; l < c.n_layers; ++l) {
     LayerProblem problem(original, l, stats);
     if (propagated && l > 0) {
-      Projections prefix = out;
-      for (int k = 0; k < c.n_layers; ++k) {
-        auto id = ComputeLayerProjection(BaseMethod::kMeanPool, original, k,
-                                         nullptr, c.n_kv_heads);
-        if (!id.ok()) return id.status();
-        prefix.layers.push_back(k < l ? table[k][0].variants[0]
-                                      : *std::move(id));
-      }
-      auto recorded = options.record_inputs(prefix);
+      auto prefix = IdentityProjections(original);
+      if (!prefix.ok()) return prefix.status();
+      for (int k = 0; k < l; ++k) prefix->layers[k] = table[k][0].variants[0];
+      auto recorded = options.record_inputs(*prefix);
       if (!recorded.ok()) return recorded.status();
       if (recorded->lengths != stats.fit_sample.lengths) {
         return absl::InternalError(
@@ -495,7 +508,7 @@ absl::StatusOr<Projections> ComputeProjections(
   if (!budget_mode) {
     allocations.push_back(std::vector<int>(c.n_layers, 0));
   } else {
-    auto sensitivity = BudgetSensitivity(original, options, table, gs, out);
+    auto sensitivity = BudgetSensitivity(original, options, table, gs);
     if (!sensitivity.ok()) return sensitivity.status();
     const int budget_heads = static_cast<int>(
         std::floor(options.kv_budget * c.n_kv_heads * c.n_layers + 1e-9));
@@ -549,8 +562,7 @@ absl::StatusOr<Projections> ComputeProjections(
   for (size_t k = 0; k < candidates.size(); ++k) {
     auto nll = options.score(candidates[k]);
     if (!nll.ok()) return nll.status();
-    scored.push_back({names[k], *std::move(nll),
-                      MeanOutputError(candidates[k]),
+    scored.push_back({names[k], *std::move(nll), MeanOutputError(candidates[k]),
                       candidates[k].KvHeadsPerLayer()});
   }
   context["requested_heldback_tokens"] = stats.requested_heldback_tokens;

@@ -43,6 +43,12 @@ struct CompressOptions {
   DecisionRule rule;
 };
 
+// Every layer kept as it is (mean-pool keeping all n heads is the identity
+// map): the base that budgets' sensitivities and propagated refits compare
+// against, for `original`'s digest and shapes.
+absl::StatusOr<Projections> IdentityProjections(
+    const runtime::ModelWeights& original);
+
 absl::StatusOr<Projections> ComputeProjections(
     const runtime::ModelWeights& original, const CalibrationStats& stats,
     const CompressOptions& options);

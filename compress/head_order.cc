@@ -101,9 +101,9 @@ absl::StatusOr<double> PartitionLoss(const runtime::ModelConfig& c,
 absl::Status CheckHeadOrder(const std::vector<int>& order, int n,
                             const std::string& what) {
   if (static_cast<int>(order.size()) != n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " has ", order.size(), " entries; the layer has ", n,
-        " KV heads"));
+    return absl::InvalidArgumentError(absl::StrCat(what, " has ", order.size(),
+                                                   " entries; the layer has ",
+                                                   n, " KV heads"));
   }
   std::vector<bool> seen(n, false);
   for (int v : order) {
@@ -127,14 +127,15 @@ absl::Status PermuteKvHeads(const runtime::ModelConfig& c,
                             const std::vector<int>& order, int layer,
                             runtime::LayerWeights* lw) {
   const int n = c.n_kv_heads, d = c.head_dim, r = c.n_heads / n;
-  if (auto s = CheckHeadOrder(order, n, absl::StrCat("layers.", layer,
-                                                     ".kv_order"));
+  if (auto s =
+          CheckHeadOrder(order, n, absl::StrCat("layers.", layer, ".kv_order"));
       !s.ok())
     return s;
   if (lw->has_post_rope_proj() || lw->wk.rows() != int64_t{n} * d ||
       lw->wv.rows() != int64_t{n} * d) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "layer ", layer, ": KV heads can only be reordered before compression"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("layer ", layer,
+                     ": KV heads can only be reordered before compression"));
   }
   if (IsIdentityOrder(order)) return absl::OkStatus();
   if (auto s = PermuteRowBlocks(order, d, &lw->wk, layer, "wk"); !s.ok())
@@ -184,8 +185,8 @@ LayerStats PermuteLayerStats(const runtime::ModelConfig& c,
   return out;
 }
 
-absl::StatusOr<std::vector<int>> ChooseHeadOrder(
-    const runtime::ModelConfig& c, const LayerStats& st, int g) {
+absl::StatusOr<std::vector<int>> ChooseHeadOrder(const runtime::ModelConfig& c,
+                                                 const LayerStats& st, int g) {
   const int n = c.n_kv_heads;
   std::vector<int> identity(n);
   for (int i = 0; i < n; ++i) identity[i] = i;

@@ -49,14 +49,14 @@ struct PairedDifference {
   double mean = 0.0;
   double se = 0.0;
 };
-absl::StatusOr<PairedDifference> PairedNllDifference(
-    const PerplexityResult& a, const PerplexityResult& b);
+absl::StatusOr<PairedDifference> PairedNllDifference(const PerplexityResult& a,
+                                                     const PerplexityResult& b);
 
 struct ScoredCandidate {
   std::string name;
-  PerplexityResult nll;         // on the held-back lines, per token
-  double output_error = 0.0;    // mean over layers, held-back sample
-  std::vector<int> kv_heads;    // per layer
+  PerplexityResult nll;       // on the held-back lines, per token
+  double output_error = 0.0;  // mean over layers, held-back sample
+  std::vector<int> kv_heads;  // per layer
 };
 
 struct Decision {

@@ -16,7 +16,8 @@ absl::StatusOr<PerplexityResult> EvaluatePerplexity(
     const std::vector<std::string>& texts, bool keep_token_nll) {
   const runtime::ModelConfig& c = backend.config();
   // Bounds the logits buffer: chunk * vocab floats per step.
-  const int chunk = std::max(1, std::min(c.max_seq_len, (1 << 22) / c.vocab_size));
+  const int chunk =
+      std::max(1, std::min(c.max_seq_len, (1 << 22) / c.vocab_size));
   runtime::SequenceRunner runner(&backend, chunk);
   PerplexityResult result;
   std::vector<float> logits;
@@ -32,7 +33,8 @@ absl::StatusOr<PerplexityResult> EvaluatePerplexity(
       const float* row = logits.data() + i * c.vocab_size;
       const float max = *std::max_element(row, row + c.vocab_size);
       double sum = 0.0;
-      for (int v = 0; v < c.vocab_size; ++v) sum += std::exp(double{row[v]} - max);
+      for (int v = 0; v < c.vocab_size; ++v)
+        sum += std::exp(double{row[v]} - max);
       const double nll = std::log(sum) + max - row[ids[i + 1]];
       result.nll_sum += nll;
       if (keep_token_nll) result.token_nll.push_back(nll);

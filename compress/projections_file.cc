@@ -178,7 +178,8 @@ absl::StatusOr<Projections> LoadProjections(const std::string& path) {
   if (*version < 1 || *version > kProjectionsFormatVersion) {
     return Invalid(path, absl::StrCat("format_version ", *version,
                                       " is not supported (this build reads 1 "
-                                      "to ", kProjectionsFormatVersion, ")"));
+                                      "to ",
+                                      kProjectionsFormatVersion, ")"));
   }
   Projections p;
   for (auto [key, field] :
@@ -264,8 +265,8 @@ absl::StatusOr<Projections> LoadProjections(const std::string& path) {
         return Invalid(path, where + ".kv_order must be an array of integers");
       }
       lp.kv_order = order.get<std::vector<int>>();
-      if (auto s = CheckHeadOrder(lp.kv_order, p.n_kv_heads,
-                                  where + ".kv_order");
+      if (auto s =
+              CheckHeadOrder(lp.kv_order, p.n_kv_heads, where + ".kv_order");
           !s.ok()) {
         return Invalid(path, std::string(s.message()));
       }

@@ -246,9 +246,8 @@ absl::Status Run(int argc, char** argv) {
   if (refit_inputs == "propagated") {
     base_options.refit_inputs = compress::RefitInputs::kPropagated;
   } else if (refit_inputs != "original") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--refit-inputs '", refit_inputs,
-                     "' must be original or propagated"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--refit-inputs '", refit_inputs, "' must be original or propagated"));
   }
 
   for (const std::string& method : methods) {

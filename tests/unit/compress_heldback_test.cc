@@ -8,8 +8,8 @@
 
 #include "compress/calibration.h"
 #include "compress/heldback.h"
-#include "runtime/cpu/cpu_backend.h"
 #include "nlohmann/json.hpp"
+#include "runtime/cpu/cpu_backend.h"
 #include "tests/test_support.h"
 #include "tests/unit/compress_test_util.h"
 
@@ -31,8 +31,8 @@ PerplexityResult Nll(std::vector<double> tokens, std::vector<int64_t> lines) {
 // By hand: differences 1, 0, 1 | -1, mean 0.25; cluster sums of the
 // deviations 1.25 and -1.25, so SE = sqrt(2 * 1.5625) / 4.
 TEST(PairedNllDifferenceTest, MeanAndClusteredStandardError) {
-  auto d = PairedNllDifference(Nll({1, 2, 3, 4}, {3, 1}),
-                               Nll({0, 2, 2, 5}, {3, 1}));
+  auto d =
+      PairedNllDifference(Nll({1, 2, 3, 4}, {3, 1}), Nll({0, 2, 2, 5}, {3, 1}));
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_DOUBLE_EQ(d->mean, 0.25);
   EXPECT_DOUBLE_EQ(d->se, std::sqrt(3.125) / 4.0);
@@ -109,9 +109,8 @@ TEST(DecideTest, WeakEvidenceFallsBackToOutputError) {
 TEST(HoldbackTest, LinesAreHeldBackUntilTheTokenTarget) {
   namespace t = ::headroom::testing;
   testing::LoadedModel m = testing::LoadShared(t::EmbeddedModelPath());
-  const auto lines = testing::Lines(t::EmbeddedTextPath(),
-                                    t::kEmbeddedCalibFirst,
-                                    t::kEmbeddedCalibLast);
+  const auto lines = testing::Lines(
+      t::EmbeddedTextPath(), t::kEmbeddedCalibFirst, t::kEmbeddedCalibLast);
   auto calibrate = [&](int64_t target) {
     auto backend = runtime::CreateCpuBackend(m.weights, {});
     EXPECT_TRUE(backend.ok());

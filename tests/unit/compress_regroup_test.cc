@@ -14,7 +14,6 @@
 #include "compress/methods.h"
 #include "compress/projections_file.h"
 #include "nlohmann/json.hpp"
-#include "runtime/model/model_digest.h"
 #include "tests/test_support.h"
 #include "tests/unit/compress_test_util.h"
 
@@ -30,27 +29,13 @@ namespace t = ::headroom::testing;
 constexpr char kMha[] = "models/stories260K-mha8/stories260K_mha8.bin";
 constexpr char kText[] = "data/tinystories_val.txt";
 
-// The identity maps of every layer (mean-pool keeping all n heads), each
-// with `order` as its regrouping.
+// The identity maps of every layer, each with `order` as its regrouping.
 Projections Reordered(const runtime::ModelWeights& w,
                       const std::vector<int>& order) {
-  Projections p;
-  p.method = "identity";
-  const runtime::ModelConfig& c = w.config;
-  p.model_digest = runtime::ModelDigest(w);
-  p.n_layers = c.n_layers;
-  p.dim = c.dim;
-  p.n_heads = c.n_heads;
-  p.n_kv_heads = c.n_kv_heads;
-  p.head_dim = c.head_dim;
-  for (int l = 0; l < c.n_layers; ++l) {
-    auto id = ComputeLayerProjection(BaseMethod::kMeanPool, w, l, nullptr,
-                                     c.n_kv_heads);
-    EXPECT_TRUE(id.ok()) << id.status();
-    id->kv_order = order;
-    p.layers.push_back(*id);
-  }
-  return p;
+  auto p = IdentityProjections(w);
+  EXPECT_TRUE(p.ok()) << p.status();
+  for (LayerProjection& l : p->layers) l.kv_order = order;
+  return *std::move(p);
 }
 
 // Reordering the heads only moves rows of W_Q/W_K/W_V and columns of W_O as
@@ -83,8 +68,8 @@ TEST(RegroupTest, PermutedUncompressedModelIsTheSameFunction) {
       }
     }
   }
-  const auto eval = Lines(t::EmbeddedTextPath(), t::kEmbeddedEvalFirst,
-                          t::kEmbeddedEvalLast);
+  const auto eval =
+      Lines(t::EmbeddedTextPath(), t::kEmbeddedEvalFirst, t::kEmbeddedEvalLast);
   const double original = Perplexity(m, nullptr, eval);
   const Projections p = Reordered(m.weights, order);
   EXPECT_NEAR(Perplexity(m, &p, eval), original, 1e-5 * original);
@@ -141,8 +126,8 @@ class ScrambledMhaTest : public ::testing::Test {
     original_ = Perplexity(model_, nullptr, eval_);
   }
   Projections Run(CompressOptions o) {
-    o.score = MakeHeldbackScorer(model_.weights, *model_.tokenizer, heldback_,
-                                 {});
+    o.score =
+        MakeHeldbackScorer(model_.weights, *model_.tokenizer, heldback_, {});
     auto p = ComputeProjections(model_.weights, stats_, o);
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? *std::move(p) : Projections{};
@@ -230,8 +215,8 @@ TEST(KvBudgetTest, AllocationMeetsTheBudgetAndIsRecorded) {
 
 TEST(KvBudgetTest, BadBudgetsAreRefused) {
   testing::LoadedModel m = LoadShared(t::EmbeddedModelPath());
-  const CalibrationStats stats = testing::CalibrateOn(
-      m, Lines(t::EmbeddedTextPath(), 1, 10));
+  const CalibrationStats stats =
+      testing::CalibrateOn(m, Lines(t::EmbeddedTextPath(), 1, 10));
   CompressOptions o;
   o.method = "svd-a";
   for (double bad : {-0.5, 0.1, 1.5}) {
