@@ -6,6 +6,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "compress/head_order.h"
+#include "compress/store_like.h"
 #include "runtime/model/model_digest.h"
 
 namespace headroom::compress {
@@ -43,22 +45,6 @@ bool CommutesWithRope(const float* m, int d, runtime::RopeStyle style) {
       return false;
   }
   return true;
-}
-
-// Replaces *dst by the fp32 `values` [rows, cols] stored in dst's dtype:
-// the transformation is folded in fp32 and served as the model was.
-absl::Status StoreLike(std::vector<float> values, int64_t rows, int64_t cols,
-                       runtime::Tensor* dst, int layer, const char* name) {
-  if (dst->dtype() == runtime::WeightDtype::kF32) {
-    *dst = runtime::Tensor::FromF32(std::move(values), rows, cols);
-    return absl::OkStatus();
-  }
-  auto t =
-      runtime::Tensor::FromFloat(values, rows, cols, dst->dtype(),
-                                 absl::StrCat("layers.", layer, ".", name));
-  if (!t.ok()) return t.status();
-  *dst = *std::move(t);
-  return absl::OkStatus();
 }
 
 // out (rows x D) = left (rows x k) * right (k x D), row-major.
@@ -155,9 +141,19 @@ absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
     }
   }
 
+  // Regrouping first: the maps below act on contiguous groups of the
+  // reordered heads.
+  runtime::LayerWeights reordered;
+  const runtime::LayerWeights* src = &lw;
+  if (!p.kv_order.empty()) {
+    reordered = lw;
+    if (auto s = PermuteKvHeads(c, p.kv_order, layer, &reordered); !s.ok())
+      return s;
+    src = &reordered;
+  }
   // fp32 views of the layer's matrices (shared when already fp32).
-  const runtime::Tensor wq_in = lw.wq.AsF32(), wk_in = lw.wk.AsF32(),
-                        wv_in = lw.wv.AsF32(), wo_in = lw.wo.AsF32();
+  const runtime::Tensor wq_in = src->wq.AsF32(), wk_in = src->wk.AsF32(),
+                        wv_in = src->wv.AsF32(), wo_in = src->wo.AsF32();
   // Values: W~_V,i = E_V,i [W_V,it; ...]; W~_O,j = W_O,j V_j.
   std::vector<float> wv(int64_t{g} * d * D);
   for (int i = 0; i < g; ++i) {
@@ -195,6 +191,11 @@ absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
     if (auto s = StoreLike(std::move(wq), hd, D, &lw.wq, layer, "wq"); !s.ok())
       return s;
   } else {
+    // The runtime projects the rotated heads of the reordered W_K / W_Q.
+    if (src != &lw) {
+      lw.wk = reordered.wk;
+      lw.wq = reordered.wq;
+    }
     lw.key_cache_proj = p.key_encoder;
     lw.query_proj = p.query_decoder;
   }

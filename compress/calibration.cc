@@ -132,10 +132,10 @@ absl::StatusOr<CalibrationStats> Calibrate(
   if (texts.empty()) {
     return absl::InvalidArgumentError("calibration: no calibration text");
   }
-  if (options.holdback_fraction < 0.0 || options.holdback_fraction >= 1.0) {
+  if (options.holdback_tokens < 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("calibration: holdback_fraction must be in [0, 1), got ",
-                     options.holdback_fraction));
+        absl::StrCat("calibration: holdback_tokens must be >= 0, got ",
+                     options.holdback_tokens));
   }
   const int n = c.n_kv_heads, d = c.head_dim, nd = n * d, P = d / 2;
   CalibrationStats stats;
@@ -157,13 +157,21 @@ absl::StatusOr<CalibrationStats> Calibrate(
   }
   stats.text_digest = digest.HexDigest();
 
-  const size_t holdback =
-      texts.size() < 2
-          ? 0
-          : static_cast<size_t>(std::ceil(options.holdback_fraction *
-                                          static_cast<double>(texts.size())));
+  // Held back: lines from the end until holdback_tokens is reached, at most
+  // half of them, at least one of two or more (none when
+  // holdback_tokens is 0).
+  size_t holdback = 0;
+  const size_t max_holdback = texts.size() / 2;
+  while (options.holdback_tokens > 0 && holdback < max_holdback &&
+         (holdback == 0 || stats.heldback_tokens < options.holdback_tokens)) {
+    const std::string& text = texts[texts.size() - 1 - holdback];
+    stats.heldback_tokens += std::min<int64_t>(
+        tokenizer.Encode(text, /*add_bos=*/true).size(), c.max_seq_len);
+    ++holdback;
+  }
   const size_t stats_end = texts.size() - holdback;
   stats.heldback_begin = stats_end;
+  stats.requested_heldback_tokens = options.holdback_tokens;
 
   CalibrationObserver observer(c, stats);
   if (auto s = backend.SetObserver(&observer); !s.ok()) return s;

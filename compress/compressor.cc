@@ -2,10 +2,12 @@
 
 #include <cblas.h>
 
+#include <cmath>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "compress/apply.h"
+#include "compress/head_order.h"
 #include "compress/layer_attention.h"
 #include "compress/linalg.h"
 #include "compress/methods.h"
@@ -44,8 +46,17 @@ class LayerProblem {
     return one;
   }
 
+  // Where the compressed heads a~ of the refit read their inputs: the
+  // original model's attention inputs (default) or, when set, those of the
+  // model with the layers before this one already compressed (the same
+  // lines and tokens as the fit sample).
+  void SetRefitInputs(const ActivationSample* inputs) {
+    refit_inputs_ = inputs;
+  }
+
   // Least-squares W_O (method.md item 5): argmin sum |y - W a~|^2 over the
-  // fit sample, y the original layer output and a~ the compressed heads.
+  // fit sample, y the original layer output (on the original inputs) and a~
+  // the compressed heads.
   absl::Status RefitOutput(LayerProjection* p, double ridge) {
     auto cand = Candidate(*p);
     if (!cand.ok()) return cand.status();
@@ -61,7 +72,8 @@ class LayerProblem {
         cross(int64_t{hd} * D, 0.0);
     std::vector<double> a64;
     int64_t offset = 0;
-    const auto& sample = stats_.fit_sample;
+    const auto& sample =
+        refit_inputs_ != nullptr ? *refit_inputs_ : stats_.fit_sample;
     for (size_t sq = 0; sq < sample.lengths.size(); ++sq) {
       const int T = sample.lengths[sq];
       std::vector<float> att;
@@ -170,18 +182,262 @@ class LayerProblem {
   int layer_;
   const CalibrationStats& stats_;
   std::vector<double> fit_targets_;  // lazily, for refits
+  const ActivationSample* refit_inputs_ = nullptr;
   std::vector<double> select_targets_;
 };
 
+// Every candidate projection of one layer at one g: the method's, or for
+// `auto` every base method with and without refit; with regrouping each of
+// them on contiguous and on regrouped heads (for a named method, the one of
+// the two with the lower output error). `best` has the lowest output error
+// on the held-back sample; `labels` name the variants the same way in every
+// layer (a whole-model candidate takes variant k everywhere).
+struct LayerVariants {
+  std::vector<LayerProjection> variants;
+  std::vector<std::string> labels;
+  size_t best = 0;
+};
+
+std::vector<int> Divisors(int n) {
+  std::vector<int> out;
+  for (int g = 1; g <= n; ++g) {
+    if (n % g == 0) out.push_back(g);
+  }
+  return out;
+}
+
+// Layer `layer` of `original` alone, its KV heads reordered by `order`.
+absl::StatusOr<runtime::ModelWeights> ReorderedLayer(
+    const runtime::ModelWeights& original, int layer,
+    const std::vector<int>& order) {
+  runtime::ModelWeights one;
+  one.config = original.config;
+  one.config.n_layers = 1;
+  one.config.cache_kv_heads.clear();
+  one.layers = {original.layers[layer]};
+  if (!order.empty()) {
+    if (auto s = PermuteKvHeads(one.config, order, layer, &one.layers[0]);
+        !s.ok())
+      return s;
+  }
+  return one;
+}
+
+// The candidates of every (method, refit) in `methods` on the heads in
+// `order` (empty: contiguous).
+absl::StatusOr<std::vector<LayerProjection>> VariantsOn(
+    const runtime::ModelWeights& original, const CalibrationStats& stats,
+    const std::vector<std::pair<BaseMethod, bool>>& methods,
+    const CompressOptions& options, int layer, int g,
+    const std::vector<int>& order, LayerProblem& problem) {
+  auto one = ReorderedLayer(original, layer, order);
+  if (!one.ok()) return one.status();
+  const LayerStats st =
+      order.empty()
+          ? stats.layers[layer]
+          : PermuteLayerStats(original.config, stats.layers[layer], order);
+  const bool have_samples = !stats.fit_sample.lengths.empty();
+  std::vector<LayerProjection> out;
+  for (auto [base, refit] : methods) {
+    auto p = ComputeLayerProjection(base, *one, 0, &st, g);
+    if (!p.ok()) return p.status();
+    p->kv_order = order;
+    if (refit) {
+      if (auto s = problem.RefitOutput(&*p, options.refit_ridge); !s.ok())
+        return s;
+    }
+    if (!order.empty()) p->method += "+regroup";
+    if (have_samples) {
+      auto err = problem.OutputError(*p);
+      if (!err.ok()) return err.status();
+      p->output_error = *err;
+    }
+    out.push_back(*std::move(p));
+  }
+  return out;
+}
+
+absl::StatusOr<LayerVariants> LayerCandidates(
+    const runtime::ModelWeights& original, const CalibrationStats& stats,
+    const MethodSpec& spec, const CompressOptions& options, int layer, int g,
+    LayerProblem& problem) {
+  std::vector<std::pair<BaseMethod, bool>> methods;
+  if (spec.is_auto) {
+    for (BaseMethod m : ApplicableBaseMethods(original.config)) {
+      methods.push_back({m, false});
+      methods.push_back({m, true});
+    }
+  } else {
+    methods.push_back({spec.base, spec.refit_wo});
+  }
+  LayerVariants out;
+  auto contiguous =
+      VariantsOn(original, stats, methods, options, layer, g, {}, problem);
+  if (!contiguous.ok()) return contiguous.status();
+  out.variants = *std::move(contiguous);
+  for (auto [base, refit] : methods) {
+    out.labels.push_back(BaseMethodName(base) + (refit ? "+refit" : ""));
+  }
+  if (options.regroup) {
+    auto order = ChooseHeadOrder(original.config, stats.layers[layer], g);
+    if (!order.ok()) return order.status();
+    std::vector<LayerProjection> regrouped = out.variants;
+    if (!IsIdentityOrder(*order)) {
+      auto v = VariantsOn(original, stats, methods, options, layer, g, *order,
+                          problem);
+      if (!v.ok()) return v.status();
+      regrouped = *std::move(v);
+    }
+    if (spec.is_auto) {
+      for (size_t k = 0; k < methods.size(); ++k) {
+        out.variants.push_back(regrouped[k]);
+        out.labels.push_back(out.labels[k] + "+regroup");
+      }
+    } else if (regrouped[0].output_error < out.variants[0].output_error) {
+      out.variants[0] = regrouped[0];
+    }
+  }
+  for (size_t k = 1; k < out.variants.size(); ++k) {
+    if (out.variants[k].output_error < out.variants[out.best].output_error) {
+      out.best = k;
+    }
+  }
+  return out;
+}
+
+double MeanOutputError(const Projections& p) {
+  double sum = 0.0;
+  for (const LayerProjection& l : p.layers) sum += l.output_error;
+  return p.layers.empty() ? 0.0 : sum / p.layers.size();
+}
+
+// Minimises sum_l loss[l][k_l] subject to sum_l g[k_l] <= budget, exactly
+// (dynamic programming over layers and KV heads used). Returns the index
+// into `gs` per layer, or empty when even g = min everywhere exceeds it.
+std::vector<int> AllocateHeads(const std::vector<std::vector<double>>& loss,
+                               const std::vector<int>& gs, int budget) {
+  const int L = static_cast<int>(loss.size());
+  const double inf = std::numeric_limits<double>::infinity();
+  // best[l][b]: least loss of layers 0..l-1 using exactly b heads.
+  std::vector<std::vector<double>> best(L + 1,
+                                        std::vector<double>(budget + 1, inf));
+  std::vector<std::vector<int>> pick(L + 1, std::vector<int>(budget + 1, -1));
+  best[0][0] = 0.0;
+  for (int l = 0; l < L; ++l) {
+    for (int b = 0; b <= budget; ++b) {
+      if (best[l][b] == inf) continue;
+      for (size_t k = 0; k < gs.size(); ++k) {
+        const int nb = b + gs[k];
+        if (nb > budget) continue;
+        const double v = best[l][b] + loss[l][k];
+        if (v < best[l + 1][nb]) {
+          best[l + 1][nb] = v;
+          pick[l + 1][nb] = static_cast<int>(k);
+        }
+      }
+    }
+  }
+  int end = -1;
+  for (int b = 0; b <= budget; ++b) {
+    if (best[L][b] < inf && (end < 0 || best[L][b] < best[L][end])) end = b;
+  }
+  if (end < 0) return {};
+  std::vector<int> out(L);
+  for (int l = L, b = end; l > 0; --l) {
+    out[l - 1] = pick[l][b];
+    b -= gs[pick[l][b]];
+  }
+  return out;
+}
+
+struct Sensitivity {
+  std::vector<std::vector<double>> loss;  // [layer][index into gs]
+  nlohmann::json record;
+};
+
+// Held-back NLL increase when layer l alone is compressed to each g (its
+// lowest-output-error candidate; the others kept exact). g = n costs
+// nothing: every method reproduces the layer there.
+absl::StatusOr<Sensitivity> BudgetSensitivity(
+    const runtime::ModelWeights& original, const CompressOptions& options,
+    const std::vector<std::vector<LayerVariants>>& table,
+    const std::vector<int>& gs) {
+  const runtime::ModelConfig& c = original.config;
+  auto identity = IdentityProjections(original);
+  if (!identity.ok()) return identity.status();
+  const Projections& exact = *identity;
+  auto base = options.score(exact);
+  if (!base.ok()) return base.status();
+  Sensitivity out;
+  out.record = nlohmann::json::object();
+  out.record["original_heldback_nll"] = base->nll_per_token();
+  nlohmann::json rows = nlohmann::json::array();
+  out.loss.assign(c.n_layers, std::vector<double>(gs.size(), 0.0));
+  for (int l = 0; l < c.n_layers; ++l) {
+    for (size_t k = 0; k < gs.size(); ++k) {
+      if (gs[k] == c.n_kv_heads) continue;
+      Projections one = exact;
+      one.layers[l] = table[l][k].variants[table[l][k].best];
+      auto nll = options.score(one);
+      if (!nll.ok()) return nll.status();
+      auto diff = PairedNllDifference(*nll, *base);
+      if (!diff.ok()) return diff.status();
+      out.loss[l][k] = diff->mean;
+      rows.push_back({{"layer", l},
+                      {"kv_heads", gs[k]},
+                      {"method", one.layers[l].method},
+                      {"delta_nll", diff->mean},
+                      {"se", diff->se}});
+    }
+  }
+  out.record["sensitivity"] = rows;
+  return out;
+}
+
 }  // namespace
+
+absl::StatusOr<Projections> IdentityProjections(
+    const runtime::ModelWeights& original) {
+  const runtime::ModelConfig& c = original.config;
+  Projections p;
+  p.method = "identity";
+  p.model_digest = runtime::ModelDigest(original);
+  p.n_layers = c.n_layers;
+  p.dim = c.dim;
+  p.n_heads = c.n_heads;
+  p.n_kv_heads = c.n_kv_heads;
+  p.head_dim = c.head_dim;
+  for (int l = 0; l < c.n_layers; ++l) {
+    auto id = ComputeLayerProjection(BaseMethod::kMeanPool, original, l,
+                                     nullptr, c.n_kv_heads);
+    if (!id.ok()) return id.status();
+    p.layers.push_back(*std::move(id));
+  }
+  return p;
+}
 
 absl::StatusOr<Projections> ComputeProjections(
     const runtime::ModelWeights& original, const CalibrationStats& stats,
     const CompressOptions& options) {
+  using nlohmann::json;
   const runtime::ModelConfig& c = original.config;
   auto spec = ParseMethod(options.method);
   if (!spec.ok()) return spec.status();
-  if (options.kv_heads <= 0 || c.n_kv_heads % options.kv_heads != 0) {
+  const bool budget_mode = options.kv_budget != 0.0;
+  if (budget_mode) {
+    if (options.kv_heads != 0) {
+      return absl::InvalidArgumentError(
+          "give either --kv-heads or --kv-budget, not both");
+    }
+    if (!(options.kv_budget > 0.0 && options.kv_budget <= 1.0) ||
+        options.kv_budget * c.n_kv_heads < 1.0 - 1e-9) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--kv-budget ", options.kv_budget, " must be in [1/", c.n_kv_heads,
+          ", 1] (a fraction of the original KV bytes; every layer keeps at "
+          "least one of its ",
+          c.n_kv_heads, " KV heads)"));
+    }
+  } else if (options.kv_heads <= 0 || c.n_kv_heads % options.kv_heads != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("--kv-heads ", options.kv_heads,
                      " must divide the model's ", c.n_kv_heads, " KV heads"));
@@ -201,88 +457,142 @@ absl::StatusOr<Projections> ComputeProjections(
   out.n_kv_heads = c.n_kv_heads;
   out.head_dim = c.head_dim;
 
-  if (spec->is_auto && stats.select_sample.lengths.empty()) {
+  const bool decides = spec->is_auto || budget_mode;
+  if (decides && stats.select_sample.lengths.empty()) {
     // Choosing on the statistics' own lines would favour whatever fits them
     // best (the refits): refuse rather than pick silently.
     return absl::InvalidArgumentError(absl::StrCat(
-        "method auto chooses per layer on calibration lines held back from "
-        "the statistics, but none were held back (all ",
+        spec->is_auto ? "method auto" : "--kv-budget",
+        " chooses on calibration lines held back from the statistics, but "
+        "none were held back (all ",
         stats.sequences,
         " calibration lines went into the statistics): give at least 2 "
-        "calibration lines (the last ones are held back), or name a method"));
+        "calibration lines (the last ones are held back)",
+        spec->is_auto ? ", or name a method" : ""));
   }
-  const bool have_samples = !stats.fit_sample.lengths.empty();
-  // auto: every candidate of every layer, [layer][candidate].
-  std::vector<std::vector<LayerProjection>> all_candidates;
+  if (budget_mode && !options.score) {
+    return absl::InvalidArgumentError(
+        "--kv-budget measures each layer's sensitivity on the held-back "
+        "lines: no held-back scorer was given");
+  }
+  if ((spec->is_auto || spec->refit_wo) && stats.fit_sample.lengths.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        spec->name, " needs calibration activation samples; none were kept"));
+  }
+  const std::vector<int> gs =
+      budget_mode ? Divisors(c.n_kv_heads) : std::vector<int>{options.kv_heads};
+  // table[l][k]: the candidates of layer l at g = gs[k].
+  const bool propagated = options.refit_inputs == RefitInputs::kPropagated;
+  if (propagated && (decides || !spec->refit_wo || options.regroup ||
+                     !options.record_inputs)) {
+    return absl::InvalidArgumentError(
+        "refit on propagated inputs takes a named METHOD+refit at one "
+        "--kv-heads, without --regroup (and an input recorder)");
+  }
+  std::vector<std::vector<LayerVariants>> table(c.n_layers);
+  ActivationSample inputs;  // propagated: layers before l compressed
   for (int l = 0; l < c.n_layers; ++l) {
-    std::vector<std::pair<BaseMethod, bool>> candidates;
-    if (spec->is_auto) {
-      for (BaseMethod m : ApplicableBaseMethods(c)) {
-        candidates.push_back({m, false});
-        if (have_samples) candidates.push_back({m, true});
-      }
-    } else {
-      candidates.push_back({spec->base, spec->refit_wo});
-    }
-    if (!have_samples && (spec->is_auto || spec->refit_wo)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          spec->name, " needs calibration activation samples; none were kept"));
-    }
     LayerProblem problem(original, l, stats);
     if (auto s = problem.Init(); !s.ok()) return s;
-    LayerProjection best;
-    double best_error = std::numeric_limits<double>::infinity();
-    for (auto [base, refit] : candidates) {
-      auto p = ComputeLayerProjection(base, original, l, &stats.layers[l],
-                                      options.kv_heads);
-      if (!p.ok()) return p.status();
-      if (refit) {
-        if (auto s = problem.RefitOutput(&*p, options.refit_ridge); !s.ok())
-          return s;
+    if (propagated && l > 0) {
+      auto prefix = IdentityProjections(original);
+      if (!prefix.ok()) return prefix.status();
+      for (int k = 0; k < l; ++k) prefix->layers[k] = table[k][0].variants[0];
+      auto recorded = options.record_inputs(*prefix);
+      if (!recorded.ok()) return recorded.status();
+      if (recorded->lengths != stats.fit_sample.lengths) {
+        return absl::InternalError(
+            "propagated refit inputs cover other tokens than the fit sample");
       }
-      if (have_samples) {
-        auto err = problem.OutputError(*p);
-        if (!err.ok()) return err.status();
-        p->output_error = *err;
-      }
-      if (candidates.size() == 1 || p->output_error < best_error) {
-        best_error = p->output_error;
-        best = *p;
-      }
-      if (spec->is_auto) {
-        if (all_candidates.size() <= static_cast<size_t>(l)) {
-          all_candidates.resize(l + 1);
-        }
-        all_candidates[l].push_back(std::move(*p));
+      inputs = *std::move(recorded);
+      problem.SetRefitInputs(&inputs);
+    }
+    for (int g : gs) {
+      auto v = LayerCandidates(original, stats, *spec, options, l, g, problem);
+      if (!v.ok()) return v.status();
+      table[l].push_back(*std::move(v));
+    }
+  }
+  const size_t n_variants = table[0][0].variants.size();
+  // A whole model: layer l at gs[alloc[l]], variant `k` (npos: each layer's
+  // lowest output error).
+  const size_t kPerLayer = static_cast<size_t>(-1);
+  auto assemble = [&](const std::vector<int>& alloc, size_t k) {
+    Projections p = out;
+    for (int l = 0; l < c.n_layers; ++l) {
+      const LayerVariants& lv = table[l][alloc[l]];
+      p.layers.push_back(lv.variants[k == kPerLayer ? lv.best : k]);
+    }
+    return p;
+  };
+  std::vector<std::vector<int>> allocations;
+  json context = json::object();
+  if (!budget_mode) {
+    allocations.push_back(std::vector<int>(c.n_layers, 0));
+  } else {
+    auto sensitivity = BudgetSensitivity(original, options, table, gs);
+    if (!sensitivity.ok()) return sensitivity.status();
+    const int budget_heads = static_cast<int>(
+        std::floor(options.kv_budget * c.n_kv_heads * c.n_layers + 1e-9));
+    std::vector<int> alloc = AllocateHeads(sensitivity->loss, gs, budget_heads);
+    allocations.push_back(alloc);
+    const double uniform_g = options.kv_budget * c.n_kv_heads;
+    for (size_t k = 0; k < gs.size(); ++k) {
+      if (std::abs(gs[k] - uniform_g) < 1e-9) {
+        std::vector<int> uniform(c.n_layers, static_cast<int>(k));
+        if (uniform != alloc) allocations.push_back(uniform);
       }
     }
-    out.layers.push_back(std::move(best));
-  }
-  if (spec->is_auto && options.score) {
-    // Whole-model check: the per-layer choice against each uniform method.
-    auto mixed = options.score(out);
-    if (!mixed.ok()) return mixed.status();
-    nlohmann::json log = nlohmann::json::array();
-    log.push_back({{"candidate", "per-layer"}, {"score", *mixed}});
-    double best_score = *mixed;
-    Projections best = out;
-    for (size_t k = 0; k < all_candidates[0].size(); ++k) {
-      Projections uniform = out;
-      for (int l = 0; l < c.n_layers; ++l)
-        uniform.layers[l] = all_candidates[l][k];
-      auto score = options.score(uniform);
-      if (!score.ok()) return score.status();
-      log.push_back(
-          {{"candidate", uniform.layers[0].method}, {"score", *score}});
-      if (*score < best_score) {
-        best_score = *score;
-        best = std::move(uniform);
-      }
+    context = sensitivity->record;
+    context["kv_budget"] = options.kv_budget;
+    context["budget_kv_heads"] = budget_heads;
+    double predicted = 0.0;
+    json allocation = json::array();
+    for (int l = 0; l < c.n_layers; ++l) {
+      predicted += sensitivity->loss[l][alloc[l]];
+      allocation.push_back(gs[alloc[l]]);
     }
-    out = std::move(best);
-    out.auto_selection = log.dump();
+    context["allocation"] = allocation;
+    context["predicted_delta_nll"] = predicted;
   }
-  return out;
+  std::vector<Projections> candidates;
+  std::vector<std::string> names;
+  for (size_t a = 0; a < allocations.size(); ++a) {
+    std::string prefix;
+    if (budget_mode) prefix = a == 0 ? "allocated:" : "uniform:";
+    if (n_variants > 1) {
+      candidates.push_back(assemble(allocations[a], kPerLayer));
+      names.push_back(prefix + "per-layer");
+    }
+    for (size_t k = 0; k < n_variants; ++k) {
+      candidates.push_back(assemble(allocations[a], k));
+      names.push_back(prefix + table[0][allocations[a][0]].labels[k]);
+    }
+  }
+  if (candidates.size() == 1 || !options.score) {
+    // One candidate (a named method at one g), or auto without a scorer:
+    // the per-layer choice by output error.
+    Projections chosen = std::move(candidates[0]);
+    if (budget_mode) {  // the allocation is the uniform one: say so
+      context["chosen"] = names[0];
+      context["rule"] = "the only candidate (the allocation is uniform)";
+      chosen.decision = context.dump();
+    }
+    return chosen;
+  }
+  std::vector<ScoredCandidate> scored;
+  for (size_t k = 0; k < candidates.size(); ++k) {
+    auto nll = options.score(candidates[k]);
+    if (!nll.ok()) return nll.status();
+    scored.push_back({names[k], *std::move(nll), MeanOutputError(candidates[k]),
+                      candidates[k].KvHeadsPerLayer()});
+  }
+  context["requested_heldback_tokens"] = stats.requested_heldback_tokens;
+  auto decision = Decide(scored, options.rule, context.dump());
+  if (!decision.ok()) return decision.status();
+  Projections chosen = std::move(candidates[decision->chosen]);
+  chosen.decision = decision->json;
+  return chosen;
 }
 
 }  // namespace headroom::compress

@@ -13,7 +13,7 @@ double PerplexityResult::perplexity() const {
 
 absl::StatusOr<PerplexityResult> EvaluatePerplexity(
     runtime::Backend& backend, const runtime::Tokenizer& tokenizer,
-    const std::vector<std::string>& texts) {
+    const std::vector<std::string>& texts, bool keep_token_nll) {
   const runtime::ModelConfig& c = backend.config();
   // Bounds the logits buffer: chunk * vocab floats per step.
   const int chunk =
@@ -35,9 +35,14 @@ absl::StatusOr<PerplexityResult> EvaluatePerplexity(
       double sum = 0.0;
       for (int v = 0; v < c.vocab_size; ++v)
         sum += std::exp(double{row[v]} - max);
-      result.nll_sum += std::log(sum) + max - row[ids[i + 1]];
+      const double nll = std::log(sum) + max - row[ids[i + 1]];
+      result.nll_sum += nll;
+      if (keep_token_nll) result.token_nll.push_back(nll);
     }
     result.predicted_tokens += static_cast<int64_t>(ids.size()) - 1;
+    if (keep_token_nll) {
+      result.sequence_tokens.push_back(static_cast<int64_t>(ids.size()) - 1);
+    }
     ++result.sequences;
   }
   return result;

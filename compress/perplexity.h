@@ -17,6 +17,11 @@ struct PerplexityResult {
   int64_t sequences = 0;
   int64_t predicted_tokens = 0;
   double nll_sum = 0.0;  // natural log
+  // With keep_token_nll: each predicted token's NLL in text order, and the
+  // number of predicted tokens of each evaluated sequence (for paired
+  // comparisons with standard errors clustered by sequence).
+  std::vector<double> token_nll;
+  std::vector<int64_t> sequence_tokens;
   double nll_per_token() const {
     return predicted_tokens > 0 ? nll_sum / predicted_tokens : 0.0;
   }
@@ -26,7 +31,7 @@ struct PerplexityResult {
 // `backend` needs pages for one full context.
 absl::StatusOr<PerplexityResult> EvaluatePerplexity(
     runtime::Backend& backend, const runtime::Tokenizer& tokenizer,
-    const std::vector<std::string>& texts);
+    const std::vector<std::string>& texts, bool keep_token_nll = false);
 
 }  // namespace headroom::compress
 

@@ -28,6 +28,10 @@ struct LayerProjection {
   std::string method;  // the method that produced this layer (auto mixes)
   int kv_heads = 0;    // g_l
   KeyMode key_mode = KeyMode::kPostRope;
+  // Head regrouping: slot p holds original KV head kv_order[p] (the query
+  // heads reading it move with it), applied before the maps below; empty
+  // means contiguous groups (compress/head_order.h).
+  std::vector<int> kv_order;
   std::vector<float> key_encoder;    // [g_l, d, t*d]
   std::vector<float> query_decoder;  // [h, d, d]
   std::vector<float> value_encoder;  // [g_l, d, t*d]
@@ -43,7 +47,9 @@ struct LayerProjection {
 };
 
 // Format version of projection files; bump when the layout changes.
-inline constexpr int kProjectionsFormatVersion = 1;
+// Version 2 adds kv_order (head regrouping); a file without regrouping is
+// written as version 1, which older builds read the same way.
+inline constexpr int kProjectionsFormatVersion = 2;
 
 struct Projections {
   std::string method;
@@ -53,8 +59,9 @@ struct Projections {
   // Shape of the source model (checked at load).
   int n_layers = 0, dim = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0;
   std::vector<LayerProjection> layers;
-  // `auto` only: each whole-model candidate and its score, as JSON.
-  std::string auto_selection;
+  // When whole-model candidates were compared on held-back text (`auto`,
+  // `--kv-budget`): the decision, its rule and evidence, as JSON.
+  std::string decision;
   // Set by LoadProjections: whether the file carried a content digest of
   // its tensors (metadata "tensor_sha256", checked on load). Files written
   // before the digest existed load with this false.

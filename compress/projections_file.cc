@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "compress/head_order.h"
 #include "nlohmann/json.hpp"
 #include "runtime/model/model_weights.h"
 #include "runtime/util/sha256.h"
@@ -42,7 +43,10 @@ json LayersJson(const Projections& p) {
     json groups = json::array();
     for (int i = 0; i < l.kv_heads; ++i) {
       json members = json::array();
-      for (int s = 0; s < t; ++s) members.push_back(i * t + s);
+      for (int s = 0; s < t; ++s) {
+        const int slot = i * t + s;
+        members.push_back(l.kv_order.empty() ? slot : l.kv_order[slot]);
+      }
       groups.push_back(members);
     }
     layers.push_back({{"method", l.method},
@@ -53,6 +57,7 @@ json LayersJson(const Projections& p) {
                       {"value_energy", l.value_energy},
                       {"output_error", l.output_error},
                       {"refit_wo", !l.wo.empty()}});
+    if (!l.kv_order.empty()) layers.back()["kv_order"] = l.kv_order;
   }
   return layers;
 }
@@ -88,9 +93,18 @@ std::vector<int> Projections::KvHeadsPerLayer() const {
   return out;
 }
 
+// Version 1 unless a layer regroups its heads (what version 1 readers
+// could not apply).
+int FormatVersionFor(const Projections& p) {
+  for (const LayerProjection& l : p.layers) {
+    if (!l.kv_order.empty()) return kProjectionsFormatVersion;
+  }
+  return 1;
+}
+
 std::string ProjectionsSummaryJson(const Projections& p) {
   json j = {{"format", kFormatName},
-            {"format_version", kProjectionsFormatVersion},
+            {"format_version", FormatVersionFor(p)},
             {"method", p.method},
             {"model_digest", p.model_digest},
             {"calibration_digest", p.calibration_digest},
@@ -102,8 +116,8 @@ std::string ProjectionsSummaryJson(const Projections& p) {
             {"head_dim", p.head_dim},
             {"kv_heads_per_layer", p.KvHeadsPerLayer()},
             {"layers", LayersJson(p)}};
-  if (!p.auto_selection.empty()) {
-    j["auto_selection"] = json::parse(p.auto_selection, nullptr, false);
+  if (!p.decision.empty()) {
+    j["decision"] = json::parse(p.decision, nullptr, false);
   }
   return j.dump();
 }
@@ -161,9 +175,10 @@ absl::StatusOr<Projections> LoadProjections(const std::string& path) {
   }
   auto version = get_int("format_version");
   if (!version.ok()) return version.status();
-  if (*version != kProjectionsFormatVersion) {
+  if (*version < 1 || *version > kProjectionsFormatVersion) {
     return Invalid(path, absl::StrCat("format_version ", *version,
-                                      " is not supported (this build reads ",
+                                      " is not supported (this build reads 1 "
+                                      "to ",
                                       kProjectionsFormatVersion, ")"));
   }
   Projections p;
@@ -193,8 +208,11 @@ absl::StatusOr<Projections> LoadProjections(const std::string& path) {
   p.n_heads = static_cast<int>(ints[3]);
   p.n_kv_heads = static_cast<int>(ints[4]);
   p.head_dim = static_cast<int>(ints[5]);
-  if (auto it = meta.find("auto_selection"); it != meta.end()) {
-    p.auto_selection = it->second;
+  // "auto_selection": what files before the decision record called it.
+  for (const char* key : {"decision", "auto_selection"}) {
+    if (auto it = meta.find(key); it != meta.end() && p.decision.empty()) {
+      p.decision = it->second;
+    }
   }
   auto layers_text = get("layers");
   if (!layers_text.ok()) return layers_text.status();
@@ -238,6 +256,23 @@ absl::StatusOr<Projections> LoadProjections(const std::string& path) {
                               std::pair{"output_error", &lp.output_error}}) {
       if (lj.contains(key) && lj[key].is_number())
         *field = lj[key].get<double>();
+    }
+    if (lj.contains("kv_order")) {
+      const json& order = lj["kv_order"];
+      bool ints = order.is_array();
+      for (const json& v : order) ints = ints && v.is_number_integer();
+      if (!ints) {
+        return Invalid(path, where + ".kv_order must be an array of integers");
+      }
+      lp.kv_order = order.get<std::vector<int>>();
+      if (auto s =
+              CheckHeadOrder(lp.kv_order, p.n_kv_heads, where + ".kv_order");
+          !s.ok()) {
+        return Invalid(path, std::string(s.message()));
+      }
+      if (*version < 2) {
+        return Invalid(path, where + ".kv_order needs format_version 2");
+      }
     }
     const int64_t g = lp.kv_heads, td = (p.n_kv_heads / lp.kv_heads) * d;
     const std::string prefix = absl::StrCat("layers.", l, ".");

@@ -9,6 +9,7 @@
 #include "compress/apply.h"
 #include "compress/calibration.h"
 #include "compress/compressor.h"
+#include "compress/heldback.h"
 #include "compress/methods.h"
 #include "compress/perplexity.h"
 #include "compress/projections_file.h"
@@ -96,18 +97,10 @@ absl::StatusOr<compress::Projections> Compute(
       lines.begin() + static_cast<std::ptrdiff_t>(stats.heldback_begin),
       lines.end());
   if (!heldback.empty()) {
-    // auto's whole-model check (as headroom-compress does it): perplexity of
-    // the calibration lines held back from the statistics.
+    // auto's decision (as headroom-compress makes it): per-token NLL of the
+    // calibration lines held back from the statistics.
     copts.score =
-        [&](const compress::Projections& p) -> absl::StatusOr<double> {
-      runtime::ModelWeights candidate = weights;
-      if (auto s = compress::ApplyProjections(p, &candidate); !s.ok()) return s;
-      auto b = runtime::CreateCpuBackend(std::move(candidate), options);
-      if (!b.ok()) return b.status();
-      auto ppl = compress::EvaluatePerplexity(**b, tokenizer, heldback);
-      if (!ppl.ok()) return ppl.status();
-      return ppl->perplexity();
-    };
+        compress::MakeHeldbackScorer(weights, tokenizer, heldback, options);
   }
   auto projections = compress::ComputeProjections(weights, stats, copts);
   if (!projections.ok()) return Prefixed(projections.status(), "compression: ");
@@ -144,6 +137,11 @@ std::string ProjectionsDigest(const compress::Projections& p) {
   for (const compress::LayerProjection& l : p.layers) {
     add(absl::StrCat(l.method, "/", l.kv_heads, "/",
                      compress::KeyModeName(l.key_mode)));
+    // Regrouped heads (which original heads share a group) change the
+    // function as much as the encoders do.
+    std::string order;
+    for (int head : l.kv_order) absl::StrAppend(&order, head, ",");
+    add(order);
     add_floats(l.key_encoder);
     add_floats(l.query_decoder);
     add_floats(l.value_encoder);
@@ -279,6 +277,7 @@ absl::StatusOr<ServedModel> LoadServedModel(
     }
     served.method = projections->method;
     served.projections_digest = ProjectionsDigest(*projections);
+    served.compression_decision = projections->decision;
   }
 
   const runtime::ModelConfig& c = served.weights.config;
@@ -291,6 +290,7 @@ absl::StatusOr<ServedModel> LoadServedModel(
       layer.key_energy = projections->layers[l].key_energy;
       layer.value_energy = projections->layers[l].value_energy;
       layer.method = projections->layers[l].method;
+      layer.kv_order = projections->layers[l].kv_order;
     }
     served.layers.push_back(layer);
   }

@@ -25,6 +25,9 @@ struct ServedLayer {
   double key_energy = 1.0;    // fraction of calibration energy kept
   double value_energy = 1.0;
   std::string method = "none";
+  // Head regrouping: served slot p holds original KV head kv_order[p]
+  // (empty: contiguous groups).
+  std::vector<int> kv_order;
 };
 
 struct ServedModel {
@@ -40,6 +43,8 @@ struct ServedModel {
   // "none" when uncompressed. With model_digest it names the served layout
   // (the prefix cache's key: pages of one layout never serve another).
   std::string projections_digest = "none";
+  // How `auto` / a KV budget decided (JSON; "" when nothing was compared).
+  std::string compression_decision;
   std::vector<ServedLayer> layers;
   int64_t kv_bytes_per_token_original = 0;  // fp32, all layers, K and V
   int64_t kv_bytes_per_token_served = 0;

@@ -109,7 +109,9 @@ v1::ModelInfo MakeModelInfo(const ServedModel& m, int block_size,
     li->set_key_energy_kept(l.key_energy);
     li->set_value_energy_kept(l.value_energy);
     li->set_method(l.method);
+    for (int head : l.kv_order) li->add_kv_order(head);
   }
+  info.set_compression_decision(m.compression_decision);
   info.set_kv_bytes_per_token_original(m.kv_bytes_per_token_original);
   info.set_kv_bytes_per_token_served(m.kv_bytes_per_token_served);
   info.set_compression_ratio(

@@ -2,14 +2,24 @@
 // calibration text (method.md), written as a projections file.
 //
 //   headroom-compress --model PATH [--tokenizer PATH] --calib-text FILE
-//       [--calib-lines A:B] [--calib-tokens N] --kv-heads G --method NAME
-//       --out FILE [--export DIR] [--threads N]
+//       [--calib-lines A:B] [--calib-tokens N] [--holdback-tokens N]
+//       (--kv-heads G | --kv-budget F) [--regroup] [--refit-ridge R]
+//       [--refit-tokens N] [--refit-inputs original|propagated]
+//       --method NAME --out FILE [--export DIR] [--threads N]
 //       [--weights-dtype auto|f32|f16|bf16|q8_0]
 //   headroom-compress --list-methods
 //
-// --calib-lines counts non-empty lines from 1, inclusive; the last 10% of
-// them are held back from the statistics and used only to choose between
-// candidates (auto) and to report each layer's attention-output error.
+// --calib-lines counts non-empty lines from 1, inclusive; lines from the end
+// of them worth --holdback-tokens tokens (default 16384, at most half the
+// lines) are held back from the statistics and used only to choose between
+// candidates (auto, --kv-budget) and to report each layer's
+// attention-output error. --kv-budget F: a fraction of the original KV
+// bytes, KV heads chosen per layer. --regroup: choose which KV heads share
+// a group. The decision and its evidence are in the JSON ("decision").
+// --refit-ridge (default 1e-4, relative to the mean diagonal) and
+// --refit-tokens (default 65536: calibration tokens the W_O refit fits on)
+// tune the +refit methods; --refit-inputs propagated fits each layer's W_O
+// on the inputs the compressed earlier layers give it (METHOD+refit only).
 // --export writes the compressed model as an ordinary Hugging Face GQA
 // checkpoint (methods without a runtime projection only). Prints one JSON
 // object: the file's metadata plus timings.
@@ -25,6 +35,7 @@
 #include "compress/apply.h"
 #include "compress/calibration.h"
 #include "compress/compressor.h"
+#include "compress/heldback.h"
 #include "compress/methods.h"
 #include "compress/perplexity.h"
 #include "compress/projections_file.h"
@@ -48,28 +59,28 @@ absl::Status CompressOne(const ModelBundle& bundle,
                          const runtime::BackendOptions& options,
                          const compress::CalibrationStats& stats,
                          const std::vector<std::string>& lines,
-                         const std::string& method, int kv_heads,
+                         const std::string& method,
+                         const compress::CompressOptions& base_options,
                          const std::string& out, double calib_seconds,
                          const std::string& export_dir) {
   const runtime::ModelConfig& config = bundle.weights.config;
-  compress::CompressOptions compress_options;
+  compress::CompressOptions compress_options = base_options;
   compress_options.method = method;
-  compress_options.kv_heads = kv_heads;
-  // auto's whole-model check: perplexity of the held-back calibration lines.
+  // auto's and --kv-budget's decisions: per-token NLL of the held-back
+  // calibration lines.
   const std::vector<std::string> heldback(
       lines.begin() + static_cast<std::ptrdiff_t>(stats.heldback_begin),
       lines.end());
   if (!heldback.empty()) {
-    compress_options.score =
-        [&](const compress::Projections& p) -> absl::StatusOr<double> {
-      runtime::ModelWeights candidate = bundle.weights;
-      if (auto s = compress::ApplyProjections(p, &candidate); !s.ok()) return s;
-      auto b = runtime::CreateCpuBackend(std::move(candidate), options);
-      if (!b.ok()) return b.status();
-      auto ppl = compress::EvaluatePerplexity(**b, *bundle.tokenizer, heldback);
-      if (!ppl.ok()) return ppl.status();
-      return ppl->perplexity();
-    };
+    compress_options.score = compress::MakeHeldbackScorer(
+        bundle.weights, *bundle.tokenizer, heldback, options);
+  }
+  if (compress_options.refit_inputs == compress::RefitInputs::kPropagated) {
+    const auto& fit = stats.fit_sample.lengths;
+    compress_options.record_inputs = compress::MakeInputRecorder(
+        bundle.weights, *bundle.tokenizer,
+        std::vector<std::string>(lines.begin(), lines.begin() + fit.size()),
+        fit, options);
   }
   const auto t1 = std::chrono::steady_clock::now();
   auto projections =
@@ -82,7 +93,8 @@ absl::Status CompressOne(const ModelBundle& bundle,
       nlohmann::json::parse(compress::ProjectionsSummaryJson(*projections));
   summary["out"] = out;
   summary["calibration_sequences"] = stats.sequences;
-  summary["heldback_sequences"] = stats.select_sample.lengths.size();
+  summary["heldback_sequences"] = lines.size() - stats.heldback_begin;
+  summary["heldback_tokens"] = stats.heldback_tokens;
   summary["calibration_seconds"] = calib_seconds;
   summary["transform_seconds"] = transform_seconds;
   summary["kv_bytes_per_token_original"] =
@@ -105,6 +117,10 @@ absl::Status CompressOne(const ModelBundle& bundle,
     if (!tok.ok()) return tok.status();
     summary["export"] = dir;
   }
+  if (summary.contains("decision") && summary["decision"].contains("warning")) {
+    std::cerr << "headroom-compress: warning: "
+              << summary["decision"]["warning"].get<std::string>() << "\n";
+  }
   std::cout << summary.dump() << std::endl;
   return absl::OkStatus();
 }
@@ -118,6 +134,12 @@ absl::Status Run(int argc, char** argv) {
                               {"calib-lines"},
                               {"calib-tokens"},
                               {"kv-heads"},
+                              {"kv-budget"},
+                              {"regroup", false},
+                              {"holdback-tokens"},
+                              {"refit-ridge"},
+                              {"refit-tokens"},
+                              {"refit-inputs"},
                               {"method"},
                               {"out"},
                               {"export"},
@@ -149,11 +171,32 @@ absl::Status Run(int argc, char** argv) {
       return absl::InvalidArgumentError("--export takes a single --method");
     }
   }
-  if (!args->Has("kv-heads")) {
-    return absl::InvalidArgumentError("--kv-heads is required");
+  if (args->Has("kv-heads") == args->Has("kv-budget")) {
+    return absl::InvalidArgumentError(
+        "give one of --kv-heads G or --kv-budget F");
   }
   auto kv_heads = args->GetInt("kv-heads", 0);
   if (!kv_heads.ok()) return kv_heads.status();
+  auto kv_budget = args->GetDouble("kv-budget", 0.0);
+  if (!kv_budget.ok()) return kv_budget.status();
+  auto ridge = args->GetDouble("refit-ridge", 1e-4);
+  if (!ridge.ok()) return ridge.status();
+  if (!(*ridge >= 0.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--refit-ridge ", *ridge, " must be >= 0"));
+  }
+  auto refit_tokens = args->GetInt("refit-tokens", 65536);
+  if (!refit_tokens.ok()) return refit_tokens.status();
+  if (*refit_tokens <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--refit-tokens ", *refit_tokens, " must be > 0"));
+  }
+  auto holdback = args->GetInt("holdback-tokens", 16384);
+  if (!holdback.ok()) return holdback.status();
+  if (*holdback < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--holdback-tokens ", *holdback, " must be >= 0"));
+  }
   auto calib_tokens = args->GetInt("calib-tokens", 0);
   if (!calib_tokens.ok()) return calib_tokens.status();
   auto threads = args->GetInt("threads", 1);
@@ -171,7 +214,8 @@ absl::Status Run(int argc, char** argv) {
   auto bundle = LoadModelBundle(*model, args->Get("tokenizer"), *load);
   if (!bundle.ok()) return bundle.status();
   const runtime::ModelConfig& config = bundle->weights.config;
-  if (*kv_heads <= 0 || config.n_kv_heads % *kv_heads != 0) {
+  if (args->Has("kv-heads") &&
+      (*kv_heads <= 0 || config.n_kv_heads % *kv_heads != 0)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--kv-heads ", *kv_heads, " must divide the model's ",
                      config.n_kv_heads, " KV heads"));
@@ -185,12 +229,26 @@ absl::Status Run(int argc, char** argv) {
   if (!backend.ok()) return backend.status();
   compress::CalibrationOptions calib_options;
   calib_options.max_tokens = *calib_tokens;
+  calib_options.holdback_tokens = *holdback;
+  calib_options.max_fit_sample_tokens = *refit_tokens;
   const auto t0 = std::chrono::steady_clock::now();
   auto stats =
       compress::Calibrate(**backend, *bundle->tokenizer, *lines, calib_options);
   if (!stats.ok()) return stats.status();
   const double calib_seconds = SecondsSince(t0);
   backend->reset();
+  compress::CompressOptions base_options;
+  base_options.kv_heads = *kv_heads;
+  base_options.kv_budget = *kv_budget;
+  base_options.regroup = args->Has("regroup");
+  base_options.refit_ridge = *ridge;
+  const std::string refit_inputs = args->Get("refit-inputs", "original");
+  if (refit_inputs == "propagated") {
+    base_options.refit_inputs = compress::RefitInputs::kPropagated;
+  } else if (refit_inputs != "original") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--refit-inputs '", refit_inputs, "' must be original or propagated"));
+  }
 
   for (const std::string& method : methods) {
     std::string path = *out;
@@ -198,7 +256,7 @@ absl::Status Run(int argc, char** argv) {
       path.replace(at, 8, method);
     }
     if (auto s =
-            CompressOne(*bundle, options, *stats, *lines, method, *kv_heads,
+            CompressOne(*bundle, options, *stats, *lines, method, base_options,
                         path, calib_seconds, args->Get("export"));
         !s.ok())
       return s;

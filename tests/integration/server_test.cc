@@ -1003,5 +1003,52 @@ TEST(ServerLifecycleTest, SigtermLetsInFlightStreamsFinish) {
   EXPECT_THAT(p.Log(), HasSubstr("draining"));
 }
 
+// A projections file from headroom-compress with a per-layer KV budget and
+// head regrouping: GetModelInfo reports the per-layer KV heads and groups
+// the file holds, and the decision record with its sensitivities.
+TEST(ServerCompressionDecisionTest, ModelInfoCarriesTheDecision) {
+  const std::string model = ModelPath(), dir = MakeTempDir("decision");
+  const std::string file = dir + "/p.safetensors";
+  auto c = RunTool(BinaryPath("tools/headroom-compress") + " --model " + model +
+                   " --calib-text " + EmbeddedTextPath() + " --calib-lines " +
+                   std::to_string(kEmbeddedCalibFirst) + ":" +
+                   std::to_string(kEmbeddedCalibLast) +
+                   " --kv-budget 0.5 --regroup --method svd-a --out " + file);
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  const nlohmann::json summary = LastJsonLine(c.stdout_text);
+  std::ofstream(dir + "/config.yaml")
+      << "model:\n  path: " << model
+      << "\ncompression:\n  method: svd-a\n  kv_heads: 4\n  projections: "
+      << file << "\n  cache_dir: \"\"\nallow_anonymous: true\n";
+  ServerProcess p;
+  ASSERT_TRUE(p.Start({"--config", dir + "/config.yaml", "--listen",
+                       "127.0.0.1:0", "--metrics-listen", ""},
+                      dir + "/log"));
+  ASSERT_TRUE(p.WaitForLog("serving", 120)) << p.Log();
+  auto stub = v1::Headroom::NewStub(grpc::CreateChannel(
+      p.grpc_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::ModelInfo info;
+  ASSERT_TRUE(stub->GetModelInfo(&ctx, {}, &info).ok());
+  const auto decision = nlohmann::json::parse(info.compression_decision());
+  EXPECT_EQ(decision, summary["decision"]);
+  EXPECT_EQ(decision["sensitivity"].size(), 6u);  // 2 layers, g in {1,2,4}
+  ASSERT_EQ(info.layers_size(), 2);
+  int served = 0;
+  for (int l = 0; l < 2; ++l) {
+    const v1::LayerInfo& li = info.layers(l);
+    served += li.kv_heads_served();
+    EXPECT_EQ(li.kv_heads_served(), decision["allocation"][l].get<int>());
+    std::vector<int> order(li.kv_order().begin(), li.kv_order().end());
+    const auto& layer = summary["layers"][l];
+    EXPECT_EQ(order, layer.contains("kv_order")
+                         ? layer["kv_order"].get<std::vector<int>>()
+                         : std::vector<int>{});
+  }
+  EXPECT_LE(served, 8);
+  ::kill(p.pid(), SIGTERM);
+  EXPECT_EQ(p.WaitExit(60), 0) << p.Log();
+}
+
 }  // namespace
 }  // namespace headroom::testing

@@ -12,6 +12,7 @@
 
 #include "compress/apply.h"
 #include "compress/compressor.h"
+#include "compress/heldback.h"
 #include "compress/perplexity.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "tests/test_support.h"
@@ -51,15 +52,7 @@ TEST_P(QualityTest, MethodsRankAsClaimed) {
   CompressOptions options;
   options.method = "auto";
   options.kv_heads = g;
-  options.score = [&](const Projections& p) -> absl::StatusOr<double> {
-    runtime::ModelWeights w = m.weights;
-    if (auto s = ApplyProjections(p, &w); !s.ok()) return s;
-    auto b = runtime::CreateCpuBackend(std::move(w), {});
-    if (!b.ok()) return b.status();
-    auto r = EvaluatePerplexity(**b, *m.tokenizer, heldback);
-    if (!r.ok()) return r.status();
-    return r->perplexity();
-  };
+  options.score = MakeHeldbackScorer(m.weights, *m.tokenizer, heldback, {});
   auto auto_p = ComputeProjections(m.weights, stats, options);
   ASSERT_TRUE(auto_p.ok()) << auto_p.status();
   const double auto_ppl = testing::Perplexity(m, &*auto_p, eval);

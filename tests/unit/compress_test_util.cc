@@ -29,9 +29,11 @@ CalibrationStats CalibrateOn(const LoadedModel& model,
   auto backend = runtime::CreateCpuBackend(model.weights, {});
   EXPECT_TRUE(backend.ok()) << backend.status();
   CalibrationOptions options;
-  // Small activation samples keep refit and `auto` quick in tests.
+  // Small activation samples and held-back text keep refit, `auto` and
+  // budgets quick in tests.
   options.max_fit_sample_tokens = 2048;
   options.max_select_sample_tokens = 1024;
+  options.holdback_tokens = 2048;
   auto stats = Calibrate(**backend, *model.tokenizer, texts, options);
   EXPECT_TRUE(stats.ok()) << stats.status();
   return std::move(*stats);

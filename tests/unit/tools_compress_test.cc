@@ -121,7 +121,42 @@ TEST(CompressToolTest, BadArgumentsNameTheProblem) {
   auto bad_method = RunTool(base + " --kv-heads 2 --method svd-z");
   EXPECT_THAT(bad_method.output, HasSubstr("unknown method 'svd-z'"));
   auto no_g = RunTool(base + " --method svd-a");
-  EXPECT_THAT(no_g.output, HasSubstr("--kv-heads is required"));
+  EXPECT_THAT(no_g.output,
+              HasSubstr("give one of --kv-heads G or --kv-budget F"));
+  auto both = RunTool(base + " --kv-heads 2 --kv-budget 0.5 --method svd-a");
+  EXPECT_EQ(both.exit_code, 1);
+  EXPECT_THAT(both.output, HasSubstr("give one of --kv-heads G or"));
+  // headroom-tiny has 8 KV heads: a budget under 1/8 cannot be met.
+  auto tiny_budget = RunTool(base + " --kv-budget 0.1 --method svd-a");
+  EXPECT_EQ(tiny_budget.exit_code, 1);
+  EXPECT_THAT(tiny_budget.output, HasSubstr("--kv-budget 0.1 must be in [1/8"));
+  auto bad_holdback =
+      RunTool(base + " --kv-heads 2 --method svd-a --holdback-tokens -5");
+  EXPECT_EQ(bad_holdback.exit_code, 1);
+  EXPECT_THAT(bad_holdback.output, HasSubstr("--holdback-tokens -5"));
+  auto bad_ridge =
+      RunTool(base + " --kv-heads 2 --method svd-a --refit-ridge -1");
+  EXPECT_EQ(bad_ridge.exit_code, 1);
+  EXPECT_THAT(bad_ridge.output, HasSubstr("--refit-ridge -1 must be >= 0"));
+  auto bad_inputs =
+      RunTool(base + " --kv-heads 2 --method svd-a+refit --refit-inputs x");
+  EXPECT_EQ(bad_inputs.exit_code, 1);
+  EXPECT_THAT(bad_inputs.output,
+              HasSubstr("--refit-inputs 'x' must be original or propagated"));
+  auto bad_refit_tokens =
+      RunTool(base + " --kv-heads 2 --method svd-a+refit --refit-tokens 0");
+  EXPECT_THAT(bad_refit_tokens.output, HasSubstr("--refit-tokens 0 must be"));
+  auto propagated_auto =
+      RunTool(base + " --kv-heads 2 --method auto --refit-inputs propagated");
+  EXPECT_EQ(propagated_auto.exit_code, 1);
+  EXPECT_THAT(propagated_auto.output,
+              HasSubstr("refit on propagated inputs takes a named"));
+  // Nothing held back: auto and budgets refuse instead of choosing on the
+  // statistics' own lines.
+  auto none_held =
+      RunTool(base + " --kv-budget 0.5 --method svd-a --holdback-tokens 0");
+  EXPECT_EQ(none_held.exit_code, 1);
+  EXPECT_THAT(none_held.output, HasSubstr("none were held back"));
   auto export_svda = RunTool(base + " --kv-heads 2 --method svd-a --export " +
                              ::headroom::testing::MakeTempDir("x"));
   EXPECT_EQ(export_svda.exit_code, 1);
