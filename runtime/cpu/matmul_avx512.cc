@@ -14,6 +14,7 @@
 
 #include "runtime/cpu/matmul.h"
 #include "runtime/cpu/matmul_tiles.h"
+#include "runtime/cpu/matmul_x86.h"
 
 namespace headroom::runtime::cpu {
 namespace {
@@ -27,15 +28,7 @@ struct Avx512 {
     return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1), p);
   }
   static T Fma(T a, T b, T acc) { return _mm512_fmadd_ps(a, b, acc); }
-  // Halves added pairwise down to one lane: a fixed order.
-  static float Sum(T v) {
-    const __m512 s8 = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));
-    const __m512 s4x = _mm512_add_ps(s8, _mm512_shuffle_f32x4(s8, s8, 0xB1));
-    const __m128 s4 = _mm512_castps512_ps128(s4x);
-    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    const __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
-    return _mm_cvtss_f32(s1);
-  }
+  static float Sum(T v) { return SumOf16Lanes(v); }
   // bfloat16: the top half of a binary32.
   static T LoadBf16(const uint16_t* h) {
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h));
@@ -45,21 +38,32 @@ struct Avx512 {
     return _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
   }
-  static T LoadQ8(const int8_t* q, uint16_t scale) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)),
-                         _mm512_set1_ps(_cvtsh_ss(scale)));
-  }
 };
 
 }  // namespace
 
-// 4 x 4 tiles (16 accumulators of the 32 registers), 1 x 8 when decoding.
-void RunAvx512(int m, int n_begin, int n_end, int k, const float* a,
-               int64_t lda, const WeightMatrix& w, float* c, int64_t ldc,
+// q8_0 multiplies integers: AVX2's kernels (every AVX-512 CPU has AVX2).
+void RunAvx2(int m, int n_begin, int n_end, int k, const void* a,
+             int64_t a_stride, const WeightMatrix& w, float* c, int64_t ldc,
+             bool accumulate);
+
+// fp32: 4 x 4 tiles (16 accumulators of the 32 registers).
+void RunAvx512(int m, int n_begin, int n_end, int k, const void* a,
+               int64_t a_stride, const WeightMatrix& w, float* c, int64_t ldc,
                bool accumulate) {
-  tiles::RunAnyDtype<Avx512, 4, 4, 8>(m, n_begin, n_end, k, a, lda, w.dtype,
-                                      w.data, w.row_bytes, c, ldc, accumulate);
+  if (w.dtype == WeightDtype::kQ8_0) {
+    return RunAvx2(m, n_begin, n_end, k, a, a_stride, w, c, ldc, accumulate);
+  }
+  const tiles::Problem p{m,
+                         k,
+                         static_cast<const uint8_t*>(a),
+                         a_stride,
+                         static_cast<const uint8_t*>(w.data),
+                         w.row_bytes,
+                         c,
+                         ldc,
+                         accumulate};
+  tiles::RunFloat<Avx512, 4, 4>(p, n_begin, n_end, w.dtype);
 }
 
 }  // namespace headroom::runtime::cpu
