@@ -37,7 +37,10 @@ struct CpuidRegs {
 };
 CpuidRegs Cpuid(unsigned int leaf, unsigned int sub) {
   CpuidRegs r;
-  if (__get_cpuid_max(leaf & 0x80000000u, nullptr) < leaf) return r;
+  if (static_cast<unsigned int>(__get_cpuid_max(leaf & 0x80000000u, nullptr)) <
+      leaf) {
+    return r;
+  }
   __cpuid_count(leaf, sub, r.eax, r.ebx, r.ecx, r.edx);
   return r;
 }
@@ -116,9 +119,11 @@ const MatMulKernels& ProcessKernels() {
 }
 
 // A in the form `kernels` take for `w`: `a` itself (fp32), or packed into
-// `scratch`. Sets `stride` to the bytes between rows.
+// `scratch` (rows in parallel on `pool` when there is one: each row packs
+// on its own, so the split changes no byte). Sets `stride` to the bytes
+// between rows.
 const void* FormOfA(const MatMulKernels& kernels, const WeightMatrix& w, int m,
-                    int k, const float* a, int64_t lda,
+                    int k, const float* a, int64_t lda, ThreadPool* pool,
                     std::vector<uint8_t>& scratch, int64_t& stride) {
   const ActivationForm form = kernels.form(w.dtype);
   if (form == ActivationForm::kF32) {
@@ -127,7 +132,21 @@ const void* FormOfA(const MatMulKernels& kernels, const WeightMatrix& w, int m,
   }
   stride = PackedRowBytes(form, k);
   scratch.resize(static_cast<size_t>(int64_t{m} * stride));
-  PackActivations(form, m, k, a, lda, scratch.data());
+  uint8_t* out = scratch.data();
+  const int64_t row_bytes = stride;
+  auto pack = [&](int64_t begin, int64_t end) {
+    PackActivations(form, static_cast<int>(end - begin), k, a + begin * lda,
+                    lda, out + begin * row_bytes);
+  };
+  constexpr int kRowsPerTask = 8;
+  if (pool == nullptr || m < 2 * kRowsPerTask) {
+    pack(0, m);
+  } else {
+    pool->ParallelFor(
+        (m + kRowsPerTask - 1) / kRowsPerTask, [&](int64_t begin, int64_t end) {
+          pack(begin * kRowsPerTask, std::min<int64_t>(m, end * kRowsPerTask));
+        });
+  }
   return scratch.data();
 }
 
@@ -145,7 +164,8 @@ void RunKernels(const MatMulKernels& kernels, int m, int n, int k,
   if (m <= 0 || n <= 0) return;
   std::vector<uint8_t> scratch;
   int64_t stride = 0;
-  const void* packed = FormOfA(kernels, w, m, k, a, lda, scratch, stride);
+  const void* packed =
+      FormOfA(kernels, w, m, k, a, lda, nullptr, scratch, stride);
   kernels.run(m, 0, n, k, packed, stride, w, c, ldc, accumulate);
 }
 
@@ -171,7 +191,8 @@ void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
   // Packed A lives in a buffer per calling thread, reused across calls.
   thread_local std::vector<uint8_t> scratch;
   int64_t stride = 0;
-  const void* packed = FormOfA(kernels, w, m, k, a, lda, scratch, stride);
+  const void* packed =
+      FormOfA(kernels, w, m, k, a, lda, &pool, scratch, stride);
   // Threads take disjoint ranges of W's rows; which thread computes an
   // output never changes its bits. Decoding: ranges of 64 rows (enough to
   // stream, small enough to balance). Prefill: ranges of an L2 block of

@@ -21,34 +21,44 @@ void PackBf16Row(int k, const float* a, uint16_t* out) {
   for (int64_t p = k; p < PaddedTo32(k); ++p) out[p] = 0;
 }
 
+// x rounded to the nearest integer, ties to even, for |x| < 2^22: adding
+// 1.5 * 2^23 leaves no fraction bits, so the addition rounds (in the
+// default rounding mode) and the subtraction is exact. Plain adds, so the
+// loop below vectorizes (std::nearbyint is a library call on x86-64).
+// This file is built with -ffp-contract=off: x * inverse + magic must not
+// fuse.
+inline float RoundToNearestEven(float x) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+  return (x + kMagic) - kMagic;
+}
+
 // One block of 32 values (matmul.h, ActivationForm::kQ8).
 void PackQ8Block(const float* x, Q8ActivationBlock& out) {
   float amax = 0.0f;
-  bool finite = true;
+  int finite = 1;
   for (int t = 0; t < kBlock; ++t) {
     const float v = std::fabs(x[t]);
-    finite = finite && v <= FLT_MAX;  // false for NaN and infinity
+    finite &= v <= FLT_MAX;  // 0 for NaN and infinity
     amax = v > amax ? v : amax;
-  }
-  std::memset(out.q, 0, sizeof(out.q));
-  if (!finite) {
-    out.scale = std::numeric_limits<float>::quiet_NaN();
-    return;
   }
   const float d = amax / 127.0f;
   const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
-  if (d == 0.0f || !(inverse <= FLT_MAX)) {  // zeros, or too small to scale
-    out.scale = 0.0f;
+  if (!finite) {
+    out.scale = std::numeric_limits<float>::quiet_NaN();
+  } else if (d == 0.0f || !(inverse <= FLT_MAX)) {
+    out.scale = 0.0f;  // zeros, or too small to scale
+  } else {
+    out.scale = d;
+    for (int t = 0; t < kBlock; ++t) {
+      // |x * (1 / d)| <= 127 up to one rounding: clamp that away.
+      const float q = RoundToNearestEven(x[t] * inverse);
+      out.q[t] = static_cast<int8_t>(q > 127.0f    ? 127.0f
+                                     : q < -127.0f ? -127.0f
+                                                   : q);
+    }
     return;
   }
-  out.scale = d;
-  for (int t = 0; t < kBlock; ++t) {
-    // |x * (1 / d)| <= 127 up to one rounding: clamp that away.
-    const float q = std::nearbyint(x[t] * inverse);
-    out.q[t] = static_cast<int8_t>(q > 127.0f    ? 127.0f
-                                   : q < -127.0f ? -127.0f
-                                                 : q);
-  }
+  std::memset(out.q, 0, sizeof(out.q));
 }
 
 }  // namespace
