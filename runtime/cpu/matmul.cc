@@ -10,19 +10,11 @@
 namespace headroom::runtime::cpu {
 
 // Defined in matmul_<isa>.cc, each compiled for its ISA.
-void RunPortable(int m, int n_begin, int n_end, int k, const void* a,
-                 int64_t a_stride, const WeightMatrix& w, float* c, int64_t ldc,
-                 bool accumulate);
+void RunPortable(const MatMulProblem& p, int n_begin, int n_end);
 #if defined(__x86_64__)
-void RunAvx2(int m, int n_begin, int n_end, int k, const void* a,
-             int64_t a_stride, const WeightMatrix& w, float* c, int64_t ldc,
-             bool accumulate);
-void RunAvx512(int m, int n_begin, int n_end, int k, const void* a,
-               int64_t a_stride, const WeightMatrix& w, float* c, int64_t ldc,
-               bool accumulate);
-void RunAvx512VnniBf16(int m, int n_begin, int n_end, int k, const void* a,
-                       int64_t a_stride, const WeightMatrix& w, float* c,
-                       int64_t ldc, bool accumulate);
+void RunAvx2(const MatMulProblem& p, int n_begin, int n_end);
+void RunAvx512(const MatMulProblem& p, int n_begin, int n_end);
+void RunAvx512VnniBf16(const MatMulProblem& p, int n_begin, int n_end);
 ActivationForm Avx512VnniBf16Form(WeightDtype dtype);
 #endif
 
@@ -118,22 +110,30 @@ const MatMulKernels& ProcessKernels() {
   return kernels;
 }
 
-// A in the form `kernels` take for `w`: `a` itself (fp32), or packed into
-// `scratch` (rows in parallel on `pool` when there is one: each row packs
-// on its own, so the split changes no byte). Sets `stride` to the bytes
-// between rows.
-const void* FormOfA(const MatMulKernels& kernels, const WeightMatrix& w, int m,
-                    int k, const float* a, int64_t lda, ThreadPool* pool,
-                    std::vector<uint8_t>& scratch, int64_t& stride) {
+// The problem `kernels` run for C = A W^T (+ C): A itself (fp32), or A
+// packed into `scratch` in the form the kernels take for W (rows in
+// parallel on `pool` when there is one: each row packs on its own, so the
+// split changes no byte).
+MatMulProblem ProblemOf(const MatMulKernels& kernels, int m, int k,
+                        const float* a, int64_t lda, const WeightMatrix& w,
+                        float* c, int64_t ldc, bool accumulate,
+                        ThreadPool* pool, std::vector<uint8_t>& scratch) {
+  MatMulProblem p;
+  p.m = m;
+  p.k = k;
+  p.w = w;
+  p.c = c;
+  p.ldc = ldc;
+  p.accumulate = accumulate;
   const ActivationForm form = kernels.form(w.dtype);
   if (form == ActivationForm::kF32) {
-    stride = lda * static_cast<int64_t>(sizeof(float));
-    return a;
+    p.a = a;
+    p.a_stride = lda * static_cast<int64_t>(sizeof(float));
+    return p;
   }
-  stride = PackedRowBytes(form, k);
-  scratch.resize(static_cast<size_t>(int64_t{m} * stride));
+  const int64_t row_bytes = PackedRowBytes(form, k);
+  scratch.resize(static_cast<size_t>(int64_t{m} * row_bytes));
   uint8_t* out = scratch.data();
-  const int64_t row_bytes = stride;
   auto pack = [&](int64_t begin, int64_t end) {
     PackActivations(form, static_cast<int>(end - begin), k, a + begin * lda,
                     lda, out + begin * row_bytes);
@@ -147,7 +147,9 @@ const void* FormOfA(const MatMulKernels& kernels, const WeightMatrix& w, int m,
           pack(begin * kRowsPerTask, std::min<int64_t>(m, end * kRowsPerTask));
         });
   }
-  return scratch.data();
+  p.a = out;
+  p.a_stride = row_bytes;
+  return p;
 }
 
 WeightMatrix Fp32(const float* w, int64_t ldw) {
@@ -163,19 +165,21 @@ void RunKernels(const MatMulKernels& kernels, int m, int n, int k,
                 int64_t ldc, bool accumulate) {
   if (m <= 0 || n <= 0) return;
   std::vector<uint8_t> scratch;
-  int64_t stride = 0;
-  const void* packed =
-      FormOfA(kernels, w, m, k, a, lda, nullptr, scratch, stride);
-  kernels.run(m, 0, n, k, packed, stride, w, c, ldc, accumulate);
+  kernels.run(
+      ProblemOf(kernels, m, k, a, lda, w, c, ldc, accumulate, nullptr, scratch),
+      0, n);
 }
 
 void MatMulOnThisThread(int m, int n, int k, const float* a, int64_t lda,
                         const float* w, int64_t ldw, float* c, int64_t ldc,
                         bool accumulate) {
   if (m <= 0 || n <= 0) return;
-  // fp32 weights multiply fp32 A on every ISA: nothing to pack.
-  ProcessKernels().run(m, 0, n, k, a, lda * static_cast<int64_t>(sizeof(float)),
-                       Fp32(w, ldw), c, ldc, accumulate);
+  // fp32 weights multiply fp32 A on every ISA: nothing is packed.
+  std::vector<uint8_t> unused;
+  const MatMulKernels& kernels = ProcessKernels();
+  kernels.run(ProblemOf(kernels, m, k, a, lda, Fp32(w, ldw), c, ldc, accumulate,
+                        nullptr, unused),
+              0, n);
 }
 
 void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
@@ -190,9 +194,8 @@ void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
   const MatMulKernels& kernels = ProcessKernels();
   // Packed A lives in a buffer per calling thread, reused across calls.
   thread_local std::vector<uint8_t> scratch;
-  int64_t stride = 0;
-  const void* packed =
-      FormOfA(kernels, w, m, k, a, lda, &pool, scratch, stride);
+  const MatMulProblem p =
+      ProblemOf(kernels, m, k, a, lda, w, c, ldc, accumulate, &pool, scratch);
   // Threads take disjoint ranges of W's rows; which thread computes an
   // output never changes its bits. Decoding: ranges of 64 rows (enough to
   // stream, small enough to balance). Prefill: ranges of an L2 block of
@@ -208,13 +211,12 @@ void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
   }
   const int64_t tasks = (n + grain - 1) / grain;
   if (tasks == 1 || threads == 1) {
-    kernels.run(m, 0, n, k, packed, stride, w, c, ldc, accumulate);
+    kernels.run(p, 0, n);
     return;
   }
   pool.ParallelFor(tasks, [&](int64_t begin, int64_t end) {
-    const int n_begin = static_cast<int>(begin * grain);
-    const int n_end = static_cast<int>(std::min<int64_t>(n, end * grain));
-    kernels.run(m, n_begin, n_end, k, packed, stride, w, c, ldc, accumulate);
+    kernels.run(p, static_cast<int>(begin * grain),
+                static_cast<int>(std::min<int64_t>(n, end * grain)));
   });
 }
 

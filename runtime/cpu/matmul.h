@@ -103,16 +103,27 @@ int64_t PackedRowBytes(ActivationForm form, int k);
 void PackActivations(ActivationForm form, int m, int k, const float* a,
                      int64_t lda, uint8_t* out);
 
-// The kernels of one ISA, over rows [n_begin, n_end) of W and all m rows of
-// A, which `a` holds in form(w.dtype): fp32 rows `a_stride` floats apart,
-// or packed rows `a_stride` bytes apart. Exposed so tests can run each
-// ISA the CPU supports; MatMul calls the process's choice.
+// One product as the kernels see it: C[m, rows of w] = A W^T (+ C), with
+// A's m rows in the form the kernels take for w.dtype: fp32 or packed rows,
+// `a_stride` bytes apart.
+struct MatMulProblem {
+  int m = 0;
+  int k = 0;
+  const void* a = nullptr;
+  int64_t a_stride = 0;
+  WeightMatrix w;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  bool accumulate = false;
+};
+
+// The kernels of one ISA: `run` computes columns [n_begin, n_end) of C
+// (rows of W), all m rows. Exposed so tests can run each ISA the CPU
+// supports; MatMul calls the process's choice.
 struct MatMulKernels {
   const char* name = nullptr;
   ActivationForm (*form)(WeightDtype dtype) = nullptr;
-  void (*run)(int m, int n_begin, int n_end, int k, const void* a,
-              int64_t a_stride, const WeightMatrix& w, float* c, int64_t ldc,
-              bool accumulate) = nullptr;
+  void (*run)(const MatMulProblem& p, int n_begin, int n_end) = nullptr;
 };
 // C[m, n] = A W^T (+ C) with `kernels` on this thread, packing A first as
 // the kernels need (what MatMul does, without threads).

@@ -37,22 +37,11 @@ struct Avx2 {
 
 // fp32: 4 x 3 tiles (12 accumulators, 3 weight and 1 input register of 16).
 // q8_0: 2 x 2 tiles (each step needs the weights' magnitude and sign).
-void RunAvx2(int m, int n_begin, int n_end, int k, const void* a,
-             int64_t a_stride, const WeightMatrix& w, float* c, int64_t ldc,
-             bool accumulate) {
-  const tiles::Problem p{m,
-                         k,
-                         static_cast<const uint8_t*>(a),
-                         a_stride,
-                         static_cast<const uint8_t*>(w.data),
-                         w.row_bytes,
-                         c,
-                         ldc,
-                         accumulate};
-  if (w.dtype == WeightDtype::kQ8_0) {
+void RunAvx2(const MatMulProblem& p, int n_begin, int n_end) {
+  if (p.w.dtype == WeightDtype::kQ8_0) {
     return tiles::RunQ8<YmmQ8</*kVnni=*/false>, 2, 2>(p, n_begin, n_end);
   }
-  tiles::RunFloat<Avx2, 4, 3>(p, n_begin, n_end, w.dtype);
+  tiles::RunFloat<Avx2, 4, 3>(p, n_begin, n_end);
 }
 
 }  // namespace headroom::runtime::cpu

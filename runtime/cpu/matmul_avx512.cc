@@ -1,16 +1,5 @@
 // MatMul's tiles for AVX-512F (compiled with -mavx512f -mfma -mf16c; called
 // only when the CPU has them: matmul.cc checks).
-#if defined(__GNUC__) && !defined(__clang__)
-// GCC 12's AVX-512 intrinsics warn that their own _mm*_undefined_* results
-// are uninitialized (GCC bug 105593); nothing of ours is.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 #include "runtime/cpu/matmul.h"
 #include "runtime/cpu/matmul_tiles.h"
@@ -43,27 +32,12 @@ struct Avx512 {
 }  // namespace
 
 // q8_0 multiplies integers: AVX2's kernels (every AVX-512 CPU has AVX2).
-void RunAvx2(int m, int n_begin, int n_end, int k, const void* a,
-             int64_t a_stride, const WeightMatrix& w, float* c, int64_t ldc,
-             bool accumulate);
+void RunAvx2(const MatMulProblem& p, int n_begin, int n_end);
 
 // fp32: 4 x 4 tiles (16 accumulators of the 32 registers).
-void RunAvx512(int m, int n_begin, int n_end, int k, const void* a,
-               int64_t a_stride, const WeightMatrix& w, float* c, int64_t ldc,
-               bool accumulate) {
-  if (w.dtype == WeightDtype::kQ8_0) {
-    return RunAvx2(m, n_begin, n_end, k, a, a_stride, w, c, ldc, accumulate);
-  }
-  const tiles::Problem p{m,
-                         k,
-                         static_cast<const uint8_t*>(a),
-                         a_stride,
-                         static_cast<const uint8_t*>(w.data),
-                         w.row_bytes,
-                         c,
-                         ldc,
-                         accumulate};
-  tiles::RunFloat<Avx512, 4, 4>(p, n_begin, n_end, w.dtype);
+void RunAvx512(const MatMulProblem& p, int n_begin, int n_end) {
+  if (p.w.dtype == WeightDtype::kQ8_0) return RunAvx2(p, n_begin, n_end);
+  tiles::RunFloat<Avx512, 4, 4>(p, n_begin, n_end);
 }
 
 }  // namespace headroom::runtime::cpu

@@ -3,17 +3,6 @@
 // when the CPU has them: matmul.cc checks). fp32 and f16 weights take the
 // AVX-512F kernels; bf16 weights multiply A rounded to bf16 with vdpbf16ps;
 // q8_0 weights multiply q8 blocks of A with vpdpbusd.
-#if defined(__GNUC__) && !defined(__clang__)
-// GCC 12's AVX-512 intrinsics warn that their own _mm*_undefined_* results
-// are uninitialized (GCC bug 105593); nothing of ours is.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 #include "runtime/cpu/matmul.h"
 #include "runtime/cpu/matmul_q8_tiles.h"
@@ -31,10 +20,11 @@ namespace {
 // with zeros beyond it.
 struct Bf16Tiles {
   template <int MR, int NR>
-  static void Run(const tiles::Problem& pr, int i0, int j0) {
+  static void Run(const MatMulProblem& pr, int i0, int j0) {
     const int k = pr.k;
-    const uint8_t* a = pr.a + int64_t{i0} * pr.a_stride;
-    const uint8_t* w = pr.w + int64_t{j0} * pr.ldw;
+    const uint8_t* a = tiles::RowOfA(pr, i0);
+    const uint8_t* w = tiles::RowOfW(pr, j0);
+    const int64_t ldw = pr.w.row_bytes;
     __m512 acc[MR][NR];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
@@ -46,13 +36,13 @@ struct Bf16Tiles {
       if (p + 32 <= k) {
 #pragma GCC unroll 16
         for (int j = 0; j < NR; ++j) {
-          wv[j] = _mm512_loadu_si512(w + j * pr.ldw + 2 * p);
+          wv[j] = _mm512_loadu_si512(w + j * ldw + 2 * p);
         }
       } else {
         const __mmask32 rest = static_cast<__mmask32>((1ull << (k - p)) - 1);
 #pragma GCC unroll 16
         for (int j = 0; j < NR; ++j) {
-          wv[j] = _mm512_maskz_loadu_epi16(rest, w + j * pr.ldw + 2 * p);
+          wv[j] = _mm512_maskz_loadu_epi16(rest, w + j * ldw + 2 * p);
         }
       }
 #pragma GCC unroll 16
@@ -78,9 +68,7 @@ struct Bf16Tiles {
 
 }  // namespace
 
-void RunAvx512(int m, int n_begin, int n_end, int k, const void* a,
-               int64_t a_stride, const WeightMatrix& w, float* c, int64_t ldc,
-               bool accumulate);
+void RunAvx512(const MatMulProblem& p, int n_begin, int n_end);
 
 ActivationForm Avx512VnniBf16Form(WeightDtype dtype) {
   switch (dtype) {
@@ -96,29 +84,18 @@ ActivationForm Avx512VnniBf16Form(WeightDtype dtype) {
 }
 
 // bf16 and q8_0: 4 x 4 tiles (16 accumulators of the 32 registers).
-void RunAvx512VnniBf16(int m, int n_begin, int n_end, int k, const void* a,
-                       int64_t a_stride, const WeightMatrix& w, float* c,
-                       int64_t ldc, bool accumulate) {
-  const tiles::Problem p{m,
-                         k,
-                         static_cast<const uint8_t*>(a),
-                         a_stride,
-                         static_cast<const uint8_t*>(w.data),
-                         w.row_bytes,
-                         c,
-                         ldc,
-                         accumulate};
-  switch (w.dtype) {
+void RunAvx512VnniBf16(const MatMulProblem& p, int n_begin, int n_end) {
+  switch (p.w.dtype) {
     case WeightDtype::kBF16:
       return tiles::Drive<Bf16Tiles, 4, 4>(p, n_begin, n_end,
-                                           p.a_stride + p.ldw);
+                                           p.a_stride + p.w.row_bytes);
     case WeightDtype::kQ8_0:
       return tiles::RunQ8<YmmQ8</*kVnni=*/true>, 4, 4>(p, n_begin, n_end);
     case WeightDtype::kF32:
     case WeightDtype::kF16:
       break;
   }
-  RunAvx512(m, n_begin, n_end, k, a, a_stride, w, c, ldc, accumulate);
+  RunAvx512(p, n_begin, n_end);
 }
 
 }  // namespace headroom::runtime::cpu

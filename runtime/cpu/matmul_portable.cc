@@ -76,22 +76,11 @@ struct PortableQ8 {
 
 }  // namespace
 
-void RunPortable(int m, int n_begin, int n_end, int k, const void* a,
-                 int64_t a_stride, const WeightMatrix& w, float* c, int64_t ldc,
-                 bool accumulate) {
-  const tiles::Problem p{m,
-                         k,
-                         static_cast<const uint8_t*>(a),
-                         a_stride,
-                         static_cast<const uint8_t*>(w.data),
-                         w.row_bytes,
-                         c,
-                         ldc,
-                         accumulate};
-  if (w.dtype == WeightDtype::kQ8_0) {
+void RunPortable(const MatMulProblem& p, int n_begin, int n_end) {
+  if (p.w.dtype == WeightDtype::kQ8_0) {
     return tiles::RunQ8<PortableQ8, 2, 2>(p, n_begin, n_end);
   }
-  tiles::RunFloat<Portable, 2, 2>(p, n_begin, n_end, w.dtype);
+  tiles::RunFloat<Portable, 2, 2>(p, n_begin, n_end);
 }
 
 }  // namespace headroom::runtime::cpu

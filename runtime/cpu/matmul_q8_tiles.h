@@ -38,13 +38,11 @@ struct Q8Tiles {
     const Q8_0Block* w[NR];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      a[i] = reinterpret_cast<const Q8ActivationBlock*>(
-          pr.a + (int64_t{i0} + i) * pr.a_stride);
+      a[i] = reinterpret_cast<const Q8ActivationBlock*>(RowOfA(pr, i0 + i));
     }
 #pragma GCC unroll 16
     for (int j = 0; j < NR; ++j) {
-      w[j] =
-          reinterpret_cast<const Q8_0Block*>(pr.w + (int64_t{j0} + j) * pr.ldw);
+      w[j] = reinterpret_cast<const Q8_0Block*>(RowOfW(pr, j0 + j));
     }
     typename I::Acc acc[MR][NR];
 #pragma GCC unroll 16
@@ -83,7 +81,7 @@ struct Q8Tiles {
 // MatMul of q8-packed A against q8_0 W with I's MR x NR tiles.
 template <class I, int MR, int NR>
 void RunQ8(const Problem& p, int n_begin, int n_end) {
-  Drive<Q8Tiles<I>, MR, NR>(p, n_begin, n_end, p.a_stride + p.ldw);
+  Drive<Q8Tiles<I>, MR, NR>(p, n_begin, n_end, p.a_stride + p.w.row_bytes);
 }
 
 }  // namespace headroom::runtime::cpu::tiles

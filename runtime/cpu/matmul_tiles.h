@@ -19,23 +19,20 @@
 
 #include <cstdint>
 
+#include "runtime/cpu/matmul.h"
 #include "runtime/weights/weight_dtype.h"
 
 namespace headroom::runtime::cpu::tiles {
 
-// One MatMul call over W's rows [n_begin, n_end): A's rows (fp32 or packed)
-// `a_stride` bytes apart, W's rows `ldw` bytes apart.
-struct Problem {
-  int m = 0;
-  int k = 0;
-  const uint8_t* a = nullptr;
-  int64_t a_stride = 0;
-  const uint8_t* w = nullptr;
-  int64_t ldw = 0;
-  float* c = nullptr;
-  int64_t ldc = 0;
-  bool accumulate = false;
-};
+using Problem = MatMulProblem;
+
+// Row i of A and row j of W, as bytes.
+static inline const uint8_t* RowOfA(const Problem& p, int64_t i) {
+  return static_cast<const uint8_t*>(p.a) + i * p.a_stride;
+}
+static inline const uint8_t* RowOfW(const Problem& p, int64_t j) {
+  return static_cast<const uint8_t*>(p.w.data) + j * p.w.row_bytes;
+}
 
 // No std::min / std::max and nothing with external linkage here (beyond the
 // declarations of weight_dtype.h, which are defined elsewhere): this header
@@ -107,11 +104,10 @@ struct FloatTiles {
   template <int MR, int NR>
   static void Run(const Problem& pr, int i0, int j0) {
     const int k = pr.k;
-    const float* a =
-        reinterpret_cast<const float*>(pr.a + int64_t{i0} * pr.a_stride);
+    const float* a = reinterpret_cast<const float*>(RowOfA(pr, i0));
     const int64_t lda = pr.a_stride / static_cast<int64_t>(sizeof(float));
-    const uint8_t* w = pr.w + int64_t{j0} * pr.ldw;
-    const int64_t ldw = pr.ldw;
+    const uint8_t* w = RowOfW(pr, j0);
+    const int64_t ldw = pr.w.row_bytes;
     // The loops over MR and NR are unrolled so the accumulators live in
     // registers (without the pragmas GCC keeps them on the stack).
     typename V::T acc[MR][NR];
@@ -195,20 +191,20 @@ struct Half16Loader {
 };
 
 // MatMul over fp32 A with the fp32 family of V, MR x NR tiles, for weights
-// of `dtype` other than q8_0 (which multiplies packed A: matmul_q8_tiles.h).
+// other than q8_0 (which multiplies packed A: matmul_q8_tiles.h).
 template <class V, int MR, int NR>
-void RunFloat(const Problem& p, int n_begin, int n_end, WeightDtype dtype) {
-  const int64_t a_row = int64_t{4} * p.k;
-  switch (dtype) {
+void RunFloat(const Problem& p, int n_begin, int n_end) {
+  const int64_t a_row = int64_t{4} * p.k + p.w.row_bytes;
+  switch (p.w.dtype) {
     case WeightDtype::kF32:
       return Drive<FloatTiles<V, F32Loader<V>>, MR, NR>(p, n_begin, n_end,
-                                                        a_row + p.ldw);
+                                                        a_row);
     case WeightDtype::kBF16:
-      return Drive<FloatTiles<V, Half16Loader<V, true>>, MR, NR>(
-          p, n_begin, n_end, a_row + p.ldw);
+      return Drive<FloatTiles<V, Half16Loader<V, true>>, MR, NR>(p, n_begin,
+                                                                 n_end, a_row);
     case WeightDtype::kF16:
-      return Drive<FloatTiles<V, Half16Loader<V, false>>, MR, NR>(
-          p, n_begin, n_end, a_row + p.ldw);
+      return Drive<FloatTiles<V, Half16Loader<V, false>>, MR, NR>(p, n_begin,
+                                                                  n_end, a_row);
     case WeightDtype::kQ8_0:
       return;  // not a float family: the caller dispatches q8_0 elsewhere
   }

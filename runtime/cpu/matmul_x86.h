@@ -6,7 +6,17 @@
 #ifndef HEADROOM_RUNTIME_CPU_MATMUL_X86_H_
 #define HEADROOM_RUNTIME_CPU_MATMUL_X86_H_
 
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 intrinsics warn that their own _mm*_undefined_* results
+// are uninitialized (GCC bug 105593); nothing of ours is.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #include <cstdint>
 
