@@ -3,7 +3,9 @@
 #include <immintrin.h>
 
 #include "runtime/cpu/matmul.h"
+#include "runtime/cpu/matmul_q8_tiles.h"
 #include "runtime/cpu/matmul_tiles.h"
+#include "runtime/cpu/matmul_x86.h"
 
 namespace headroom::runtime::cpu {
 namespace {
@@ -19,13 +21,7 @@ struct Avx2 {
     return _mm256_maskload_ps(p, mask);
   }
   static T Fma(T a, T b, T acc) { return _mm256_fmadd_ps(a, b, acc); }
-  static float Sum(T v) {
-    const __m128 s4 =
-        _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    const __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
-    return _mm_cvtss_f32(s1);
-  }
+  static float Sum(T v) { return SumOf8Lanes(v); }
   // bfloat16: the top half of a binary32.
   static T LoadBf16(const uint16_t* h) {
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h));
@@ -35,21 +31,17 @@ struct Avx2 {
     return _mm256_cvtph_ps(
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
   }
-  static T LoadQ8(const int8_t* q, uint16_t scale) {
-    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)),
-                         _mm256_set1_ps(_cvtsh_ss(scale)));
-  }
 };
 
 }  // namespace
 
-// 4 x 3 tiles (12 accumulators, 3 weight and 1 input register of 16), 1 x 6
-// when decoding.
-void RunAvx2(int m, int n_begin, int n_end, int k, const float* a, int64_t lda,
-             const WeightMatrix& w, float* c, int64_t ldc, bool accumulate) {
-  tiles::RunAnyDtype<Avx2, 4, 3, 6>(m, n_begin, n_end, k, a, lda, w.dtype,
-                                    w.data, w.row_bytes, c, ldc, accumulate);
+// fp32: 4 x 3 tiles (12 accumulators, 3 weight and 1 input register of 16).
+// q8_0: 2 x 2 tiles (each step needs the weights' magnitude and sign).
+void RunAvx2(const MatMulProblem& p, int n_begin, int n_end) {
+  if (p.w.dtype == WeightDtype::kQ8_0) {
+    return tiles::RunQ8<YmmQ8</*kVnni=*/false>, 2, 2>(p, n_begin, n_end);
+  }
+  tiles::RunFloat<Avx2, 4, 3>(p, n_begin, n_end);
 }
 
 }  // namespace headroom::runtime::cpu

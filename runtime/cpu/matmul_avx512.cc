@@ -1,19 +1,9 @@
 // MatMul's tiles for AVX-512F (compiled with -mavx512f -mfma -mf16c; called
 // only when the CPU has them: matmul.cc checks).
-#if defined(__GNUC__) && !defined(__clang__)
-// GCC 12's AVX-512 intrinsics warn that their own _mm*_undefined_* results
-// are uninitialized (GCC bug 105593); nothing of ours is.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 #include "runtime/cpu/matmul.h"
 #include "runtime/cpu/matmul_tiles.h"
+#include "runtime/cpu/matmul_x86.h"
 
 namespace headroom::runtime::cpu {
 namespace {
@@ -27,15 +17,7 @@ struct Avx512 {
     return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1), p);
   }
   static T Fma(T a, T b, T acc) { return _mm512_fmadd_ps(a, b, acc); }
-  // Halves added pairwise down to one lane: a fixed order.
-  static float Sum(T v) {
-    const __m512 s8 = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));
-    const __m512 s4x = _mm512_add_ps(s8, _mm512_shuffle_f32x4(s8, s8, 0xB1));
-    const __m128 s4 = _mm512_castps512_ps128(s4x);
-    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    const __m128 s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2));
-    return _mm_cvtss_f32(s1);
-  }
+  static float Sum(T v) { return SumOf16Lanes(v); }
   // bfloat16: the top half of a binary32.
   static T LoadBf16(const uint16_t* h) {
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h));
@@ -45,21 +27,17 @@ struct Avx512 {
     return _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
   }
-  static T LoadQ8(const int8_t* q, uint16_t scale) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)),
-                         _mm512_set1_ps(_cvtsh_ss(scale)));
-  }
 };
 
 }  // namespace
 
-// 4 x 4 tiles (16 accumulators of the 32 registers), 1 x 8 when decoding.
-void RunAvx512(int m, int n_begin, int n_end, int k, const float* a,
-               int64_t lda, const WeightMatrix& w, float* c, int64_t ldc,
-               bool accumulate) {
-  tiles::RunAnyDtype<Avx512, 4, 4, 8>(m, n_begin, n_end, k, a, lda, w.dtype,
-                                      w.data, w.row_bytes, c, ldc, accumulate);
+// q8_0 multiplies integers: AVX2's kernels (every AVX-512 CPU has AVX2).
+void RunAvx2(const MatMulProblem& p, int n_begin, int n_end);
+
+// fp32: 4 x 4 tiles (16 accumulators of the 32 registers).
+void RunAvx512(const MatMulProblem& p, int n_begin, int n_end) {
+  if (p.w.dtype == WeightDtype::kQ8_0) return RunAvx2(p, n_begin, n_end);
+  tiles::RunFloat<Avx512, 4, 4>(p, n_begin, n_end);
 }
 
 }  // namespace headroom::runtime::cpu

@@ -2,10 +2,19 @@
 // AVX2 + FMA. Compiled with -ffp-contract=off so that a * b + acc is never
 // fused in some tiles and not in others.
 #include "runtime/cpu/matmul.h"
+#include "runtime/cpu/matmul_q8_tiles.h"
 #include "runtime/cpu/matmul_tiles.h"
 
 namespace headroom::runtime::cpu {
 namespace {
+
+// (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)): the order of the AVX2
+// kernels' horizontal sum.
+float SumOf8(const float* lane) {
+  const float s0 = (lane[0] + lane[4]) + (lane[2] + lane[6]);
+  const float s1 = (lane[1] + lane[5]) + (lane[3] + lane[7]);
+  return s0 + s1;
+}
 
 struct Portable {
   struct T {
@@ -23,11 +32,7 @@ struct Portable {
     for (int i = 0; i < 8; ++i) acc.lane[i] += a.lane[i] * b.lane[i];
     return acc;
   }
-  static float Sum(const T& v) {
-    const float s0 = (v.lane[0] + v.lane[4]) + (v.lane[2] + v.lane[6]);
-    const float s1 = (v.lane[1] + v.lane[5]) + (v.lane[3] + v.lane[7]);
-    return s0 + s1;
-  }
+  static float Sum(const T& v) { return SumOf8(v.lane); }
   static T LoadBf16(const uint16_t* h) {
     T v;
     for (int i = 0; i < 8; ++i) v.lane[i] = BFloat16ToFloat(h[i]);
@@ -38,22 +43,44 @@ struct Portable {
     for (int i = 0; i < 8; ++i) v.lane[i] = HalfToFloat(h[i]);
     return v;
   }
-  static T LoadQ8(const int8_t* q, uint16_t scale) {
-    const float d = HalfToFloat(scale);
-    T v;
-    for (int i = 0; i < 8; ++i) v.lane[i] = static_cast<float>(q[i]) * d;
-    return v;
+};
+
+// The q8 dot in plain integers (matmul_q8_tiles.h), not fused.
+struct PortableQ8 {
+  struct Acc {
+    float lane[8];
+  };
+  using Scale = float;
+  struct Weights {
+    const int8_t* q;
+  };
+  using Activations = Weights;
+  static Acc Zero() { return Acc{}; }
+  static Weights PrepareWeights(const int8_t* q) { return {q}; }
+  static Activations PrepareActivations(const int8_t* q) { return {q}; }
+  static Scale WeightScale(uint16_t h) { return HalfToFloat(h); }
+  static Scale Broadcast(float x) { return x; }
+  static Scale Mul(Scale x, Scale y) { return x * y; }
+  static Acc Step(Acc acc, Weights w, Activations a, Scale scale) {
+    for (int l = 0; l < 8; ++l) {
+      int32_t s = 0;
+      for (int t = 4 * l; t < 4 * l + 4; ++t) {
+        s += int32_t{w.q[t]} * int32_t{a.q[t]};
+      }
+      acc.lane[l] += static_cast<float>(s) * scale;
+    }
+    return acc;
   }
+  static float Sum(const Acc& v) { return SumOf8(v.lane); }
 };
 
 }  // namespace
 
-void RunPortable(int m, int n_begin, int n_end, int k, const float* a,
-                 int64_t lda, const WeightMatrix& w, float* c, int64_t ldc,
-                 bool accumulate) {
-  tiles::RunAnyDtype<Portable, 2, 2, 4>(m, n_begin, n_end, k, a, lda, w.dtype,
-                                        w.data, w.row_bytes, c, ldc,
-                                        accumulate);
+void RunPortable(const MatMulProblem& p, int n_begin, int n_end) {
+  if (p.w.dtype == WeightDtype::kQ8_0) {
+    return tiles::RunQ8<PortableQ8, 2, 2>(p, n_begin, n_end);
+  }
+  tiles::RunFloat<Portable, 2, 2>(p, n_begin, n_end);
 }
 
 }  // namespace headroom::runtime::cpu

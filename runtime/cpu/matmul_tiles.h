@@ -1,6 +1,12 @@
-// The register tiles of MatMul (matmul.h), written once over a vector type
-// `V` and instantiated per ISA in matmul_<isa>.cc, each compiled for its
-// ISA. Include only from those files.
+// The loop nest of MatMul (matmul.h) and its fp32 register tiles, written
+// once over a vector type `V` and instantiated per ISA in matmul_<isa>.cc,
+// each compiled for its ISA. Include only from those files.
+//
+// Drive() walks the tiles of C for any "tile family": a class with
+//   template <int MR, int NR> static void Run(const Problem&, int i, int j)
+// computing C[i..i+MR, j..j+NR). The fp32 family is below; the q8 family is
+// in matmul_q8_tiles.h, the bf16 one in matmul_avx512_vnni_bf16.cc. Every
+// family computes one output the same way in every tile shape.
 //
 // V provides: using T (the register type); kLanes; Zero(); Load(p);
 // LoadFirst(p, count) (count < kLanes lanes, the rest zero); Fma(a, b, acc)
@@ -13,133 +19,142 @@
 
 #include <cstdint>
 
+#include "runtime/cpu/matmul.h"
 #include "runtime/weights/weight_dtype.h"
 
 namespace headroom::runtime::cpu::tiles {
 
-// C[MR x NR] tile: rows a[0..MR) of A against rows w[0..NR) of W.
-template <class V, class L, int MR, int NR>
-inline void Tile(int k, const float* a, int64_t lda, const uint8_t* w,
-                 int64_t ldw, float* c, int64_t ldc, bool accumulate) {
-  // The loops over MR and NR are unrolled so the accumulators live in
-  // registers (without the pragmas GCC keeps them on the stack).
-  typename V::T acc[MR][NR];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j) acc[i][j] = V::Zero();
-  }
-  int p = 0;
-  for (; p + V::kLanes <= k; p += V::kLanes) {
-    typename V::T wv[NR];
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j) wv[j] = L::Load(w + j * ldw, p);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      const typename V::T av = V::Load(a + i * lda + p);
-#pragma GCC unroll 16
-      for (int j = 0; j < NR; ++j) acc[i][j] = V::Fma(av, wv[j], acc[i][j]);
-    }
-  }
-  if (p < k) {  // zero lanes add exact zeros: the same recipe as above
-    const int rest = k - p;
-    typename V::T wv[NR];
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j) wv[j] = L::LoadFirst(w + j * ldw, p, rest);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      const typename V::T av = V::LoadFirst(a + i * lda + p, rest);
-#pragma GCC unroll 16
-      for (int j = 0; j < NR; ++j) acc[i][j] = V::Fma(av, wv[j], acc[i][j]);
-    }
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-#pragma GCC unroll 16
-    for (int j = 0; j < NR; ++j) {
-      const float s = V::Sum(acc[i][j]);
-      float& out = c[i * ldc + j];
-      out = accumulate ? out + s : s;
-    }
-  }
+using Problem = MatMulProblem;
+
+// Row i of A and row j of W, as bytes.
+static inline const uint8_t* RowOfA(const Problem& p, int64_t i) {
+  return static_cast<const uint8_t*>(p.a) + i * p.a_stride;
+}
+static inline const uint8_t* RowOfW(const Problem& p, int64_t j) {
+  return static_cast<const uint8_t*>(p.w.data) + j * p.w.row_bytes;
 }
 
 // No std::min / std::max and nothing with external linkage here (beyond the
 // declarations of weight_dtype.h, which are defined elsewhere): this header
 // is compiled once per ISA, and an out-of-line copy of a shared inline
 // function built for AVX-512 could be the one the linker keeps for every
-// caller. (The templates below are instantiated with each ISA's vector type,
-// which lives in an anonymous namespace: internal linkage too.)
+// caller. (The templates below are instantiated with each ISA's types,
+// which live in anonymous namespaces: internal linkage too.)
 static constexpr int64_t Smaller(int64_t a, int64_t b) { return a < b ? a : b; }
 static constexpr int64_t Larger(int64_t a, int64_t b) { return a > b ? a : b; }
 
+// Stores a tile's sum: once into C, added to C when accumulating.
+static inline void StoreSum(const Problem& p, float* out, float sum) {
+  *out = p.accumulate ? *out + sum : sum;
+}
+
 // A tile of mr <= MR rows and nr <= NR columns, by instantiation.
-template <class V, class L, int MR, int NR>
-inline void EdgeTile(int mr, int nr, int k, const float* a, int64_t lda,
-                     const uint8_t* w, int64_t ldw, float* c, int64_t ldc,
-                     bool accumulate) {
+template <class Family, int MR, int NR>
+inline void EdgeTile(int mr, int nr, const Problem& p, int i, int j) {
   if constexpr (MR > 1) {
-    if (mr < MR) {
-      return EdgeTile<V, L, MR - 1, NR>(mr, nr, k, a, lda, w, ldw, c, ldc,
-                                        accumulate);
-    }
+    if (mr < MR) return EdgeTile<Family, MR - 1, NR>(mr, nr, p, i, j);
   }
   if constexpr (NR > 1) {
-    if (nr < NR) {
-      return EdgeTile<V, L, MR, NR - 1>(mr, nr, k, a, lda, w, ldw, c, ldc,
-                                        accumulate);
+    if (nr < NR) return EdgeTile<Family, MR, NR - 1>(mr, nr, p, i, j);
+  }
+  Family::template Run<MR, NR>(p, i, j);
+}
+
+// Rows of A (or of W) in a block: a block of each fills about 1 MiB, a
+// share of L2 on current x86 cores; at least `at_least`.
+static constexpr int64_t MatMulBlockRows(int64_t row_bytes_a_plus_w,
+                                         int64_t at_least) {
+  return Larger(at_least, (int64_t{1} << 20) / Larger(1, row_bytes_a_plus_w));
+}
+
+// Rows [n_begin, n_end) of W against all m rows of A. m = 1 (decoding)
+// takes W's rows one after the other: one contiguous stream. Otherwise
+// blocks of rows of A and of W, sized so that one block of each fits in
+// about 1 MiB of L2 together, are cut into MR x NR register tiles.
+template <class Family, int MR, int NR>
+void Drive(const Problem& p, int n_begin, int n_end,
+           int64_t row_bytes_a_plus_w) {
+  if (p.m == 1) {
+    for (int j = n_begin; j < n_end; ++j) Family::template Run<1, 1>(p, 0, j);
+    return;
+  }
+  const int block =
+      static_cast<int>(MatMulBlockRows(row_bytes_a_plus_w, Larger(MR, NR)));
+  const int m_block = static_cast<int>(Larger(MR, block / MR * MR));
+  const int n_block = static_cast<int>(Larger(NR, block / NR * NR));
+  for (int n0 = n_begin; n0 < n_end; n0 += n_block) {
+    const int n1 = static_cast<int>(Smaller(n_end, int64_t{n0} + n_block));
+    for (int m0 = 0; m0 < p.m; m0 += m_block) {
+      const int m1 = static_cast<int>(Smaller(p.m, int64_t{m0} + m_block));
+      for (int j = n0; j < n1; j += NR) {
+        for (int i = m0; i < m1; i += MR) {
+          EdgeTile<Family, MR, NR>(static_cast<int>(Smaller(MR, m1 - i)),
+                                   static_cast<int>(Smaller(NR, n1 - j)), p, i,
+                                   j);
+        }
+      }
     }
   }
-  Tile<V, L, MR, NR>(k, a, lda, w, ldw, c, ldc, accumulate);
 }
+
+// The fp32 family: C tile = rows of A (fp32) against rows of W converted
+// to fp32 by the loader L, one V accumulator per output, k ascending.
+template <class V, class L>
+struct FloatTiles {
+  template <int MR, int NR>
+  static void Run(const Problem& pr, int i0, int j0) {
+    const int k = pr.k;
+    const float* a = reinterpret_cast<const float*>(RowOfA(pr, i0));
+    const int64_t lda = pr.a_stride / static_cast<int64_t>(sizeof(float));
+    const uint8_t* w = RowOfW(pr, j0);
+    const int64_t ldw = pr.w.row_bytes;
+    // The loops over MR and NR are unrolled so the accumulators live in
+    // registers (without the pragmas GCC keeps them on the stack).
+    typename V::T acc[MR][NR];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 16
+      for (int j = 0; j < NR; ++j) acc[i][j] = V::Zero();
+    }
+    int p = 0;
+    for (; p + V::kLanes <= k; p += V::kLanes) {
+      typename V::T wv[NR];
+#pragma GCC unroll 16
+      for (int j = 0; j < NR; ++j) wv[j] = L::Load(w + j * ldw, p);
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const typename V::T av = V::Load(a + i * lda + p);
+#pragma GCC unroll 16
+        for (int j = 0; j < NR; ++j) acc[i][j] = V::Fma(av, wv[j], acc[i][j]);
+      }
+    }
+    if (p < k) {  // zero lanes add exact zeros: the same recipe as above
+      const int rest = k - p;
+      typename V::T wv[NR];
+#pragma GCC unroll 16
+      for (int j = 0; j < NR; ++j) wv[j] = L::LoadFirst(w + j * ldw, p, rest);
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        const typename V::T av = V::LoadFirst(a + i * lda + p, rest);
+#pragma GCC unroll 16
+        for (int j = 0; j < NR; ++j) acc[i][j] = V::Fma(av, wv[j], acc[i][j]);
+      }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+#pragma GCC unroll 16
+      for (int j = 0; j < NR; ++j) {
+        StoreSum(pr, pr.c + (i0 + i) * pr.ldc + j0 + j, V::Sum(acc[i][j]));
+      }
+    }
+  }
+};
 
 // Lanes p..p+count of a weight row converted one by one with the scalar
 // definitions, zero beyond: the tail of a row (and the portable kernels).
 template <int kLanes, class Convert>
 inline void ExpandLanes(int count, Convert&& convert, float* out) {
   for (int i = 0; i < kLanes; ++i) out[i] = i < count ? convert(i) : 0.0f;
-}
-
-// Rows of A (or of W) in a block: two blocks of k floats a row fill about
-// 1 MiB, a share of L2 on current x86 cores; at least `at_least`.
-static constexpr int64_t MatMulBlockRows(int k, int64_t at_least) {
-  return Larger(at_least, ((int64_t{1} << 20) / 4) / (2 * Larger(1, k)));
-}
-
-// Rows [n_begin, n_end) of W (rows `ldw` bytes apart) against all m rows
-// of A. Blocks of rows of A
-// and of W are sized so that one block of each (k floats a row) fits in
-// about 1 MiB of L2 together; inside, MR x NR register tiles. m = 1 uses
-// 1 x kDecodeNR tiles: each weight row is read once, in order.
-template <class V, class L, int MR, int NR, int kDecodeNR>
-void Run(int m, int n_begin, int n_end, int k, const float* a, int64_t lda,
-         const uint8_t* w, int64_t ldw, float* c, int64_t ldc,
-         bool accumulate) {
-  if (m == 1) {
-    for (int j = n_begin; j < n_end; j += kDecodeNR) {
-      const int nr = static_cast<int>(Smaller(kDecodeNR, n_end - j));
-      EdgeTile<V, L, 1, kDecodeNR>(1, nr, k, a, lda, w + j * ldw, ldw, c + j,
-                                   ldc, accumulate);
-    }
-    return;
-  }
-  const int block = static_cast<int>(MatMulBlockRows(k, Larger(MR, NR)));
-  const int m_block = static_cast<int>(Larger(MR, block / MR * MR));
-  const int n_block = static_cast<int>(Larger(NR, block / NR * NR));
-  for (int n0 = n_begin; n0 < n_end; n0 += n_block) {
-    const int n1 = static_cast<int>(Smaller(n_end, int64_t{n0} + n_block));
-    for (int m0 = 0; m0 < m; m0 += m_block) {
-      const int m1 = static_cast<int>(Smaller(m, int64_t{m0} + m_block));
-      for (int j = n0; j < n1; j += NR) {
-        for (int i = m0; i < m1; i += MR) {
-          EdgeTile<V, L, MR, NR>(static_cast<int>(Smaller(MR, m1 - i)),
-                                 static_cast<int>(Smaller(NR, n1 - j)), k,
-                                 a + i * lda, lda, w + j * ldw, ldw,
-                                 c + i * ldc + j, ldc, accumulate);
-        }
-      }
-    }
-  }
 }
 
 // Weight loaders, one per dtype, over the ISA's V: weights p.. of a row
@@ -175,45 +190,23 @@ struct Half16Loader {
   }
 };
 
-// kLanes divides 32, so a vector never straddles two q8_0 blocks.
-template <class V>
-struct Q8Loader {
-  static_assert(kQ8_0BlockSize % V::kLanes == 0);
-  static typename V::T Load(const uint8_t* row, int p) {
-    const auto* block =
-        reinterpret_cast<const Q8_0Block*>(row) + p / kQ8_0BlockSize;
-    return V::LoadQ8(block->q + p % kQ8_0BlockSize, block->scale);
-  }
-  static typename V::T LoadFirst(const uint8_t* row, int p, int count) {
-    const auto* block =
-        reinterpret_cast<const Q8_0Block*>(row) + p / kQ8_0BlockSize;
-    const int offset = p % kQ8_0BlockSize;
-    alignas(64) float lanes[V::kLanes];
-    ExpandLanes<V::kLanes>(
-        count, [&](int i) { return Q8_0Weight(*block, offset + i); }, lanes);
-    return V::Load(lanes);
-  }
-};
-
-// Run with the loader of `dtype`.
-template <class V, int MR, int NR, int kDecodeNR>
-void RunAnyDtype(int m, int n_begin, int n_end, int k, const float* a,
-                 int64_t lda, WeightDtype dtype, const void* w, int64_t ldw,
-                 float* c, int64_t ldc, bool accumulate) {
-  const auto* rows = static_cast<const uint8_t*>(w);
-  switch (dtype) {
+// MatMul over fp32 A with the fp32 family of V, MR x NR tiles, for weights
+// other than q8_0 (which multiplies packed A: matmul_q8_tiles.h).
+template <class V, int MR, int NR>
+void RunFloat(const Problem& p, int n_begin, int n_end) {
+  const int64_t a_row = int64_t{4} * p.k + p.w.row_bytes;
+  switch (p.w.dtype) {
     case WeightDtype::kF32:
-      return Run<V, F32Loader<V>, MR, NR, kDecodeNR>(
-          m, n_begin, n_end, k, a, lda, rows, ldw, c, ldc, accumulate);
+      return Drive<FloatTiles<V, F32Loader<V>>, MR, NR>(p, n_begin, n_end,
+                                                        a_row);
     case WeightDtype::kBF16:
-      return Run<V, Half16Loader<V, true>, MR, NR, kDecodeNR>(
-          m, n_begin, n_end, k, a, lda, rows, ldw, c, ldc, accumulate);
+      return Drive<FloatTiles<V, Half16Loader<V, true>>, MR, NR>(p, n_begin,
+                                                                 n_end, a_row);
     case WeightDtype::kF16:
-      return Run<V, Half16Loader<V, false>, MR, NR, kDecodeNR>(
-          m, n_begin, n_end, k, a, lda, rows, ldw, c, ldc, accumulate);
+      return Drive<FloatTiles<V, Half16Loader<V, false>>, MR, NR>(p, n_begin,
+                                                                  n_end, a_row);
     case WeightDtype::kQ8_0:
-      return Run<V, Q8Loader<V>, MR, NR, kDecodeNR>(
-          m, n_begin, n_end, k, a, lda, rows, ldw, c, ldc, accumulate);
+      return;  // not a float family: the caller dispatches q8_0 elsewhere
   }
 }
 
