@@ -14,7 +14,8 @@ namespace headroom::runtime::cpu {
 void MatMulTransB(int m, int n, int k, const float* a, int lda, const float* b,
                   int ldb, float* c, int ldc, bool accumulate = false);
 
-// out[i] = w[i] * x[i] / sqrt(mean(x^2) + eps), one row of length n.
+// out[i] = w[i] * x[i] / sqrt(mean(x^2) + eps), one row of length n; out
+// may be x (the sum is taken before any write).
 void RmsNorm(const float* x, const float* w, int n, float eps, float* out);
 
 // Rotates `n_heads` heads of size d of one token at position `pos` in place:

@@ -1,6 +1,4 @@
 // QkNorm on the CPU: RMSNorm of every query and key head (Qwen3), in place.
-#include <vector>
-
 #include "runtime/cpu/cpu_ops.h"
 #include "runtime/cpu/kernels.h"
 
@@ -10,12 +8,12 @@ absl::Status CpuOps::QkNorm(int layer) {
   const ModelConfig& c = w_.config;
   const LayerWeights& lw = w_.layers[layer];
   const int d = c.head_dim;
-  std::vector<float> head(d);
+  // RmsNorm reads all of a head before it writes any of it: in place.
   auto norm_heads = [&](std::vector<float>& rows, int64_t width,
                         const std::vector<float>& weight) {
     for (int64_t at = 0; at < num_tokens_ * width; at += d) {
-      std::copy(rows.begin() + at, rows.begin() + at + d, head.begin());
-      cpu::RmsNorm(head.data(), weight.data(), d, c.norm_eps, rows.data() + at);
+      cpu::RmsNorm(rows.data() + at, weight.data(), d, c.norm_eps,
+                   rows.data() + at);
     }
   };
   norm_heads(queries_, Columns(Activation::kQueries, layer), lw.q_norm);
