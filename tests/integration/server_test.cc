@@ -70,8 +70,6 @@ std::string ConfigYaml(const std::string& model, const std::string& text,
          KeyDigest(std::string("key-") + kTenants[i]) +
          "\n    weight: " + std::to_string(weights[i]) + "\n";
   }
-  y += "  - name: one-at-a-time\n    api_key_sha256: " +
-       KeyDigest("key-concurrent") + "\n    max_concurrent_requests: 1\n";
   y += "  - name: slow-rate\n    api_key_sha256: " + KeyDigest("key-tpm") +
        "\n    tokens_per_minute: 50\n";
   y += "  - name: small-share\n    api_key_sha256: " + KeyDigest("key-kv") +
@@ -350,25 +348,11 @@ TEST_F(ServerTest, MissingOrWrongKeyIsUnauthenticated) {
 }
 
 TEST_F(ServerTest, QuotaExceededIsResourceExhaustedNamingTheQuota) {
-  // max_concurrent_requests: 1, with one stream open.
-  grpc::ClientContext open_ctx;
-  Authorize(&open_ctx, "key-concurrent");
-  v1::GenerateRequest long_request = Request("Tom", 100);
-  long_request.set_ignore_eos(true);
-  auto open = stub_->GenerateStream(&open_ctx, long_request);
-  v1::GenerateStreamResponse msg;
-  ASSERT_TRUE(open->Read(&msg));
-  grpc::ClientContext second;
-  Authorize(&second, "key-concurrent");
+  // max_concurrent_requests and max_queued_requests are checked in
+  // service_quota_test over a paused engine: here a request holding the slot
+  // would end as fast as headroom-tiny generates, and the check would race.
   v1::GenerateResponse out;
-  grpc::Status s = stub_->Generate(&second, Request("Hi", 2), &out);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_THAT(s.error_message(), HasSubstr("max_concurrent_requests"));
-  open_ctx.TryCancel();
-  while (open->Read(&msg)) {
-  }
-  open->Finish();
-
+  grpc::Status s;
   grpc::ClientContext tpm;
   Authorize(&tpm, "key-tpm");
   s = stub_->Generate(&tpm, Request("Hi", 100), &out);
