@@ -3,7 +3,7 @@
 //
 //   headroom-bench-forward --model PATH [--threads 1] [--prompt-tokens 128]
 //       [--weights-dtype auto|f32|f16|bf16|q8_0]
-//       [--decode-tokens 64] [--repeats 3]
+//       [--decode-tokens 64] [--repeats 3] [--projections FILE]
 //
 // Decode bound: each decode step reads every weight once (fp32) plus the KV
 // cache of the context so far; bytes per token over the read bandwidth
@@ -15,6 +15,8 @@
 
 #include "absl/strings/str_format.h"
 #include "bench/memory_bandwidth.h"
+#include "compress/apply.h"
+#include "compress/projections_file.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/cpu/matmul.h"
 #include "runtime/sequence_runner.h"
@@ -42,7 +44,8 @@ absl::Status Run(int argc, char** argv) {
                                      {"threads"},
                                      {"prompt-tokens"},
                                      {"decode-tokens"},
-                                     {"repeats"}});
+                                     {"repeats"},
+                                     {"projections"}});
   if (!args.ok()) return args.status();
   auto model = args->Require("model");
   if (!model.ok()) return model.status();
@@ -63,6 +66,13 @@ absl::Status Run(int argc, char** argv) {
   const auto load_start = std::chrono::steady_clock::now();
   auto weights = runtime::LoadModel(*model, *load);
   if (!weights.ok()) return weights.status();
+  if (const std::string path = args->Get("projections"); !path.empty()) {
+    auto projections = compress::LoadProjections(path);
+    if (!projections.ok()) return projections.status();
+    if (auto s = compress::ApplyProjections(*projections, &*weights); !s.ok()) {
+      return s;
+    }
+  }
   const runtime::ModelConfig config = weights->config;
   if (*prompt_tokens + *decode_tokens > config.max_seq_len) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -114,15 +124,16 @@ absl::Status Run(int argc, char** argv) {
   const double bound_tps = bandwidth / decode_bytes;
   std::cout << absl::StrFormat(
       "model %s: %d layers, dim %d, %d heads, %d KV heads, vocab %d, weights "
-      "%s %.1f MB, loaded in %.2f s\n"
+      "%s %.1f MB, loaded in %.2f s; KV cache %d values per token\n"
       "threads %d (matmul %s): prefill %d tokens %.1f tokens/s; decode %d "
       "tokens %.1f tokens/s\n"
       "read bandwidth (%d threads) %.2f GB/s; decode reads %.2f MB/token -> "
       "bound %.1f tokens/s; decode reaches %.0f%% of it\n",
       *model, config.n_layers, config.dim, config.n_heads, config.n_kv_heads,
-      config.vocab_size, dtypes, weight_bytes / 1e6, load_seconds, *threads,
-      runtime::cpu::MatMulIsa(), *prompt_tokens, prefill_tps, *decode_tokens,
-      decode_tps, *threads, bandwidth / 1e9, decode_bytes / 1e6, bound_tps,
+      config.vocab_size, dtypes, weight_bytes / 1e6, load_seconds,
+      config.KvValuesPerToken(), *threads, runtime::cpu::MatMulIsa(),
+      *prompt_tokens, prefill_tps, *decode_tokens, decode_tps, *threads,
+      bandwidth / 1e9, decode_bytes / 1e6, bound_tps,
       100.0 * decode_tps / bound_tps);
   std::cout << absl::StrFormat(
       "{\"threads\": %d, \"prefill_tokens_per_s\": %.2f, "

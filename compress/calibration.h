@@ -7,11 +7,12 @@
 
 #include <complex>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "runtime/backend.h"
+#include "runtime/model/model_weights.h"
 #include "runtime/tokenizers/tokenizer.h"
 
 namespace headroom::compress {
@@ -69,11 +70,33 @@ struct CalibrationStats {
   ActivationSample select_sample;  // from the held-back sequences
 };
 
-// Runs `backend` (an uncompressed model: n KV heads in every layer) over
-// `texts`, each BOS + tokens truncated to the context.
+// Calibration a layer at a time (as GPTQ-style quantizers do): every
+// calibration sequence goes through layer 0 on the served CPU ops, its
+// residual stream is kept, then through layer 1, and so on. The statistics
+// are exactly those of the whole model's forward pass (the ops are batch-
+// and chunk-invariant), but memory holds one layer's statistics and
+// samples plus the residual stream of the calibration tokens ([tokens, D]
+// floats), never every layer's.
+//
+// `on_plan` (may be empty) gets the stats before layer 0: counts, digest,
+// held-back split and sample lengths, empty layers. `on_layer` gets layer
+// l's statistics in stats.layers[l] and its samples' inputs[l]; they are
+// freed when it returns. Returns the stats with every layer empty.
+using PlanSink = std::function<absl::Status(const CalibrationStats& stats)>;
+using LayerSink =
+    std::function<absl::Status(int layer, CalibrationStats& stats)>;
+absl::StatusOr<CalibrationStats> CalibrateByLayer(
+    const runtime::ModelWeights& original, const runtime::Tokenizer& tokenizer,
+    const std::vector<std::string>& texts, const CalibrationOptions& options,
+    int threads, const PlanSink& on_plan, const LayerSink& on_layer);
+
+// Every layer's statistics and samples at once (CalibrateByLayer, kept):
+// for small models and tests. `original` must be uncompressed (n KV heads in
+// every layer); each text is BOS + its tokens, truncated to the context.
 absl::StatusOr<CalibrationStats> Calibrate(
-    runtime::Backend& backend, const runtime::Tokenizer& tokenizer,
-    const std::vector<std::string>& texts, const CalibrationOptions& options);
+    const runtime::ModelWeights& original, const runtime::Tokenizer& tokenizer,
+    const std::vector<std::string>& texts, const CalibrationOptions& options,
+    int threads);
 
 }  // namespace headroom::compress
 

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -13,6 +14,7 @@
 #include "compress/methods.h"
 #include "nlohmann/json.hpp"
 #include "runtime/model/model_digest.h"
+#include "runtime/util/status_macros.h"
 
 namespace headroom::compress {
 namespace {
@@ -192,12 +194,6 @@ class LayerProblem {
 // the two with the lower output error). `best` has the lowest output error
 // on the held-back sample; `labels` name the variants the same way in every
 // layer (a whole-model candidate takes variant k everywhere).
-struct LayerVariants {
-  std::vector<LayerProjection> variants;
-  std::vector<std::string> labels;
-  size_t best = 0;
-};
-
 std::vector<int> Divisors(int n) {
   std::vector<int> out;
   for (int g = 1; g <= n; ++g) {
@@ -416,10 +412,9 @@ absl::StatusOr<Projections> IdentityProjections(
   return p;
 }
 
-absl::StatusOr<Projections> ComputeProjections(
+absl::StatusOr<std::unique_ptr<ProjectionsBuilder>> ProjectionsBuilder::Create(
     const runtime::ModelWeights& original, const CalibrationStats& stats,
     const CompressOptions& options) {
-  using nlohmann::json;
   const runtime::ModelConfig& c = original.config;
   auto spec = ParseMethod(options.method);
   if (!spec.ok()) return spec.status();
@@ -489,68 +484,98 @@ absl::StatusOr<Projections> ComputeProjections(
         "refit on propagated inputs takes a named METHOD+refit at one "
         "--kv-heads, without --regroup (and an input recorder)");
   }
-  std::vector<std::vector<LayerVariants>> table(c.n_layers);
-  ActivationSample inputs;  // propagated: layers before l compressed
-  for (int l = 0; l < c.n_layers; ++l) {
-    LayerProblem problem(original, l, stats);
-    if (auto s = problem.Init(); !s.ok()) return s;
-    if (propagated && l > 0) {
-      auto prefix = IdentityProjections(original);
-      if (!prefix.ok()) return prefix.status();
-      for (int k = 0; k < l; ++k) prefix->layers[k] = table[k][0].variants[0];
-      auto recorded = options.record_inputs(*prefix);
-      if (!recorded.ok()) return recorded.status();
-      if (recorded->lengths != stats.fit_sample.lengths) {
-        return absl::InternalError(
-            "propagated refit inputs cover other tokens than the fit sample");
-      }
-      inputs = *std::move(recorded);
-      problem.SetRefitInputs(&inputs);
-    }
-    for (int g : gs) {
-      auto v = LayerCandidates(original, stats, *spec, options, l, g, problem);
-      if (!v.ok()) return v.status();
-      table[l].push_back(*std::move(v));
-    }
+  auto b = std::unique_ptr<ProjectionsBuilder>(
+      new ProjectionsBuilder(original, options));  // private constructor
+  b->spec_ = *std::move(spec);
+  b->budget_mode_ = budget_mode;
+  b->gs_ = gs;
+  b->propagated_ = propagated;
+  b->out_ = std::move(out);
+  b->table_.resize(c.n_layers);
+  b->requested_heldback_tokens_ = stats.requested_heldback_tokens;
+  return b;
+}
+
+absl::Status ProjectionsBuilder::AddLayer(int l,
+                                          const CalibrationStats& stats) {
+  const runtime::ModelWeights& original = original_;
+  const CompressOptions& options = options_;
+  if (l != next_layer_) {
+    return absl::InternalError(absl::StrCat(
+        "projections: layer ", l, " given, layer ", next_layer_, " expected"));
   }
-  const size_t n_variants = table[0][0].variants.size();
-  // A whole model: layer l at gs[alloc[l]], variant `k` (npos: each layer's
+  LayerProblem problem(original, l, stats);
+  if (auto s = problem.Init(); !s.ok()) return s;
+  ActivationSample inputs;  // propagated: layers before l compressed
+  if (propagated_ && l > 0) {
+    auto prefix = IdentityProjections(original);
+    if (!prefix.ok()) return prefix.status();
+    for (int k = 0; k < l; ++k) prefix->layers[k] = table_[k][0].variants[0];
+    auto recorded = options.record_inputs(*prefix);
+    if (!recorded.ok()) return recorded.status();
+    if (recorded->lengths != stats.fit_sample.lengths) {
+      return absl::InternalError(
+          "propagated refit inputs cover other tokens than the fit sample");
+    }
+    inputs = *std::move(recorded);
+    problem.SetRefitInputs(&inputs);
+  }
+  for (int g : gs_) {
+    auto v = LayerCandidates(original, stats, spec_, options, l, g, problem);
+    if (!v.ok()) return v.status();
+    table_[l].push_back(*std::move(v));
+  }
+  ++next_layer_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Projections> ProjectionsBuilder::Finish() {
+  using nlohmann::json;
+  const runtime::ModelConfig& c = original_.config;
+  const runtime::ModelWeights& original = original_;
+  if (next_layer_ != c.n_layers) {
+    return absl::InternalError(absl::StrCat(
+        "projections: ", next_layer_, " of ", c.n_layers, " layers given"));
+  }
+  const size_t n_variants = table_[0][0].variants.size();
+  // A whole model: layer l at gs_[alloc[l]], variant `k` (npos: each layer's
   // lowest output error).
   const size_t kPerLayer = static_cast<size_t>(-1);
   auto assemble = [&](const std::vector<int>& alloc, size_t k) {
-    Projections p = out;
+    Projections p = out_;
     for (int l = 0; l < c.n_layers; ++l) {
-      const LayerVariants& lv = table[l][alloc[l]];
+      const LayerVariants& lv = table_[l][alloc[l]];
       p.layers.push_back(lv.variants[k == kPerLayer ? lv.best : k]);
     }
     return p;
   };
   std::vector<std::vector<int>> allocations;
   json context = json::object();
-  if (!budget_mode) {
+  if (!budget_mode_) {
     allocations.push_back(std::vector<int>(c.n_layers, 0));
   } else {
-    auto sensitivity = BudgetSensitivity(original, options, table, gs);
+    auto sensitivity = BudgetSensitivity(original, options_, table_, gs_);
     if (!sensitivity.ok()) return sensitivity.status();
     const int budget_heads = static_cast<int>(
-        std::floor(options.kv_budget * c.n_kv_heads * c.n_layers + 1e-9));
-    std::vector<int> alloc = AllocateHeads(sensitivity->loss, gs, budget_heads);
+        std::floor(options_.kv_budget * c.n_kv_heads * c.n_layers + 1e-9));
+    std::vector<int> alloc =
+        AllocateHeads(sensitivity->loss, gs_, budget_heads);
     allocations.push_back(alloc);
-    const double uniform_g = options.kv_budget * c.n_kv_heads;
-    for (size_t k = 0; k < gs.size(); ++k) {
-      if (std::abs(gs[k] - uniform_g) < 1e-9) {
+    const double uniform_g = options_.kv_budget * c.n_kv_heads;
+    for (size_t k = 0; k < gs_.size(); ++k) {
+      if (std::abs(gs_[k] - uniform_g) < 1e-9) {
         std::vector<int> uniform(c.n_layers, static_cast<int>(k));
         if (uniform != alloc) allocations.push_back(uniform);
       }
     }
     context = sensitivity->record;
-    context["kv_budget"] = options.kv_budget;
+    context["kv_budget"] = options_.kv_budget;
     context["budget_kv_heads"] = budget_heads;
     double predicted = 0.0;
     json allocation = json::array();
     for (int l = 0; l < c.n_layers; ++l) {
       predicted += sensitivity->loss[l][alloc[l]];
-      allocation.push_back(gs[alloc[l]]);
+      allocation.push_back(gs_[alloc[l]]);
     }
     context["allocation"] = allocation;
     context["predicted_delta_nll"] = predicted;
@@ -559,21 +584,21 @@ absl::StatusOr<Projections> ComputeProjections(
   std::vector<std::string> names;
   for (size_t a = 0; a < allocations.size(); ++a) {
     std::string prefix;
-    if (budget_mode) prefix = a == 0 ? "allocated:" : "uniform:";
+    if (budget_mode_) prefix = a == 0 ? "allocated:" : "uniform:";
     if (n_variants > 1) {
       candidates.push_back(assemble(allocations[a], kPerLayer));
       names.push_back(prefix + "per-layer");
     }
     for (size_t k = 0; k < n_variants; ++k) {
       candidates.push_back(assemble(allocations[a], k));
-      names.push_back(prefix + table[0][allocations[a][0]].labels[k]);
+      names.push_back(prefix + table_[0][allocations[a][0]].labels[k]);
     }
   }
-  if (candidates.size() == 1 || !options.score) {
+  if (candidates.size() == 1 || !options_.score) {
     // One candidate (a named method at one g), or auto without a scorer:
     // the per-layer choice by output error.
     Projections chosen = std::move(candidates[0]);
-    if (budget_mode) {  // the allocation is the uniform one: say so
+    if (budget_mode_) {  // the allocation is the uniform one: say so
       context["chosen"] = names[0];
       context["rule"] = "the only candidate (the allocation is uniform)";
       chosen.decision = context.dump();
@@ -582,17 +607,79 @@ absl::StatusOr<Projections> ComputeProjections(
   }
   std::vector<ScoredCandidate> scored;
   for (size_t k = 0; k < candidates.size(); ++k) {
-    auto nll = options.score(candidates[k]);
+    auto nll = options_.score(candidates[k]);
     if (!nll.ok()) return nll.status();
     scored.push_back({names[k], *std::move(nll), MeanOutputError(candidates[k]),
                       candidates[k].KvHeadsPerLayer()});
   }
-  context["requested_heldback_tokens"] = stats.requested_heldback_tokens;
-  auto decision = Decide(scored, options.rule, context.dump());
+  context["requested_heldback_tokens"] = requested_heldback_tokens_;
+  auto decision = Decide(scored, options_.rule, context.dump());
   if (!decision.ok()) return decision.status();
   Projections chosen = std::move(candidates[decision->chosen]);
   chosen.decision = decision->json;
   return chosen;
+}
+
+absl::StatusOr<Projections> ComputeProjections(
+    const runtime::ModelWeights& original, const CalibrationStats& stats,
+    const CompressOptions& options) {
+  auto builder = ProjectionsBuilder::Create(original, stats, options);
+  if (!builder.ok()) return builder.status();
+  for (int l = 0; l < original.config.n_layers; ++l) {
+    if (auto s = (*builder)->AddLayer(l, stats); !s.ok()) return s;
+  }
+  return (*builder)->Finish();
+}
+
+absl::StatusOr<std::vector<Projections>> CalibrateAndCompress(
+    const runtime::ModelWeights& original, const runtime::Tokenizer& tokenizer,
+    const std::vector<std::string>& texts,
+    const CalibrationOptions& calibration, int threads,
+    std::vector<CompressOptions> options, const OptionsPreparer& prepare,
+    CalibrationStats* stats, CompressionTimes* times) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  std::vector<double> transform(options.size(), 0.0);
+  auto timed = [&transform](size_t k, auto&& step) {
+    const auto t0 = Clock::now();
+    auto result = step();
+    transform[k] += std::chrono::duration<double>(Clock::now() - t0).count();
+    return result;
+  };
+  std::vector<std::unique_ptr<ProjectionsBuilder>> builders;
+  auto on_plan = [&](const CalibrationStats& plan) -> absl::Status {
+    for (CompressOptions& o : options) {
+      if (prepare) HEADROOM_RETURN_IF_ERROR(prepare(plan, o));
+      auto b = ProjectionsBuilder::Create(original, plan, o);
+      if (!b.ok()) return b.status();
+      builders.push_back(*std::move(b));
+    }
+    return absl::OkStatus();
+  };
+  auto on_layer = [&](int layer, CalibrationStats& s) -> absl::Status {
+    for (size_t k = 0; k < builders.size(); ++k) {
+      HEADROOM_RETURN_IF_ERROR(
+          timed(k, [&] { return builders[k]->AddLayer(layer, s); }));
+    }
+    return absl::OkStatus();
+  };
+  auto plan = CalibrateByLayer(original, tokenizer, texts, calibration, threads,
+                               on_plan, on_layer);
+  if (!plan.ok()) return plan.status();
+  std::vector<Projections> out;
+  for (size_t k = 0; k < builders.size(); ++k) {
+    auto p = timed(k, [&] { return builders[k]->Finish(); });
+    if (!p.ok()) return p.status();
+    out.push_back(*std::move(p));
+  }
+  if (stats != nullptr) *stats = *std::move(plan);
+  if (times != nullptr) {
+    times->transform_seconds = transform;
+    times->calibration_seconds =
+        std::chrono::duration<double>(Clock::now() - start).count();
+    for (double t : transform) times->calibration_seconds -= t;
+  }
+  return out;
 }
 
 }  // namespace headroom::compress

@@ -3,11 +3,15 @@
 #ifndef HEADROOM_COMPRESS_COMPRESSOR_H_
 #define HEADROOM_COMPRESS_COMPRESSOR_H_
 
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "compress/calibration.h"
 #include "compress/heldback.h"
+#include "compress/methods.h"
 #include "compress/projections.h"
 #include "runtime/model/model_weights.h"
 
@@ -49,9 +53,72 @@ struct CompressOptions {
 absl::StatusOr<Projections> IdentityProjections(
     const runtime::ModelWeights& original);
 
+// The candidates of one layer at one g: every variant (method, refit,
+// regrouping) and the one of least output error.
+struct LayerVariants {
+  std::vector<LayerProjection> variants;
+  std::vector<std::string> labels;
+  size_t best = 0;
+};
+
+// ComputeProjections a layer at a time, for calibration that delivers one
+// layer's statistics at a time (CalibrateByLayer): memory holds one layer's
+// statistics and samples, and every layer's candidates.
+class ProjectionsBuilder {
+ public:
+  // Checks `options` against the model and the calibration's plan: `stats`
+  // needs its counts, digest and sample lengths; its layers may be empty.
+  static absl::StatusOr<std::unique_ptr<ProjectionsBuilder>> Create(
+      const runtime::ModelWeights& original, const CalibrationStats& stats,
+      const CompressOptions& options);
+  // Layer `layer`'s candidates from stats.layers[layer] and the samples'
+  // inputs[layer]; layers come in order 0, 1, ...
+  absl::Status AddLayer(int layer, const CalibrationStats& stats);
+  // The chosen projections, once every layer was added (for auto and
+  // budgets: the held-back comparison of whole-model candidates).
+  absl::StatusOr<Projections> Finish();
+
+ private:
+  ProjectionsBuilder(const runtime::ModelWeights& original,
+                     CompressOptions options)
+      : original_(original), options_(std::move(options)) {}
+
+  const runtime::ModelWeights& original_;  // outlives the builder
+  CompressOptions options_;
+  MethodSpec spec_;
+  bool budget_mode_ = false;
+  bool propagated_ = false;
+  std::vector<int> gs_;  // the g of each candidate column
+  Projections out_;      // the header every candidate shares
+  // table_[l][k]: the candidates of layer l at g = gs_[k].
+  std::vector<std::vector<LayerVariants>> table_;
+  int64_t requested_heldback_tokens_ = 0;
+  int next_layer_ = 0;
+};
+
 absl::StatusOr<Projections> ComputeProjections(
     const runtime::ModelWeights& original, const CalibrationStats& stats,
     const CompressOptions& options);
+
+// Calibration by layer (CalibrateByLayer) with the projections of every
+// entry of `options` computed on the way, so that no more than one layer's
+// statistics are ever held. `prepare` (may be empty) completes each entry
+// once the calibration's plan is known: its held-back scorer and input
+// recorder need the held-back split and the fit sample's lengths. `stats`
+// (may be null) receives the plan; `times` (may be null) the seconds spent
+// running the model and computing projections.
+struct CompressionTimes {
+  double calibration_seconds = 0.0;
+  std::vector<double> transform_seconds;  // per entry of `options`
+};
+using OptionsPreparer =
+    std::function<absl::Status(const CalibrationStats&, CompressOptions&)>;
+absl::StatusOr<std::vector<Projections>> CalibrateAndCompress(
+    const runtime::ModelWeights& original, const runtime::Tokenizer& tokenizer,
+    const std::vector<std::string>& texts,
+    const CalibrationOptions& calibration, int threads,
+    std::vector<CompressOptions> options, const OptionsPreparer& prepare,
+    CalibrationStats* stats, CompressionTimes* times);
 
 }  // namespace headroom::compress
 

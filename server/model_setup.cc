@@ -79,32 +79,30 @@ absl::StatusOr<compress::Projections> Compute(
     const std::vector<std::string>& lines) {
   runtime::BackendOptions options;
   options.num_threads = config.engine.threads;
-  compress::CalibrationStats stats;
-  {
-    // Calibration runs the original model on a copy of its weights.
-    auto backend = runtime::CreateCpuBackend(weights, options);
-    if (!backend.ok()) return backend.status();
-    compress::CalibrationOptions calib;
-    calib.max_tokens = config.compression.calibration_tokens;
-    auto s = compress::Calibrate(**backend, tokenizer, lines, calib);
-    if (!s.ok()) return Prefixed(s.status(), "calibration: ");
-    stats = std::move(*s);
-  }
+  compress::CalibrationOptions calib;
+  calib.max_tokens = config.compression.calibration_tokens;
   compress::CompressOptions copts;
   copts.method = config.compression.method;
   copts.kv_heads = config.compression.kv_heads;
-  const std::vector<std::string> heldback(
-      lines.begin() + static_cast<std::ptrdiff_t>(stats.heldback_begin),
-      lines.end());
-  if (!heldback.empty()) {
-    // auto's decision (as headroom-compress makes it): per-token NLL of the
-    // calibration lines held back from the statistics.
-    copts.score =
-        compress::MakeHeldbackScorer(weights, tokenizer, heldback, options);
-  }
-  auto projections = compress::ComputeProjections(weights, stats, copts);
+  // auto's decision (as headroom-compress makes it): per-token NLL of the
+  // calibration lines held back from the statistics.
+  auto prepare = [&](const compress::CalibrationStats& plan,
+                     compress::CompressOptions& o) {
+    const std::vector<std::string> heldback(
+        lines.begin() + static_cast<std::ptrdiff_t>(plan.heldback_begin),
+        lines.end());
+    if (!heldback.empty()) {
+      o.score =
+          compress::MakeHeldbackScorer(weights, tokenizer, heldback, options);
+    }
+    return absl::OkStatus();
+  };
+  // Layer by layer: memory holds one layer's statistics, not the model's.
+  auto projections = compress::CalibrateAndCompress(
+      weights, tokenizer, lines, calib, options.num_threads, {copts}, prepare,
+      nullptr, nullptr);
   if (!projections.ok()) return Prefixed(projections.status(), "compression: ");
-  return projections;
+  return std::move((*projections)[0]);
 }
 
 }  // namespace

@@ -49,44 +49,40 @@
 namespace headroom::tools {
 namespace {
 
-double SecondsSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-      .count();
-}
-
-// One method from shared calibration statistics: compute, save, print.
-absl::Status CompressOne(const ModelBundle& bundle,
-                         const runtime::BackendOptions& options,
-                         const compress::CalibrationStats& stats,
-                         const std::vector<std::string>& lines,
-                         const std::string& method,
-                         const compress::CompressOptions& base_options,
-                         const std::string& out, double calib_seconds,
-                         const std::string& export_dir) {
-  const runtime::ModelConfig& config = bundle.weights.config;
-  compress::CompressOptions compress_options = base_options;
-  compress_options.method = method;
-  // auto's and --kv-budget's decisions: per-token NLL of the held-back
-  // calibration lines.
+// Completes one method's options once the calibration's plan is known:
+// auto's and --kv-budget's decisions score the held-back calibration lines;
+// a propagated refit records the fit sample's lines through the compressed
+// earlier layers.
+absl::Status PrepareMethod(const ModelBundle& bundle,
+                           const runtime::BackendOptions& options,
+                           const std::vector<std::string>& lines,
+                           const compress::CalibrationStats& plan,
+                           compress::CompressOptions& o) {
   const std::vector<std::string> heldback(
-      lines.begin() + static_cast<std::ptrdiff_t>(stats.heldback_begin),
+      lines.begin() + static_cast<std::ptrdiff_t>(plan.heldback_begin),
       lines.end());
   if (!heldback.empty()) {
-    compress_options.score = compress::MakeHeldbackScorer(
-        bundle.weights, *bundle.tokenizer, heldback, options);
+    o.score = compress::MakeHeldbackScorer(bundle.weights, *bundle.tokenizer,
+                                           heldback, options);
   }
-  if (compress_options.refit_inputs == compress::RefitInputs::kPropagated) {
-    const auto& fit = stats.fit_sample.lengths;
-    compress_options.record_inputs = compress::MakeInputRecorder(
+  if (o.refit_inputs == compress::RefitInputs::kPropagated) {
+    const auto& fit = plan.fit_sample.lengths;
+    o.record_inputs = compress::MakeInputRecorder(
         bundle.weights, *bundle.tokenizer,
         std::vector<std::string>(lines.begin(), lines.begin() + fit.size()),
         fit, options);
   }
-  const auto t1 = std::chrono::steady_clock::now();
-  auto projections =
-      compress::ComputeProjections(bundle.weights, stats, compress_options);
-  if (!projections.ok()) return projections.status();
-  const double transform_seconds = SecondsSince(t1);
+  return absl::OkStatus();
+}
+
+// One method's projections: save, print the summary, export.
+absl::Status WriteOne(const ModelBundle& bundle,
+                      const compress::CalibrationStats& stats,
+                      const std::vector<std::string>& lines,
+                      const compress::Projections* projections,
+                      const std::string& out, double calibration_seconds,
+                      double transform_seconds, const std::string& export_dir) {
+  const runtime::ModelConfig& config = bundle.weights.config;
   if (auto s = compress::SaveProjections(*projections, out); !s.ok()) return s;
 
   nlohmann::json summary =
@@ -95,7 +91,9 @@ absl::Status CompressOne(const ModelBundle& bundle,
   summary["calibration_sequences"] = stats.sequences;
   summary["heldback_sequences"] = lines.size() - stats.heldback_begin;
   summary["heldback_tokens"] = stats.heldback_tokens;
-  summary["calibration_seconds"] = calib_seconds;
+  // Calibration and the transformations interleave layer by layer; the
+  // calibration's time is shared by every method of the run.
+  summary["calibration_seconds"] = calibration_seconds;
   summary["transform_seconds"] = transform_seconds;
   summary["kv_bytes_per_token_original"] =
       config.OriginalKvValuesPerToken() * static_cast<int64_t>(sizeof(float));
@@ -221,22 +219,12 @@ absl::Status Run(int argc, char** argv) {
                      config.n_kv_heads, " KV heads"));
   }
 
-  // Calibration runs the original model; the backend gets a copy so the
-  // original weights stay available to the transformation.
   runtime::BackendOptions options;
   options.num_threads = *threads;
-  auto backend = runtime::CreateCpuBackend(bundle->weights, options);
-  if (!backend.ok()) return backend.status();
   compress::CalibrationOptions calib_options;
   calib_options.max_tokens = *calib_tokens;
   calib_options.holdback_tokens = *holdback;
   calib_options.max_fit_sample_tokens = *refit_tokens;
-  const auto t0 = std::chrono::steady_clock::now();
-  auto stats =
-      compress::Calibrate(**backend, *bundle->tokenizer, *lines, calib_options);
-  if (!stats.ok()) return stats.status();
-  const double calib_seconds = SecondsSince(t0);
-  backend->reset();
   compress::CompressOptions base_options;
   base_options.kv_heads = *kv_heads;
   base_options.kv_budget = *kv_budget;
@@ -249,15 +237,29 @@ absl::Status Run(int argc, char** argv) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--refit-inputs '", refit_inputs, "' must be original or propagated"));
   }
-
+  std::vector<compress::CompressOptions> per_method;
   for (const std::string& method : methods) {
+    per_method.push_back(base_options);
+    per_method.back().method = method;
+  }
+  auto prepare = [&](const compress::CalibrationStats& plan,
+                     compress::CompressOptions& o) {
+    return PrepareMethod(*bundle, options, *lines, plan, o);
+  };
+  compress::CalibrationStats stats;
+  compress::CompressionTimes times;
+  auto projections = compress::CalibrateAndCompress(
+      bundle->weights, *bundle->tokenizer, *lines, calib_options, *threads,
+      std::move(per_method), prepare, &stats, &times);
+  if (!projections.ok()) return projections.status();
+  for (size_t k = 0; k < methods.size(); ++k) {
     std::string path = *out;
     if (auto at = path.find("{method}"); at != std::string::npos) {
-      path.replace(at, 8, method);
+      path.replace(at, 8, methods[k]);
     }
-    if (auto s =
-            CompressOne(*bundle, options, *stats, *lines, method, base_options,
-                        path, calib_seconds, args->Get("export"));
+    if (auto s = WriteOne(*bundle, stats, *lines, &(*projections)[k], path,
+                          times.calibration_seconds, times.transform_seconds[k],
+                          args->Get("export"));
         !s.ok())
       return s;
   }

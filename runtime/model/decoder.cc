@@ -94,27 +94,38 @@ absl::Status Decoder::Observe(int layer, const Batch& batch) {
 }
 
 absl::Status Decoder::Layer(int l, const Batch& batch) {
-  DeviceOps& ops = *ops_;
-  const ModelConfig& c = config();
+  LayerHooks hooks;
+  hooks.gemm_seconds = gemm_time();
+  hooks.attention_seconds = attention_time();
+  if (observer_ != nullptr) {
+    hooks.after_qkv = [this, l, &batch] { return Observe(l, batch); };
+  }
+  return RunLayer(*ops_, l, hooks);
+}
+
+}  // namespace
+
+absl::Status RunLayer(DeviceOps& ops, int l, const LayerHooks& hooks) {
+  const ModelConfig& c = ops.config();
   // Attention block: x += W_O attn(RoPE(q), RoPE(k), v) (+ b_O).
   HEADROOM_RETURN_IF_ERROR(ops.RmsNorm(l, LayerNorm::kAttention));
   {
-    ScopedTimer timer(gemm_time());
+    ScopedTimer timer(hooks.gemm_seconds);
     HEADROOM_RETURN_IF_ERROR(ComputeQueriesKeysValues(ops, l));
   }
-  if (observer_ != nullptr) HEADROOM_RETURN_IF_ERROR(Observe(l, batch));
+  if (hooks.after_qkv) HEADROOM_RETURN_IF_ERROR(hooks.after_qkv());
   {
-    ScopedTimer timer(attention_time());
+    ScopedTimer timer(hooks.attention_seconds);
     HEADROOM_RETURN_IF_ERROR(AttendOverCache(ops, l));
   }
   {
-    ScopedTimer timer(gemm_time());
+    ScopedTimer timer(hooks.gemm_seconds);
     HEADROOM_RETURN_IF_ERROR(ops.ProjectOutput(l));
   }
   if (c.output_bias) HEADROOM_RETURN_IF_ERROR(ops.AddBias(l, Bias::kOutput));
   // FFN block: x += W_2 (silu(W_1 xb + b_1) * (W_3 xb + b_3)) + b_2.
   HEADROOM_RETURN_IF_ERROR(ops.RmsNorm(l, LayerNorm::kFeedForward));
-  ScopedTimer timer(gemm_time());
+  ScopedTimer timer(hooks.gemm_seconds);
   HEADROOM_RETURN_IF_ERROR(ops.ProjectGateUp(l));
   if (c.mlp_bias) {
     HEADROOM_RETURN_IF_ERROR(ops.AddBias(l, Bias::kGate));
@@ -125,8 +136,6 @@ absl::Status Decoder::Layer(int l, const Batch& batch) {
   if (c.mlp_bias) HEADROOM_RETURN_IF_ERROR(ops.AddBias(l, Bias::kDown));
   return absl::OkStatus();
 }
-
-}  // namespace
 
 // q = W_Q xb (+ b_Q), k = W_K xb (+ b_K), v = W_V xb (+ b_V); q and k
 // RMS-normed per head in Qwen3; then both rotated.

@@ -13,6 +13,7 @@
 #ifndef HEADROOM_RUNTIME_MODEL_DECODER_H_
 #define HEADROOM_RUNTIME_MODEL_DECODER_H_
 
+#include <functional>
 #include <memory>
 
 #include "runtime/backend.h"
@@ -22,6 +23,20 @@ namespace headroom::runtime {
 
 // A Backend running the forward pass on `ops` (owned).
 std::unique_ptr<Backend> CreateDecoder(std::unique_ptr<DeviceOps> ops);
+
+// What a layer's run reports to its caller: time spent in projections and
+// in attention (nullptr: not timed), and a callback once kNormed, kQueries,
+// kKeys and kValues hold the layer's attention inputs (nullptr: none).
+struct LayerHooks {
+  double* gemm_seconds = nullptr;
+  double* attention_seconds = nullptr;
+  std::function<absl::Status()> after_qkv;
+};
+
+// One layer of the forward pass on the step's kResidual, in place: the
+// decoder runs it for every layer, calibration (compress/calibration.h)
+// for one layer of every calibration sequence at a time.
+absl::Status RunLayer(DeviceOps& ops, int layer, const LayerHooks& hooks);
 
 // The two halves of a layer's attention, shared by the decoder and by the
 // compressor's layer-by-layer evaluation (compress/layer_attention.h):

@@ -14,7 +14,6 @@
 #include "compress/compressor.h"
 #include "compress/heldback.h"
 #include "compress/perplexity.h"
-#include "runtime/cpu/cpu_backend.h"
 #include "tests/test_support.h"
 #include "tests/unit/compress_test_util.h"
 
@@ -30,9 +29,7 @@ TEST_P(QualityTest, MethodsRankAsClaimed) {
   testing::LoadedModel m = testing::LoadShared(model);
   const auto calib = testing::Lines(text, 1, 2000);
   // The tools' default activation samples (the refit fits on them).
-  auto backend = runtime::CreateCpuBackend(m.weights, {});
-  ASSERT_TRUE(backend.ok());
-  auto calibrated = Calibrate(**backend, *m.tokenizer, calib, {});
+  auto calibrated = Calibrate(m.weights, *m.tokenizer, calib, {}, 1);
   ASSERT_TRUE(calibrated.ok()) << calibrated.status();
   const CalibrationStats stats = std::move(*calibrated);
   const auto eval = testing::Lines(text, 3001, 3400);

@@ -26,15 +26,14 @@ LoadedModel LoadShared(const std::string& model_path) {
 
 CalibrationStats CalibrateOn(const LoadedModel& model,
                              const std::vector<std::string>& texts) {
-  auto backend = runtime::CreateCpuBackend(model.weights, {});
-  EXPECT_TRUE(backend.ok()) << backend.status();
   CalibrationOptions options;
   // Small activation samples and held-back text keep refit, `auto` and
   // budgets quick in tests.
   options.max_fit_sample_tokens = 2048;
   options.max_select_sample_tokens = 1024;
   options.holdback_tokens = 2048;
-  auto stats = Calibrate(**backend, *model.tokenizer, texts, options);
+  auto stats = Calibrate(model.weights, *model.tokenizer, texts, options,
+                         /*threads=*/1);
   EXPECT_TRUE(stats.ok()) << stats.status();
   return std::move(*stats);
 }

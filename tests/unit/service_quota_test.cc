@@ -64,9 +64,9 @@ class ServiceQuotaTest : public ::testing::Test {
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = v1::Headroom::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(port_),
-        grpc::InsecureChannelCredentials()));
+    stub_ = v1::Headroom::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
+                            grpc::InsecureChannelCredentials()));
   }
 
   void TearDown() override {
