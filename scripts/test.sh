@@ -8,11 +8,15 @@
 #      "slow" (quality measurements on real text), then each libFuzzer target
 #      for a bounded time;
 #   3. clang ThreadSanitizer build, the engine and server tests (label tsan).
-# Installs the Debian packages it needs first (scripts/setup-deps.sh).
+# Installs the Debian packages it needs first (scripts/setup-deps.sh), and
+# python3-torch for the architectures' reference test.
 # FUZZ_SECONDS (default 30) bounds each fuzzer run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh
+# The architectures' independent reference (tests/reference/hf_forward.py)
+# runs on Debian's PyTorch; only the tests need it, not the main job.
+bash scripts/setup-deps.sh python3-torch python3-numpy
 source scripts/build-env.sh
 fuzz_seconds="${FUZZ_SECONDS:-30}"
 started=$SECONDS

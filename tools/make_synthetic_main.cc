@@ -8,6 +8,7 @@
 //       [--dim 1024] [--hidden 2816] [--layers 12] [--heads 16]
 //       [--kv-heads 16] [--vocab 32000] [--seq-len 2048] [--seed 1]
 //       [--dtype f32|f16|bf16] [--shard-gib 4] [--tokenizer FILE]
+//       [--weight-scale 1]
 //
 // --format hf writes a Hugging Face directory (config.json, sharded
 // safetensors and their index) row by row: memory stays at one row whatever
@@ -16,13 +17,15 @@
 // given override them). --tokenizer copies a tokenizer file beside the
 // weights. llama2.c files are fp32 and built in memory.
 //
-// Weights are uniform with standard deviation 0.02 (norm weights 1), so the
-// activations stay finite; the text it generates is meaningless. Each row's
-// values depend only on (seed, tensor, row), whatever the format or dtype.
+// Weights are uniform with standard deviation 0.02 (times --weight-scale;
+// norm weights 1), so the activations stay finite; the text it generates is
+// meaningless. Each row's values depend only on (seed, tensor, row),
+// whatever the format or dtype.
 #include <filesystem>
 #include <iostream>
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "runtime/weights/hf_checkpoint.h"
 #include "runtime/weights/hf_config.h"
@@ -51,7 +54,8 @@ absl::Status Run(int argc, char** argv) {
                               {"seed"},
                               {"dtype"},
                               {"shard-gib"},
-                              {"tokenizer"}});
+                              {"tokenizer"},
+                              {"weight-scale"}});
   if (!args.ok()) return args.status();
   auto out = args->Require("out");
   if (!out.ok()) return out.status();
@@ -92,7 +96,14 @@ absl::Status Run(int argc, char** argv) {
   if (!dtype.ok()) return dtype.status();
   auto shard_gib = args->GetDouble("shard-gib", 4.0);
   if (!shard_gib.ok()) return shard_gib.status();
-  const SyntheticWeights weights(static_cast<uint64_t>(seed));
+  auto scale = args->GetDouble("weight-scale", 1.0);
+  if (!scale.ok()) return scale.status();
+  if (!(*scale > 0.0 && *scale <= 100.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--weight-scale ", *scale, " must be in (0, 100]"));
+  }
+  const SyntheticWeights weights(static_cast<uint64_t>(seed),
+                                 static_cast<float>(*scale));
 
   if (format == "hf") {
     c.rope_style = runtime::RopeStyle::kHalf;

@@ -141,13 +141,13 @@ void SyntheticWeights::Row(std::string_view name,
   }
   // Uniform on [-a, a] has standard deviation a / sqrt(3): a = 0.0346 gives
   // 0.02. The top 24 bits of each draw make a float in [0, 1).
-  constexpr float kA = 0.0346f;
+  const float a = 0.0346f * scale_;
   uint64_t state = SplitMix64(seed_ ^ NameHash(name)) ^
                    (static_cast<uint64_t>(row) * 0xd1342543de82ef95ull);
   for (int64_t i = 0; i < n; ++i) {
     state = SplitMix64(state);
     const float unit = static_cast<float>(state >> 40) * (1.0f / 16777216.0f);
-    out[i] = (2.0f * unit - 1.0f) * kA;
+    out[i] = (2.0f * unit - 1.0f) * a;
   }
 }
 

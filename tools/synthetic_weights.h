@@ -36,11 +36,14 @@ int64_t SyntheticParameterCount(const runtime::ModelConfig& c);
 
 class SyntheticWeights {
  public:
-  explicit SyntheticWeights(uint64_t seed) : seed_(seed) {}
+  // `scale` multiplies the standard deviation 0.02 (tests use larger
+  // weights, whose attention is sharp enough to show every term).
+  explicit SyntheticWeights(uint64_t seed, float scale = 1.0f)
+      : seed_(seed), scale_(scale) {}
 
   // Row `row` of tensor `name` of `shape` into out[0, shape.back()): 1 for
   // a norm (one dimension, not a bias), else uniform on [-0.0346, 0.0346]
-  // (standard deviation 0.02).
+  // times `scale` (standard deviation 0.02 scale).
   void Row(std::string_view name, const std::vector<int64_t>& shape,
            int64_t row, float* out) const;
 
@@ -49,6 +52,7 @@ class SyntheticWeights {
 
  private:
   uint64_t seed_;
+  float scale_;
 };
 
 }  // namespace headroom::tools
