@@ -154,12 +154,13 @@ absl::StatusOr<PromptText> RenderMessages(const ChatMessages& messages,
   absl::StatusOr<runtime::RenderedChat> rendered =
       (*chat)(turns, add_generation_prompt);
   if (!rendered.ok()) {
-    return absl::Status(rendered.status().code(),
-                        absl::StrCat("messages: ", rendered.status().message()));
+    return absl::Status(
+        rendered.status().code(),
+        absl::StrCat("messages: ", rendered.status().message()));
   }
-  if (auto s = CheckPromptBytes("messages (rendered)",
-                                static_cast<int64_t>(rendered->text.size()),
-                                limits);
+  if (auto s =
+          CheckPromptBytes("messages (rendered)",
+                           static_cast<int64_t>(rendered->text.size()), limits);
       !s.ok()) {
     return s;
   }
@@ -183,8 +184,8 @@ absl::StatusOr<GenerateRequest> BuildEngineRequest(
   if (auto s = ValidateFields(r, default_max_tokens); !s.ok()) return s;
   GenerateRequest request;
   if (r.messages_size() > 0) {
-    absl::StatusOr<PromptText> prompt = RenderMessages(
-        r.messages(), AddGenerationPrompt(r), chat, limits);
+    absl::StatusOr<PromptText> prompt =
+        RenderMessages(r.messages(), AddGenerationPrompt(r), chat, limits);
     if (!prompt.ok()) return prompt.status();
     request.prompt_ids =
         tokenizer.EncodeWithOptions(prompt->text, prompt->encode);

@@ -22,8 +22,8 @@
 #include "absl/status/statusor.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "headroom/v1/headroom.pb.h"
-#include "server/chat_renderer.h"
 #include "runtime/tokenizers/tokenizer.h"
+#include "server/chat_renderer.h"
 #include "server/engine/request.h"
 #include "server/engine/request_limits.h"
 

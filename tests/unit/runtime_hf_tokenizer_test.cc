@@ -506,19 +506,23 @@ TEST(HfTokenizerTest, ByteLevelEncodeDecode) {
   EXPECT_EQ(tok->DecodeToken(9, 14), "");
 }
 
+// `ids` followed by the ids of `text` with added tokens as plain text.
+std::vector<int> ThenPlain(const HfTokenizer& tok, std::vector<int> ids,
+                           const std::string& text) {
+  EncodeOptions no_special;
+  no_special.parse_special = false;
+  for (int id : tok.EncodeWithOptions(text, no_special)) ids.push_back(id);
+  return ids;
+}
+
 TEST(HfTokenizerTest, PlainTextRangesEncodeTheirTokensAsText) {
   auto tok = Make(ByteLevelJson());
   ASSERT_NE(tok, nullptr);
-  EncodeOptions no_special;
-  no_special.parse_special = false;
   EncodeOptions guarded;
   guarded.plain_text = {{6, 12}};  // the second "hi</s>"
   // The first </s> is a token; the text after it is one plain piece.
-  std::vector<int> expected = {9, 13};
-  for (int id : tok->EncodeWithOptions("hi</s>", no_special)) {
-    expected.push_back(id);
-  }
-  EXPECT_EQ(tok->EncodeWithOptions("hi</s>hi</s>", guarded), expected);
+  EXPECT_EQ(tok->EncodeWithOptions("hi</s>hi</s>", guarded),
+            ThenPlain(*tok, {9, 13}, "hi</s>"));
   // Without ranges, exactly as before.
   EXPECT_THAT(tok->EncodeWithOptions("hi</s>hi</s>", EncodeOptions()),
               ElementsAre(9, 13, 9, 13));
@@ -639,14 +643,9 @@ TEST(HfTokenizerTest, SentencePieceStyle) {
 TEST(HfTokenizerTest, SentencePieceBosInAPlainRangeIsText) {
   auto tok = Make(SentencePieceJson());
   ASSERT_NE(tok, nullptr);
-  EncodeOptions no_special;
-  no_special.parse_special = false;
   EncodeOptions guarded;
   guarded.plain_text = {{5, 8}};  // the second "<s>"
-  std::vector<int> expected = {1};
-  for (int id : tok->EncodeWithOptions("ab<s>", no_special)) {
-    expected.push_back(id);
-  }
+  const std::vector<int> expected = ThenPlain(*tok, {1}, "ab<s>");
   EXPECT_EQ(tok->EncodeWithOptions("<s>ab<s>", guarded), expected);
   EXPECT_EQ(std::count(expected.begin(), expected.end(), 1), 1);
 }
