@@ -27,7 +27,10 @@ inline std::string ChatTokenizerJson() {
     added.push_back({{"id", id++}, {"content", t}, {"special", true}});
   }
   return nlohmann::json{
-      {"pre_tokenizer", {{"type", "ByteLevel"}, {"use_regex", true}}},
+      {"pre_tokenizer",
+       {{"type", "ByteLevel"},
+        {"add_prefix_space", false},
+        {"use_regex", true}}},
       {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", {}}}},
       {"added_tokens", added},
       {"decoder", {{"type", "ByteLevel"}}}}
