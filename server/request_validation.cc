@@ -173,7 +173,7 @@ absl::StatusOr<PromptText> RenderMessages(const ChatMessages& messages,
 absl::StatusOr<GenerateRequest> BuildEngineRequest(
     const v1::GenerateRequest& r, const runtime::Tokenizer& tokenizer,
     const RequestLimits& limits, uint64_t seed, int default_max_tokens,
-    bool add_bos, const ChatRenderer* chat) {
+    const ChatRenderer* chat) {
   // The size first: it is the one check that costs nothing per byte.
   if (auto s = CheckPromptBytes(
           "prompt", static_cast<int64_t>(r.prompt().size()), limits);
@@ -190,7 +190,7 @@ absl::StatusOr<GenerateRequest> BuildEngineRequest(
     request.prompt_ids =
         tokenizer.EncodeWithOptions(prompt->text, prompt->encode);
   } else {
-    request.prompt_ids = tokenizer.Encode(r.prompt(), add_bos);
+    request.prompt_ids = tokenizer.Encode(r.prompt(), /*add_bos=*/true);
   }
   if (r.has_max_tokens()) {
     request.max_tokens = r.max_tokens();

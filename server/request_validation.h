@@ -74,12 +74,13 @@ absl::StatusOr<PromptText> RenderMessages(const ChatMessages& messages,
 // All of the checks above, in order, and the engine request they give.
 // `seed` is used when the request has none, `default_max_tokens` when it has
 // no max_tokens (0: the rest of the context after the prompt, at least 1);
-// `add_bos` puts the tokenizer's BOS before `prompt`; `chat` renders
-// `messages` (RenderMessages). Tenant and priority are the caller's to set.
+// `prompt` is tokenized with the tokenizer's BOS first, `messages` are
+// rendered by `chat` and get none (RenderMessages). Tenant and priority are
+// the caller's to set.
 absl::StatusOr<GenerateRequest> BuildEngineRequest(
     const v1::GenerateRequest& request, const runtime::Tokenizer& tokenizer,
     const RequestLimits& limits, uint64_t seed,
-    int default_max_tokens = kDefaultMaxTokens, bool add_bos = true,
+    int default_max_tokens = kDefaultMaxTokens,
     const ChatRenderer* chat = nullptr);
 
 }  // namespace headroom::server

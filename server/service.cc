@@ -279,9 +279,9 @@ HeadroomService::StartCall(int tenant, const v1::GenerateRequest& r,
   const TenantConfig& tc = ctx.tenants->tenant(tenant);
   // Every check first: an invalid request is INVALID_ARGUMENT (which a
   // client does not retry) even when it is also over a quota.
-  auto built = BuildEngineRequest(r, *ctx.tokenizer, ctx.engine->limits(),
-                                  FreshSeed(), options.default_max_tokens,
-                                  options.add_bos, &ctx.chat_renderer);
+  auto built =
+      BuildEngineRequest(r, *ctx.tokenizer, ctx.engine->limits(), FreshSeed(),
+                         options.default_max_tokens, &ctx.chat_renderer);
   if (!built.ok()) {
     Rejected(built.status(), tc.name);
     return built.status();

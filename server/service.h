@@ -88,10 +88,6 @@ class HeadroomService final : public v1::Headroom::CallbackService {
   struct CallOptions {
     const char* api = "grpc";
     int default_max_tokens = kDefaultMaxTokens;
-    // Whether the tokenizer puts BOS before the prompt; off for a prompt
-    // rendered by a chat template, which writes its own (as Hugging Face's
-    // apply_chat_template tokenizes without adding special tokens).
-    bool add_bos = true;
   };
   // Validates, tokenizes, admits and submits; `sink` gets every engine
   // event on the engine thread. Errors are the call's final status.

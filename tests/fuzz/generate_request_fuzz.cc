@@ -140,7 +140,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const headroom::v1::GenerateRequest& proto : requests) {
     auto request = headroom::server::BuildEngineRequest(
         proto, EmbeddedTokenizer(), limits, /*seed=*/7,
-        headroom::server::kDefaultMaxTokens, /*add_bos=*/true, &Renderer());
+        headroom::server::kDefaultMaxTokens, &Renderer());
     if (request.ok()) CheckAdmission(*request, limits);
     CheckChatTokens(proto, limits);
   }
