@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/sampling/sampling_params.h"
@@ -48,14 +50,32 @@ bool IsValidUtf8(const std::string& text) {
 
 namespace {
 
-absl::Status ValidateFields(const v1::GenerateRequest& r,
-                            int default_max_tokens) {
+// Exactly one of prompt and messages, and the prompt's UTF-8.
+absl::Status ValidatePromptForm(const v1::GenerateRequest& r) {
+  if (r.messages_size() > 0) {
+    if (!r.prompt().empty()) {
+      return absl::InvalidArgumentError(
+          "prompt, messages: give one of them, not both");
+    }
+    return absl::OkStatus();
+  }
+  if (r.has_add_generation_prompt()) {
+    return absl::InvalidArgumentError(
+        "add_generation_prompt: applies to messages only");
+  }
   if (r.prompt().empty()) {
-    return absl::InvalidArgumentError("prompt: must not be empty");
+    return absl::InvalidArgumentError(
+        "prompt: must not be empty (or send messages)");
   }
   if (!IsValidUtf8(r.prompt())) {
     return absl::InvalidArgumentError("prompt: is not valid UTF-8");
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateFields(const v1::GenerateRequest& r,
+                            int default_max_tokens) {
+  if (auto s = ValidatePromptForm(r); !s.ok()) return s;
   if (r.has_max_tokens() && r.max_tokens() < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_tokens must be >= 1, got ", r.max_tokens()));
@@ -91,19 +111,87 @@ absl::Status ValidateGenerateRequest(const v1::GenerateRequest& r) {
   return ValidateFields(r, kDefaultMaxTokens);
 }
 
+absl::Status ValidateMessages(const ChatMessages& messages,
+                              const RequestLimits& limits) {
+  int64_t bytes = 0;
+  for (const v1::ChatMessage& m : messages) {
+    bytes += static_cast<int64_t>(m.role().size() + m.content().size());
+  }
+  if (auto s = CheckPromptBytes("messages", bytes, limits); !s.ok()) return s;
+  for (int i = 0; i < messages.size(); ++i) {
+    const v1::ChatMessage& m = messages[i];
+    if (m.role().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("messages[", i, "].role: must not be empty"));
+    }
+    if (!IsValidUtf8(m.role())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("messages[", i, "].role: is not valid UTF-8"));
+    }
+    if (!IsValidUtf8(m.content())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("messages[", i, "].content: is not valid UTF-8"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PromptText> RenderMessages(const ChatMessages& messages,
+                                          bool add_generation_prompt,
+                                          const ChatRenderer* chat,
+                                          const RequestLimits& limits) {
+  if (chat == nullptr || !*chat) {
+    return absl::FailedPreconditionError(
+        "messages: the model has no chat template (serve it with "
+        "--chat-template FILE, or from a directory whose "
+        "tokenizer_config.json has one); send a prompt instead");
+  }
+  std::vector<runtime::ChatMessage> turns;
+  turns.reserve(messages.size());
+  for (const v1::ChatMessage& m : messages) {
+    turns.push_back({m.role(), m.content()});
+  }
+  absl::StatusOr<runtime::RenderedChat> rendered =
+      (*chat)(turns, add_generation_prompt);
+  if (!rendered.ok()) {
+    return absl::Status(
+        rendered.status().code(),
+        absl::StrCat("messages: ", rendered.status().message()));
+  }
+  if (auto s =
+          CheckPromptBytes("messages (rendered)",
+                           static_cast<int64_t>(rendered->text.size()), limits);
+      !s.ok()) {
+    return s;
+  }
+  PromptText prompt;
+  prompt.encode = runtime::ChatEncodeOptions(*rendered);
+  prompt.text = std::move(rendered->text);
+  return prompt;
+}
+
 absl::StatusOr<GenerateRequest> BuildEngineRequest(
     const v1::GenerateRequest& r, const runtime::Tokenizer& tokenizer,
     const RequestLimits& limits, uint64_t seed, int default_max_tokens,
-    bool add_bos) {
+    const ChatRenderer* chat) {
   // The size first: it is the one check that costs nothing per byte.
   if (auto s = CheckPromptBytes(
           "prompt", static_cast<int64_t>(r.prompt().size()), limits);
       !s.ok()) {
     return s;
   }
+  if (auto s = ValidateMessages(r.messages(), limits); !s.ok()) return s;
   if (auto s = ValidateFields(r, default_max_tokens); !s.ok()) return s;
   GenerateRequest request;
-  request.prompt_ids = tokenizer.Encode(r.prompt(), add_bos);
+  if (r.messages_size() > 0) {
+    absl::StatusOr<PromptText> prompt =
+        RenderMessages(r.messages(), AddGenerationPrompt(r), chat, limits);
+    if (!prompt.ok()) return prompt.status();
+    request.prompt_ids =
+        tokenizer.EncodeWithOptions(prompt->text, prompt->encode);
+  } else {
+    request.prompt_ids = tokenizer.Encode(r.prompt(), /*add_bos=*/true);
+  }
   if (r.has_max_tokens()) {
     request.max_tokens = r.max_tokens();
   } else if (default_max_tokens > 0) {

@@ -30,12 +30,12 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/backend.h"
 #include "runtime/backend_factory.h"
+#include "server/chat_renderer.h"
 #include "server/config.h"
 #include "server/engine/block_pool.h"
 #include "server/http/http_server.h"
 #include "server/metrics_http.h"
 #include "server/model_setup.h"
-#include "server/openai/chat_renderer.h"
 #include "server/openai/handlers.h"
 #include "server/server_metrics.h"
 #include "server/service.h"
@@ -335,9 +335,9 @@ int Run(int argc, char** argv) {
   auto context = std::make_unique<ServingContext>();
   context->tokenizer = served->tokenizer;
   context->model_info = std::move(model_info);
-  // The chat template (server/openai/chat_renderer.h).
-  auto chat_renderer = openai::MakeChatRenderer(config->http.chat_template_text,
-                                                config->model.path);
+  // The chat template (server/chat_renderer.h).
+  auto chat_renderer =
+      MakeChatRenderer(config->http.chat_template_text, config->model.path);
   if (!chat_renderer.ok()) {
     Log(absl::StrCat("error: ", chat_renderer.status().message()));
     return 1;
@@ -345,7 +345,7 @@ int Run(int argc, char** argv) {
   if (*chat_renderer != nullptr && config->http.chat_template.empty()) {
     Log("chat template from the model's tokenizer_config.json");
   }
-  openai_api.SetChatRenderer(*std::move(chat_renderer));
+  context->chat_renderer = *std::move(chat_renderer);
   if (!config->http.chat_template.empty()) {
     Log(absl::StrCat("chat template ", config->http.chat_template, " (",
                      config->http.chat_template_text.size(), " bytes)"));

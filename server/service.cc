@@ -281,7 +281,7 @@ HeadroomService::StartCall(int tenant, const v1::GenerateRequest& r,
   // client does not retry) even when it is also over a quota.
   auto built =
       BuildEngineRequest(r, *ctx.tokenizer, ctx.engine->limits(), FreshSeed(),
-                         options.default_max_tokens, options.add_bos);
+                         options.default_max_tokens, &ctx.chat_renderer);
   if (!built.ok()) {
     Rejected(built.status(), tc.name);
     return built.status();
@@ -571,31 +571,66 @@ HeadroomService::GenerateStream(grpc::CallbackServerContext* context,
   return new StreamReactor(this, context, request);
 }
 
-absl::StatusOr<std::vector<int>> HeadroomService::TokenizeForTenant(
+absl::StatusOr<PromptText> HeadroomService::TokenizePrompt(
+    const v1::TokenizeRequest& r) const {
+  const RequestLimits& limits = context_->engine->limits();
+  if (r.messages_size() > 0) {
+    if (!r.text().empty()) {
+      return absl::InvalidArgumentError(
+          "text, messages: give one of them, not both");
+    }
+    if (auto s = ValidateMessages(r.messages(), limits); !s.ok()) return s;
+    return RenderMessages(r.messages(), AddGenerationPrompt(r),
+                          &context_->chat_renderer, limits);
+  }
+  if (r.has_add_generation_prompt()) {
+    return absl::InvalidArgumentError(
+        "add_generation_prompt: applies to messages only");
+  }
+  if (auto s = CheckPromptBytes("text", static_cast<int64_t>(r.text().size()),
+                                limits);
+      !s.ok()) {
+    return s;
+  }
+  if (!IsValidUtf8(r.text())) {
+    return absl::InvalidArgumentError("text: is not valid UTF-8");
+  }
+  PromptText prompt;
+  prompt.text = r.text();
+  prompt.encode.add_special_tokens = r.add_bos();
+  return prompt;
+}
+
+absl::StatusOr<std::vector<int>> HeadroomService::TokenizeText(
     int tenant, const std::string& text, bool add_bos) {
+  v1::TokenizeRequest request;
+  request.set_text(text);
+  request.set_add_bos(add_bos);
+  return TokenizeForTenant(tenant, request);
+}
+
+absl::StatusOr<std::vector<int>> HeadroomService::TokenizeForTenant(
+    int tenant, const v1::TokenizeRequest& request) {
   ServingContext& ctx = *context_;
   const std::string& name = ctx.tenants->tenant(tenant).name;
-  absl::Status valid = CheckPromptBytes(
-      "text", static_cast<int64_t>(text.size()), ctx.engine->limits());
-  if (valid.ok() && !IsValidUtf8(text)) {
-    valid = absl::InvalidArgumentError("text: is not valid UTF-8");
-  }
-  if (!valid.ok()) {
-    Rejected(valid, name);
-    return valid;
+  absl::StatusOr<PromptText> prompt = TokenizePrompt(request);
+  if (!prompt.ok()) {
+    Rejected(prompt.status(), name);
+    return prompt.status();
   }
   // Counted like a request: it holds a concurrency slot while it runs, and
   // costs its tokens against tokens_per_minute. Bytes + 2 bounds the ids
   // (one byte-fallback id per byte, BOS, a dummy-prefix piece); what is not
   // used goes back to the bucket.
   RequestCost cost;
-  cost.tokens = static_cast<int64_t>(text.size()) + 2;
+  cost.tokens = static_cast<int64_t>(prompt->text.size()) + 2;
   auto ticket = ctx.tenants->Admit(tenant, cost);
   if (!ticket.ok()) {
     Rejected(ticket.status(), name);
     return ticket.status();
   }
-  std::vector<int> ids = ctx.tokenizer->Encode(text, add_bos);
+  std::vector<int> ids =
+      ctx.tokenizer->EncodeWithOptions(prompt->text, prompt->encode);
   ctx.tenants->Release(*ticket, cost.tokens - static_cast<int64_t>(ids.size()));
   return ids;
 }
@@ -610,7 +645,7 @@ grpc::ServerUnaryReactor* HeadroomService::Tokenize(
     reactor->Finish(ToGrpc(tenant.status()));
     return reactor;
   }
-  auto ids = TokenizeForTenant(*tenant, request->text(), request->add_bos());
+  auto ids = TokenizeForTenant(*tenant, *request);
   if (!ids.ok()) {
     reactor->Finish(ToGrpc(ids.status()));
     return reactor;

@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "headroom/v1/headroom.grpc.pb.h"
+#include "server/chat_renderer.h"
 #include "server/engine/engine.h"
 #include "server/fair_share.h"
 #include "server/model_setup.h"
@@ -45,6 +46,8 @@ struct ServingContext {
   std::unique_ptr<TenantRegistry> tenants;
   std::unique_ptr<FairShare> fair_share;
   v1::ModelInfo model_info;
+  // Renders `messages` (chat_renderer.h); null: the model has no template.
+  ChatRenderer chat_renderer;
 };
 
 class HeadroomService final : public v1::Headroom::CallbackService {
@@ -85,10 +88,6 @@ class HeadroomService final : public v1::Headroom::CallbackService {
   struct CallOptions {
     const char* api = "grpc";
     int default_max_tokens = kDefaultMaxTokens;
-    // Whether the tokenizer puts BOS before the prompt; off for a prompt
-    // rendered by a chat template, which writes its own (as Hugging Face's
-    // apply_chat_template tokenizes without adding special tokens).
-    bool add_bos = true;
   };
   // Validates, tokenizes, admits and submits; `sink` gets every engine
   // event on the engine thread. Errors are the call's final status.
@@ -111,8 +110,10 @@ class HeadroomService final : public v1::Headroom::CallbackService {
   // its quotas around the encoding.
   absl::StatusOr<std::vector<int>> TokenizeText(int tenant,
                                                 const std::string& text,
-                                                bool add_bos) {
-    return TokenizeForTenant(tenant, text, add_bos);
+                                                bool add_bos);
+  // Whether `messages` can be rendered (the model has a chat template).
+  bool has_chat_template() const {
+    return static_cast<bool>(context_->chat_renderer);
   }
   // The served model (after Activate).
   const v1::ModelInfo& model_info() const { return context_->model_info; }
@@ -125,11 +126,14 @@ class HeadroomService final : public v1::Headroom::CallbackService {
   // UNAVAILABLE unless serving, else the tenant index (UNAUTHENTICATED).
   absl::StatusOr<int> Authorize(grpc::CallbackServerContext* context);
   void Rejected(const absl::Status& status, const std::string& tenant);
-  // Tokenize's work for an authorized tenant: the text's checks, then the
-  // tenant's quotas around the encoding.
-  absl::StatusOr<std::vector<int>> TokenizeForTenant(int tenant,
-                                                     const std::string& text,
-                                                     bool add_bos);
+  // Tokenize's work for an authorized tenant: the request's checks (text or
+  // messages), then the tenant's quotas around the encoding.
+  absl::StatusOr<std::vector<int>> TokenizeForTenant(
+      int tenant, const v1::TokenizeRequest& request);
+  // The text a TokenizeRequest asks for (its checks, or its messages
+  // rendered), InvalidArgument naming the field.
+  absl::StatusOr<PromptText> TokenizePrompt(
+      const v1::TokenizeRequest& request) const;
   void CallEnded();
 
   ServerMetrics* metrics_;

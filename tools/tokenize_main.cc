@@ -4,6 +4,8 @@
 //   headroom-tokenize --tokenizer PATH (--text TEXT | --lines FILE)
 //       [--add-special-tokens] [--no-parse-special] [--stats]
 //   headroom-tokenize --tokenizer PATH --decode [--lines FILE]
+//   headroom-tokenize --tokenizer PATH --chat FILE.json
+//       [--add-generation-prompt] [--ids]
 //
 // PATH is a tokenizer.json, tokenizer.model or llama2.c tokenizer file, or a
 // model directory (its tokenizer is found as the server finds it). Encoding
@@ -11,7 +13,13 @@
 // FILE (lines end at '\n'; a '\r' before it is part of the line).
 // --no-parse-special encodes added/special tokens spelled in the text as
 // plain text. --decode reads one JSON array of ids per line (from FILE, else
-// stdin) and prints the decoded text of each on its own line. --stats
+// stdin) and prints the decoded text of each on its own line. --chat
+// renders a JSON list of messages ([{"role": ..., "content": ...}, ...])
+// with the chat template of the tokenizer_config.json beside the tokenizer
+// (in PATH when it is a model directory) and prints the text as it is;
+// with --ids it prints {"text": ..., "ids": [...]} instead, the ids encoded
+// as the server encodes a conversation (the messages' bytes as plain text,
+// no BOS added: runtime::ChatEncodeOptions). --stats
 // prints the load time and the encoding throughput (wall and CPU time) to
 // stderr. Exit code 0,
 // or 1 with the error on stderr.
@@ -29,6 +37,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
+#include "runtime/chat_template/chat_template.h"
 #include "runtime/tokenizers/tokenizer.h"
 #include "tools/cli_args.h"
 
@@ -38,7 +47,9 @@ namespace {
 constexpr char kUsage[] =
     "usage: headroom-tokenize --tokenizer PATH (--text TEXT | --lines FILE) "
     "[--add-special-tokens] [--no-parse-special] [--stats]\n"
-    "       headroom-tokenize --tokenizer PATH --decode [--lines FILE]";
+    "       headroom-tokenize --tokenizer PATH --decode [--lines FILE]\n"
+    "       headroom-tokenize --tokenizer PATH --chat FILE.json "
+    "[--add-generation-prompt] [--ids]";
 
 using Clock = std::chrono::steady_clock;
 
@@ -95,6 +106,71 @@ absl::StatusOr<std::vector<int>> ParseIds(const std::string& line,
   return ids;
 }
 
+// The messages of a --chat file: a JSON list of {"role": string,
+// "content": string}. InvalidArgument naming the file and the entry.
+absl::StatusOr<std::vector<runtime::ChatMessage>> ReadMessages(
+    const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_array()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a JSON list of messages"));
+  }
+  std::vector<runtime::ChatMessage> messages;
+  for (size_t i = 0; i < j.size(); ++i) {
+    runtime::ChatMessage m;
+    for (auto [key, out] :
+         {std::pair{"role", &m.role}, std::pair{"content", &m.content}}) {
+      if (!j[i].is_object() || !j[i].contains(key) || !j[i][key].is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": [", i, "].", key, " is missing or not a string"));
+      }
+      *out = j[i][key].get<std::string>();
+    }
+    messages.push_back(std::move(m));
+  }
+  return messages;
+}
+
+// --chat: the rendered template, or {"text", "ids"} with --ids (only then
+// is the tokenizer loaded).
+absl::Status RunChat(const CliArgs& args, const std::string& tokenizer_arg,
+                     const std::string& tokenizer_path) {
+  std::error_code ec;
+  const std::string dir =
+      std::filesystem::is_directory(tokenizer_arg, ec)
+          ? tokenizer_arg
+          : std::filesystem::path(tokenizer_path).parent_path().string();
+  auto chat = runtime::LoadChatTemplate(dir);
+  if (!chat.ok()) return chat.status();
+  auto messages = ReadMessages(args.Get("chat"));
+  if (!messages.ok()) return messages.status();
+  runtime::ChatRenderOptions options = chat->options;
+  options.add_generation_prompt = args.Has("add-generation-prompt");
+  auto rendered = chat->chat_template.RenderMarked(*messages, options);
+  if (!rendered.ok()) {
+    return absl::Status(
+        rendered.status().code(),
+        absl::StrCat(args.Get("chat"), ": ", rendered.status().message()));
+  }
+  std::string out = rendered->text;
+  if (args.Has("ids")) {
+    auto tok = runtime::LoadTokenizer(tokenizer_path, 0);
+    if (!tok.ok()) return tok.status();
+    const std::vector<int> ids = (*tok)->EncodeWithOptions(
+        rendered->text, runtime::ChatEncodeOptions(*rendered));
+    // (Invalid UTF-8 cannot come from JSON messages; replace, never throw.)
+    out = nlohmann::json{{"text", rendered->text}, {"ids", ids}}.dump(
+              -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+          "\n";
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return absl::OkStatus();
+}
+
 absl::Status Run(int argc, char** argv) {
   auto args = CliArgs::Parse(argc, argv, 1,
                              {{"tokenizer"},
@@ -103,6 +179,9 @@ absl::Status Run(int argc, char** argv) {
                               {"add-special-tokens", false},
                               {"no-parse-special", false},
                               {"decode", false},
+                              {"chat"},
+                              {"add-generation-prompt", false},
+                              {"ids", false},
                               {"stats", false}});
   if (!args.ok()) {
     return absl::InvalidArgumentError(
@@ -119,6 +198,17 @@ absl::Status Run(int argc, char** argv) {
     auto found = runtime::FindTokenizerFor(tokenizer_path);
     if (!found.ok()) return found.status();
     tokenizer_path = *found;
+  }
+  if (args->Has("chat")) {
+    if (args->Has("text") || args->Has("lines") || args->Has("decode")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--chat takes no --text, --lines or --decode\n", kUsage));
+    }
+    return RunChat(*args, *path, tokenizer_path);
+  }
+  if (args->Has("add-generation-prompt") || args->Has("ids")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--add-generation-prompt and --ids go with --chat\n", kUsage));
   }
   const Clock::time_point load_start = Clock::now();
   const double load_cpu_start = CpuSeconds();

@@ -39,7 +39,22 @@ absl::StatusOr<ChatTemplate> ChatTemplate::Parse(std::string_view source) {
 
 const std::string& ChatTemplate::source() const { return impl_->source; }
 
+EncodeOptions ChatEncodeOptions(const RenderedChat& chat) {
+  EncodeOptions options;
+  options.add_special_tokens = false;
+  options.parse_special = true;
+  options.plain_text = chat.untrusted;
+  return options;
+}
+
 absl::StatusOr<std::string> ChatTemplate::Render(
+    const std::vector<ChatMessage>& messages,
+    const ChatRenderOptions& options) const {
+  CT_ASSIGN_OR_RETURN(RenderedChat rendered, RenderMarked(messages, options));
+  return std::move(rendered.text);
+}
+
+absl::StatusOr<RenderedChat> ChatTemplate::RenderMarked(
     const std::vector<ChatMessage>& messages,
     const ChatRenderOptions& options) const {
   ct::ValueDict globals;
@@ -47,8 +62,8 @@ absl::StatusOr<std::string> ChatTemplate::Render(
   list.reserve(messages.size());
   for (const ChatMessage& m : messages) {
     ct::ValueDict d;
-    d.Set("role", ct::Value::String(m.role));
-    d.Set("content", ct::Value::String(m.content));
+    d.Set("role", ct::Value::Untrusted(m.role));
+    d.Set("content", ct::Value::Untrusted(m.content));
     list.push_back(ct::Value::Dict(std::move(d)));
   }
   globals.Set("messages", ct::Value::List(std::move(list)));

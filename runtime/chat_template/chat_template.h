@@ -9,8 +9,10 @@
 //   absl::StatusOr<LoadedChatTemplate> t = LoadChatTemplate(model_dir);
 //   ChatRenderOptions options = t->options;
 //   options.add_generation_prompt = true;
-//   absl::StatusOr<std::string> prompt = t->chat_template.Render(
+//   absl::StatusOr<RenderedChat> prompt = t->chat_template.RenderMarked(
 //       {{"system", "Be brief."}, {"user", "Hi"}}, options);
+//   ids = tokenizer.EncodeWithOptions(prompt->text,
+//   ChatEncodeOptions(*prompt));
 #ifndef HEADROOM_RUNTIME_CHAT_TEMPLATE_CHAT_TEMPLATE_H_
 #define HEADROOM_RUNTIME_CHAT_TEMPLATE_CHAT_TEMPLATE_H_
 
@@ -25,8 +27,20 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/chat_template/value.h"
+#include "runtime/tokenizers/tokenizer.h"
 
 namespace headroom::runtime {
+
+// A rendered conversation: the prompt text, and the byte ranges of it that
+// came from the messages (their roles and contents, and what the template
+// made of them), which must not become special tokens.
+using RenderedChat = chat_template::MarkedText;
+
+// How a rendered conversation is tokenized: the template's own added and
+// special tokens parsed, the messages' bytes as plain text, and nothing
+// added around it (the template writes BOS, as Hugging Face's
+// apply_chat_template tokenizes without add_special_tokens).
+EncodeOptions ChatEncodeOptions(const RenderedChat& chat);
 
 struct ChatMessage {
   std::string role;
@@ -62,6 +76,11 @@ class ChatTemplate {
   // ResourceExhausted past the options' bounds.
   absl::StatusOr<std::string> Render(const std::vector<ChatMessage>& messages,
                                      const ChatRenderOptions& options) const;
+  // The same text with the ranges that came from the messages' roles and
+  // contents (chat_template/untrusted.h says how they are followed).
+  absl::StatusOr<RenderedChat> RenderMarked(
+      const std::vector<ChatMessage>& messages,
+      const ChatRenderOptions& options) const;
 
   const std::string& source() const;
 

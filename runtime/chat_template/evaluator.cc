@@ -12,6 +12,7 @@
 #include "runtime/chat_template/lexer.h"
 #include "runtime/chat_template/py_string.h"
 #include "runtime/chat_template/status_macros.h"
+#include "runtime/chat_template/untrusted.h"
 
 namespace headroom::runtime::chat_template {
 namespace {
@@ -51,7 +52,7 @@ class Evaluator {
   Evaluator(std::string_view source, const EvalLimits& limits)
       : source_(source), limits_(limits) {}
 
-  absl::StatusOr<std::string> Run(const Body& body, const ValueDict& globals) {
+  absl::StatusOr<MarkedText> Run(const Body& body, const ValueDict& globals) {
     ValueDict top;
     const std::pair<const char*, Callable::Kind> builtins[] = {
         {"raise_exception", Callable::Kind::kRaiseException},
@@ -63,7 +64,7 @@ class Evaluator {
     }
     for (const auto& [k, v] : globals.items()) top.Set(k, v);
     frames_.push_back(std::move(top));
-    std::string out;
+    MarkedText out;
     CT_ASSIGN_OR_RETURN(Flow flow, Exec(body, &out));
     (void)flow;
     return out;
@@ -118,9 +119,10 @@ class Evaluator {
     return Charge(offset, static_cast<int64_t>(ApproxBytes(v) / 64));
   }
 
-  absl::Status Emit(size_t offset, std::string_view s, std::string* out) {
-    out->append(s);
-    if (out->size() > limits_.max_output_bytes) {
+  absl::Status Emit(size_t offset, std::string_view s, MarkedText* out,
+                    const std::vector<ByteRange>& untrusted = {}) {
+    Append(s, untrusted, out);
+    if (out->text.size() > limits_.max_output_bytes) {
       return absl::ResourceExhaustedError(
           absl::StrCat("chat template ", DescribePosition(source_, offset),
                        ": output over ", limits_.max_output_bytes, " bytes"));
@@ -144,7 +146,7 @@ class Evaluator {
 
   // --- statements ---
 
-  absl::StatusOr<Flow> Exec(const Body& body, std::string* out) {
+  absl::StatusOr<Flow> Exec(const Body& body, MarkedText* out) {
     for (const StmtPtr& s : body) {
       CT_ASSIGN_OR_RETURN(Flow flow, ExecOne(*s, out));
       if (flow != Flow::kNormal) return flow;
@@ -152,7 +154,7 @@ class Evaluator {
     return Flow::kNormal;
   }
 
-  absl::StatusOr<Flow> ExecOne(const Stmt& s, std::string* out) {
+  absl::StatusOr<Flow> ExecOne(const Stmt& s, MarkedText* out) {
     CT_RETURN_IF_ERROR(Charge(s.offset, 1));
     switch (s.kind) {
       case Stmt::Kind::kText:
@@ -160,10 +162,10 @@ class Evaluator {
         return Flow::kNormal;
       case Stmt::Kind::kOutput: {
         CT_ASSIGN_OR_RETURN(Value v, Eval(*s.expr));
-        absl::StatusOr<std::string> text =
-            ToPythonStr(v, limits_.max_output_bytes);
+        absl::StatusOr<MarkedText> text =
+            PrintMarked(v, limits_.max_output_bytes);
         if (!text.ok()) return At(s.offset, text.status());
-        CT_RETURN_IF_ERROR(Emit(s.offset, *text, out));
+        CT_RETURN_IF_ERROR(Emit(s.offset, text->text, out, text->untrusted));
         return Flow::kNormal;
       }
       case Stmt::Kind::kIf:
@@ -180,7 +182,7 @@ class Evaluator {
         return Flow::kNormal;
       }
       case Stmt::Kind::kSetBlock: {
-        std::string captured;
+        MarkedText captured;
         CT_ASSIGN_OR_RETURN(Flow flow, Exec(s.body, &captured));
         (void)flow;
         CT_RETURN_IF_ERROR(Store(s, Value::String(std::move(captured))));
@@ -246,7 +248,7 @@ class Evaluator {
     return Unpack(s.offset, s.targets, item);
   }
 
-  absl::StatusOr<Flow> ExecFor(const Stmt& s, std::string* out) {
+  absl::StatusOr<Flow> ExecFor(const Stmt& s, MarkedText* out) {
     CT_ASSIGN_OR_RETURN(Value iterable, Eval(*s.expr));
     if (iterable.is_string()) {  // one value per character
       CT_RETURN_IF_ERROR(
@@ -255,6 +257,11 @@ class Evaluator {
     absl::StatusOr<ValueList> all = Iterate(iterable);
     if (!all.ok()) return At(s.expr->offset, all.status());
     ValueList items = std::move(*all);
+    // A string's characters and a dict's keys are new strings.
+    if ((iterable.is_string() || iterable.is_dict()) &&
+        iterable.has_untrusted()) {
+      for (Value& item : items) item = MarkDerived(item);
+    }
     frames_.emplace_back();
     struct Pop {
       std::vector<ValueDict>* f;
@@ -323,6 +330,7 @@ class Evaluator {
       }
       case Expr::Kind::kDict: {
         ValueDict dict;
+        bool untrusted_keys = false;
         for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
           CT_ASSIGN_OR_RETURN(Value k, Eval(*e.args[i]));
           if (!k.is_string()) {
@@ -331,9 +339,10 @@ class Evaluator {
                 absl::StrCat("dict keys must be strings, not ", TypeName(k)));
           }
           CT_ASSIGN_OR_RETURN(Value v, Eval(*e.args[i + 1]));
+          untrusted_keys = untrusted_keys || k.has_untrusted();
           dict.Set(k.as_string(), std::move(v));
         }
-        Value d = Value::Dict(std::move(dict));
+        Value d = Value::Dict(std::move(dict), untrusted_keys);
         CT_RETURN_IF_ERROR(Account(e.offset, d));
         return d;
       }
@@ -358,7 +367,7 @@ class Evaluator {
             e.name, input, args, BuiltinLimits{limits_.max_output_bytes});
         if (!v.ok()) return At(e.offset, v.status());
         CT_RETURN_IF_ERROR(Account(e.offset, *v));
-        return *v;
+        return DerivedFrom(*v, input, args);
       }
       case Expr::Kind::kTest: {
         CT_ASSIGN_OR_RETURN(Value input, Eval(*e.args[0]));
@@ -428,7 +437,8 @@ class Evaluator {
       const int64_t n = static_cast<int64_t>(chars.size());
       if (i < 0) i += n;
       if (i < 0 || i >= n) return Value::MakeUndefined(absl::StrCat(i));
-      return Value::String(std::string(chars[static_cast<size_t>(i)]));
+      return DerivedFrom(
+          Value::String(std::string(chars[static_cast<size_t>(i)])), obj, {});
     }
     return Value::MakeUndefined("");
   }
@@ -483,7 +493,7 @@ class Evaluator {
       for (int64_t k = 0, i = first; k < count; ++k, i += step) {
         out.append(chars[static_cast<size_t>(i)]);
       }
-      result = Value::String(std::move(out));
+      result = DerivedFrom(Value::String(std::move(out)), obj, {});
     }
     CT_RETURN_IF_ERROR(Account(e.offset, result));
     return result;
@@ -515,7 +525,7 @@ class Evaluator {
             obj, callee.name, args, BuiltinLimits{limits_.max_output_bytes});
         if (!v.ok()) return At(callee.offset, v.status());
         CT_RETURN_IF_ERROR(Account(e.offset, *v));
-        return *v;
+        return DerivedFrom(*v, obj, args);
       }
       CT_ASSIGN_OR_RETURN(Value f, GetAttr(callee.offset, obj, callee.name));
       return CallValue(e, f);
@@ -549,6 +559,7 @@ class Evaluator {
       case Callable::Kind::kNamespace:
       case Callable::Kind::kDict: {
         ValueDict attrs;
+        bool untrusted_keys = false;
         for (const Value& p : args.positional) {
           if (!p.is_dict()) {
             return Error(e.offset, absl::StrCat(c.name,
@@ -556,10 +567,11 @@ class Evaluator {
                                                 "keyword arguments"));
           }
           for (const auto& [k, v] : p.as_dict().items()) attrs.Set(k, v);
+          untrusted_keys = untrusted_keys || p.has_untrusted();
         }
         for (auto& [k, v] : args.keyword) attrs.Set(k, v);
         if (c.kind == Callable::Kind::kDict) {
-          return Value::Dict(std::move(attrs));
+          return Value::Dict(std::move(attrs), untrusted_keys);
         }
         return Value::Namespace(std::move(attrs));
       }
@@ -663,7 +675,7 @@ class Evaluator {
         Assign(macro.targets[i], Value::MakeUndefined(macro.targets[i]));
       }
     }
-    std::string out;
+    MarkedText out;
     CT_ASSIGN_OR_RETURN(Flow flow, Exec(macro.body, &out));
     (void)flow;
     return Value::String(std::move(out));
@@ -699,14 +711,15 @@ class Evaluator {
       return Value::Bool(*in == (op == "in"));
     }
     if (op == "~") {
-      absl::StatusOr<std::string> x = ToPythonStr(a, limits_.max_output_bytes);
+      absl::StatusOr<MarkedText> x = PrintMarked(a, limits_.max_output_bytes);
       if (!x.ok()) return At(e.offset, x.status());
-      absl::StatusOr<std::string> y = ToPythonStr(b, limits_.max_output_bytes);
+      absl::StatusOr<MarkedText> y = PrintMarked(b, limits_.max_output_bytes);
       if (!y.ok()) return At(e.offset, y.status());
-      if (x->size() + y->size() > limits_.max_output_bytes) {
+      if (x->text.size() + y->text.size() > limits_.max_output_bytes) {
         return TooBig(e.offset);
       }
-      Value v = Value::String(*x + *y);
+      Append(y->text, y->untrusted, &*x);
+      Value v = Value::String(*std::move(x));
       CT_RETURN_IF_ERROR(Account(e.offset, v));
       return v;
     }
@@ -744,7 +757,9 @@ class Evaluator {
             limits_.max_output_bytes) {
           return TooBig(e.offset);
         }
-        return Value::String(a.as_string() + b.as_string());
+        MarkedText out = a.marked_string();
+        Append(b.as_string(), b.untrusted_ranges(), &out);
+        return Value::String(std::move(out));
       }
       if (a.is_list() && b.is_list()) {
         if (a.as_list().size() + b.as_list().size() > kMaxListItems) {
@@ -769,8 +784,10 @@ class Evaluator {
           return TooBig(e.offset);
         }
         if (a.is_string()) {
-          std::string out;
-          for (int64_t i = 0; i < n; ++i) out += a.as_string();
+          MarkedText out;
+          for (int64_t i = 0; i < n; ++i) {
+            Append(a.as_string(), a.untrusted_ranges(), &out);
+          }
           return Value::String(std::move(out));
         }
         ValueList out;
@@ -861,9 +878,9 @@ class Evaluator {
 
 }  // namespace
 
-absl::StatusOr<std::string> Evaluate(const Body& body, std::string_view source,
-                                     const ValueDict& globals,
-                                     const EvalLimits& limits) {
+absl::StatusOr<MarkedText> Evaluate(const Body& body, std::string_view source,
+                                    const ValueDict& globals,
+                                    const EvalLimits& limits) {
   return Evaluator(source, limits).Run(body, globals);
 }
 

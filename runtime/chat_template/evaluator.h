@@ -38,10 +38,11 @@ struct EvalLimits {
 
 // Renders `body` (parsed from `source`) with `globals` as the top-level
 // names (the builtins raise_exception, namespace, range and dict are added
-// unless `globals` has those names).
-absl::StatusOr<std::string> Evaluate(const Body& body, std::string_view source,
-                                     const ValueDict& globals,
-                                     const EvalLimits& limits);
+// unless `globals` has those names): the text, with the ranges that came
+// from untrusted strings in `globals` (untrusted.h has the rules).
+absl::StatusOr<MarkedText> Evaluate(const Body& body, std::string_view source,
+                                    const ValueDict& globals,
+                                    const EvalLimits& limits);
 
 }  // namespace headroom::runtime::chat_template
 

@@ -18,8 +18,18 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/tokenizers/tokenizer.h"
 
 namespace headroom::runtime::chat_template {
+
+// Text with the byte ranges (sorted, disjoint, none empty) that came from
+// untrusted input: message contents and what was made from them. Strings
+// carry them through concatenation (shifted); a string a filter, method,
+// index or slice makes from untrusted input is untrusted as a whole.
+struct MarkedText {
+  std::string text;
+  std::vector<ByteRange> untrusted;
+};
 
 class Value;
 using ValueList = std::vector<Value>;
@@ -70,16 +80,36 @@ class Value {
   static Value Int(int64_t i) { return Value(i); }
   static Value Float(double d) { return Value(d); }
   static Value String(std::string s) {
-    return Value(std::make_shared<const std::string>(std::move(s)));
+    return Value(std::make_shared<const MarkedText>(
+        MarkedText{std::move(s), std::vector<ByteRange>()}));
+  }
+  // A string with untrusted ranges (MarkedText's invariants).
+  static Value String(MarkedText s) {
+    Value v(std::make_shared<const MarkedText>(std::move(s)));
+    v.untrusted_ = !v.untrusted_ranges().empty();
+    return v;
+  }
+  // A string untrusted as a whole.
+  static Value Untrusted(std::string s) {
+    std::vector<ByteRange> whole;
+    if (!s.empty()) whole.push_back({0, s.size()});
+    return String(MarkedText{std::move(s), std::move(whole)});
   }
   static Value List(ValueList items) {
     int depth = 0;
-    for (const Value& v : items) depth = std::max(depth, v.depth_);
+    bool untrusted = false;
+    for (const Value& v : items) {
+      depth = std::max(depth, v.depth_);
+      untrusted = untrusted || v.untrusted_;
+    }
     Value list(std::make_shared<const ValueList>(std::move(items)));
     list.depth_ = depth + 1;
+    list.untrusted_ = untrusted;
     return list;
   }
-  static Value Dict(ValueDict dict);
+  // `untrusted_keys`: some key came from an untrusted string (the key
+  // strings iterating the dict gives are then untrusted).
+  static Value Dict(ValueDict dict, bool untrusted_keys = false);
   static Value Namespace(ValueDict attrs);
   static Value Function(Callable c) {
     return Value(std::make_shared<const Callable>(std::move(c)));
@@ -89,6 +119,9 @@ class Value {
   // Nesting of lists and dicts: 0 for scalars, 1 + the deepest item's for
   // lists and dicts (namespaces count 1: they cannot hold namespaces).
   int depth() const { return depth_; }
+  // Whether the value is or holds an untrusted string (or a dict key made
+  // from one).
+  bool has_untrusted() const;
   bool is_undefined() const { return type() == Type::kUndefined; }
   bool is_none() const { return type() == Type::kNone; }
   bool is_bool() const { return type() == Type::kBool; }
@@ -111,8 +144,13 @@ class Value {
   double as_number() const {
     return is_int() ? static_cast<double>(as_int()) : as_float();
   }
-  const std::string& as_string() const {
-    return *std::get<std::shared_ptr<const std::string>>(v_);
+  const std::string& as_string() const { return marked_string().text; }
+  // A string's untrusted ranges (empty when it is trusted).
+  const std::vector<ByteRange>& untrusted_ranges() const {
+    return marked_string().untrusted;
+  }
+  const MarkedText& marked_string() const {
+    return *std::get<std::shared_ptr<const MarkedText>>(v_);
   }
   const ValueList& as_list() const {
     return *std::get<std::shared_ptr<const ValueList>>(v_);
@@ -133,7 +171,7 @@ class Value {
     std::shared_ptr<ValueDict> p;
   };
   using Variant = std::variant<Undefined, std::nullptr_t, bool, int64_t, double,
-                               std::shared_ptr<const std::string>,
+                               std::shared_ptr<const MarkedText>,
                                std::shared_ptr<const ValueList>,
                                std::shared_ptr<const ValueDict>, NamespacePtr,
                                std::shared_ptr<const Callable>>;
@@ -141,6 +179,7 @@ class Value {
   explicit Value(T v) : v_(std::move(v)) {}
   Variant v_;
   int depth_ = 0;
+  bool untrusted_ = false;  // has_untrusted() for all but namespaces
 };
 
 // String-keyed map in insertion order (linear lookup: template dicts are
@@ -159,12 +198,25 @@ class ValueDict {
   std::vector<std::pair<std::string, Value>> items_;
 };
 
-inline Value Value::Dict(ValueDict dict) {
+inline Value Value::Dict(ValueDict dict, bool untrusted_keys) {
   int depth = 0;
-  for (const auto& [k, v] : dict.items()) depth = std::max(depth, v.depth_);
+  bool untrusted = untrusted_keys;
+  for (const auto& [k, v] : dict.items()) {
+    depth = std::max(depth, v.depth_);
+    untrusted = untrusted || v.untrusted_;
+  }
   Value d(std::make_shared<const ValueDict>(std::move(dict)));
   d.depth_ = depth + 1;
+  d.untrusted_ = untrusted;
   return d;
+}
+
+inline bool Value::has_untrusted() const {
+  if (!is_namespace()) return untrusted_;
+  for (const auto& [k, v] : namespace_attrs().items()) {
+    if (v.untrusted_) return true;
+  }
+  return false;
 }
 
 inline Value Value::Namespace(ValueDict attrs) {

@@ -1,5 +1,7 @@
 #include "runtime/tokenizers/added_tokens.h"
 
+#include <algorithm>
+
 namespace headroom::runtime {
 namespace {
 
@@ -36,10 +38,11 @@ AddedTokenMatcher::AddedTokenMatcher(const std::vector<AddedToken>& tokens) {
 }
 
 std::pair<int, size_t> AddedTokenMatcher::LongestAt(std::string_view text,
-                                                    size_t pos) const {
+                                                    size_t pos,
+                                                    size_t limit) const {
   std::pair<int, size_t> best = {-1, 0};
   int node = 0;
-  for (size_t i = pos; i < text.size(); ++i) {
+  for (size_t i = pos; i < limit; ++i) {
     const auto& children = nodes_[node].children;
     auto it = children.find(static_cast<unsigned char>(text[i]));
     if (it == children.end()) break;
@@ -57,16 +60,28 @@ std::pair<int, size_t> AddedTokenMatcher::LongestAt(std::string_view text,
 }
 
 std::vector<AddedTokenMatcher::Piece> AddedTokenMatcher::Split(
-    std::string_view text) const {
+    std::string_view text, const std::vector<ByteRange>& plain) const {
   std::vector<Piece> pieces;
   size_t plain_start = 0;  // start of the text not yet emitted
   size_t pos = 0;
+  size_t next_plain = 0;  // the first of `plain` not wholly before `pos`
   while (pos < text.size()) {
+    while (next_plain < plain.size() && plain[next_plain].end <= pos) {
+      ++next_plain;
+    }
+    size_t limit = text.size();  // where the text a token may use ends
+    if (next_plain < plain.size()) {
+      if (plain[next_plain].begin <= pos) {
+        pos = plain[next_plain].end;
+        continue;
+      }
+      limit = std::min(limit, plain[next_plain].begin);
+    }
     if (!first_byte_[static_cast<unsigned char>(text[pos])]) {
       ++pos;
       continue;
     }
-    const auto [t, len] = LongestAt(text, pos);
+    const auto [t, len] = LongestAt(text, pos, limit);
     if (t < 0) {
       ++pos;
       continue;
@@ -89,6 +104,17 @@ std::vector<AddedTokenMatcher::Piece> AddedTokenMatcher::Split(
     pieces.push_back({text.substr(plain_start), -1});
   }
   return pieces;
+}
+
+std::vector<ByteRange> RangesWithin(const std::vector<ByteRange>& ranges,
+                                    size_t begin, size_t end) {
+  std::vector<ByteRange> out;
+  for (const ByteRange& r : ranges) {
+    const size_t b = std::max(r.begin, begin);
+    const size_t e = std::min(r.end, end);
+    if (b < e) out.push_back({b - begin, e - begin});
+  }
+  return out;
 }
 
 }  // namespace headroom::runtime

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/tokenizers/tokenizer.h"
+
 namespace headroom::runtime {
 
 struct AddedToken {
@@ -41,8 +43,11 @@ class AddedTokenMatcher {
     std::string_view text;
     int id;  // the added token's id, or -1 for text between tokens
   };
-  // `text` cut into added tokens and the (non-empty) text between them.
-  std::vector<Piece> Split(std::string_view text) const;
+  // `text` cut into added tokens and the (non-empty) text between them; no
+  // token is matched whose bytes overlap one of `plain` (sorted, disjoint
+  // ranges of `text`; EncodeOptions::plain_text).
+  std::vector<Piece> Split(std::string_view text,
+                           const std::vector<ByteRange>& plain = {}) const;
   bool empty() const { return nodes_.size() <= 1; }
 
  private:
@@ -50,14 +55,20 @@ class AddedTokenMatcher {
     std::map<unsigned char, int> children;
     int token = -1;  // index into tokens_ of the token ending here
   };
-  // The longest acceptable token starting at `pos`: its index and length
-  // in bytes; index -1 when none.
-  std::pair<int, size_t> LongestAt(std::string_view text, size_t pos) const;
+  // The longest acceptable token starting at `pos` and ending by `limit`:
+  // its index and length in bytes; index -1 when none.
+  std::pair<int, size_t> LongestAt(std::string_view text, size_t pos,
+                                   size_t limit) const;
 
   std::vector<AddedToken> tokens_;
   std::vector<Node> nodes_ = std::vector<Node>(1);
   std::array<bool, 256> first_byte_{};
 };
+
+// The parts of `ranges` (sorted, disjoint) inside [begin, end), shifted to
+// start at `begin`.
+std::vector<ByteRange> RangesWithin(const std::vector<ByteRange>& ranges,
+                                    size_t begin, size_t end);
 
 }  // namespace headroom::runtime
 

@@ -174,13 +174,21 @@ absl::Status HfTokenizer::ChooseBosEos(const HfSpecialTokenNames& names) {
 }
 
 void HfTokenizer::EncodePlain(std::string_view text, bool at_text_start,
-                              bool parse_special, std::vector<int>* out) const {
+                              bool parse_special,
+                              const std::vector<ByteRange>& plain,
+                              std::vector<int>* out) const {
   const std::string normalized = spec_.normalizer.empty()
                                      ? std::string(text)
                                      : spec_.normalizer.Normalize(text);
+  // Normalizing moves bytes, so plain ranges hold for the normalized text
+  // only without a normalizer; with one, a piece that has plain text in it
+  // gets no normalized tokens at all (they exist in SentencePiece-style
+  // files only, whose special tokens are not normalized).
+  const bool match = parse_special && !normalized_matcher_.empty() &&
+                     (plain.empty() || spec_.normalizer.empty());
   std::vector<AddedTokenMatcher::Piece> pieces;
-  if (parse_special && !normalized_matcher_.empty()) {
-    pieces = normalized_matcher_.Split(normalized);
+  if (match) {
+    pieces = normalized_matcher_.Split(normalized, plain);
   } else if (!normalized.empty()) {
     pieces.push_back({normalized, -1});
   }
@@ -210,14 +218,18 @@ std::vector<int> HfTokenizer::EncodeWithOptions(
     ids.insert(ids.end(), spec_.prefix_ids.begin(), spec_.prefix_ids.end());
   }
   if (!options.parse_special || raw_matcher_.empty()) {
-    EncodePlain(text, true, options.parse_special, &ids);
+    EncodePlain(text, true, options.parse_special, options.plain_text, &ids);
   } else {
-    for (const AddedTokenMatcher::Piece& p : raw_matcher_.Split(text)) {
+    for (const AddedTokenMatcher::Piece& p :
+         raw_matcher_.Split(text, options.plain_text)) {
       if (p.id >= 0) {
         ids.push_back(p.id);
-      } else {
-        EncodePlain(p.text, p.text.data() == text.data(), true, &ids);
+        continue;
       }
+      const size_t begin = static_cast<size_t>(p.text.data() - text.data());
+      EncodePlain(
+          p.text, begin == 0, true,
+          RangesWithin(options.plain_text, begin, begin + p.text.size()), &ids);
     }
   }
   if (options.add_special_tokens) {

@@ -9,7 +9,8 @@
 // hf_tokenizer_json.h reads the file into them.
 //
 // Encoding follows the tokenizers library: the text is cut at added tokens
-// (unless EncodeOptions::parse_special is false), each piece between them is
+// (unless EncodeOptions::parse_special is false; never inside
+// EncodeOptions::plain_text), each piece between them is
 // normalized, cut again at added tokens marked "normalized", pre-tokenized
 // into words, and each word is encoded by the BPE model; with
 // add_special_tokens the post-processor's template (TemplateProcessing)
@@ -70,9 +71,11 @@ class HfTokenizer final : public Tokenizer {
   int TokenId(std::string_view token) const;
 
  private:
-  // Appends the ids of `text` (no added tokens in it) to `out`.
+  // Appends the ids of `text` (no raw added tokens in it; `plain` are its
+  // ranges where none may be matched) to `out`.
   void EncodePlain(std::string_view text, bool at_text_start,
-                   bool parse_special, std::vector<int>* out) const;
+                   bool parse_special, const std::vector<ByteRange>& plain,
+                   std::vector<int>* out) const;
   // Sets bos_id_ / eos_id_ (see the file comment); InvalidArgument when no
   // EOS is found or a named one is not a token.
   absl::Status ChooseBosEos(const HfSpecialTokenNames& names);

@@ -14,6 +14,12 @@
 
 namespace headroom::runtime {
 
+// Bytes [begin, end) of a text.
+struct ByteRange {
+  size_t begin = 0;
+  size_t end = 0;
+};
+
 // How Tokenizer::EncodeWithOptions treats the text.
 struct EncodeOptions {
   // Add the tokenizer's special tokens around the text (BOS for llama2.c and
@@ -25,6 +31,14 @@ struct EncodeOptions {
   // template tokens. Only tokenizer.json has such tokens; the others
   // ignore this flag.
   bool parse_special = true;
+  // With parse_special: ranges of the text (sorted, disjoint) in which no
+  // added or special token is matched: a token whose bytes overlap one is
+  // left as plain text, and everything else encodes exactly as without
+  // them (the text between tokens in one piece). The chat path marks the
+  // bytes that came from message contents (RenderedChat::untrusted), so a
+  // content spelling "<|im_start|>" cannot inject the template's token
+  // while the template's own tokens stay tokens.
+  std::vector<ByteRange> plain_text;
 };
 
 class Tokenizer {

@@ -306,7 +306,7 @@ http::HttpResponse OpenAiApi::Generate(const http::HttpRequest& request,
   HeadroomService::CallOptions options;
   options.api = "openai";
   if (endpoint == Endpoint::kChat) {
-    if (!options_.render_chat) {
+    if (!service_->has_chat_template()) {
       ApiError e;
       e.status = 400;
       e.type = "invalid_request_error";
@@ -316,11 +316,14 @@ http::HttpResponse OpenAiApi::Generate(const http::HttpRequest& request,
       e.code = "chat_template_missing";
       return ErrorResponse(e);
     }
-    auto prompt = options_.render_chat(parsed->messages, true);
-    if (!prompt.ok()) return ErrorResponse(prompt.status());
-    parsed->generate.set_prompt(*std::move(prompt));
+    // The service renders and tokenizes them, as gRPC's messages.
+    for (const ChatMessage& m : parsed->messages) {
+      v1::ChatMessage* turn = parsed->generate.add_messages();
+      turn->set_role(m.role);
+      turn->set_content(m.content);
+    }
+    parsed->generate.set_add_generation_prompt(true);
     options.default_max_tokens = 0;  // the rest of the context
-    options.add_bos = false;         // the template writes BOS
   }
   ResponseHead head;
   head.id = NewId(endpoint);

@@ -2,8 +2,9 @@
 // tenants, quotas, fair share and metrics as gRPC), as http::Router routes:
 //
 //   POST /v1/completions       text_completion, or SSE chunks with stream
-//   POST /v1/chat/completions  chat.completion (messages rendered by the
-//                              injected ChatRenderer; none: 400)
+//   POST /v1/chat/completions  chat.completion (messages rendered with the
+//                              served model's chat template, as gRPC's
+//                              GenerateRequest.messages; none: 400)
 //   GET  /v1/models, /v1/models/NAME
 //   POST /tokenize, /detokenize (vLLM's)
 //   GET  /health               200 while serving, else 503 (no key needed)
@@ -31,28 +32,15 @@
 
 namespace headroom::server::openai {
 
-// Renders chat messages into the prompt text with the model's chat
-// template (add_generation_prompt: end with the assistant's turn opened).
-// Errors are answered as their status maps (errors.h).
-using ChatRenderer = std::function<absl::StatusOr<std::string>(
-    const std::vector<ChatMessage>& messages, bool add_generation_prompt)>;
-
 struct OpenAiOptions {
-  std::string model_name;    // the only model id served
-  int64_t created = 0;       // Unix seconds, in /v1/models
-  ChatRenderer render_chat;  // null: the model has no chat template
+  std::string model_name;  // the only model id served
+  int64_t created = 0;     // Unix seconds, in /v1/models
 };
 
 class OpenAiApi {
  public:
   // `service` must outlive the routes.
   OpenAiApi(HeadroomService* service, OpenAiOptions options);
-
-  // Sets the chat renderer once the model is loaded; call before the
-  // service is activated (handlers read it only while serving).
-  void SetChatRenderer(ChatRenderer render) {
-    options_.render_chat = std::move(render);
-  }
 
   // The routes, with errors in OpenAI's JSON shape; they use `this`, which
   // must outlive the server that serves them.

@@ -11,7 +11,8 @@
 //   mode 2: a real template with the rest spliced into its source at an
 //           offset taken from the input: near-valid templates for the parser.
 // Any crash, sanitizer report, or a status other than OK, InvalidArgument or
-// ResourceExhausted (abort) is a bug; so is output over the bound.
+// ResourceExhausted (abort) is a bug; so is output over the bound, and
+// untrusted ranges (RenderMarked) out of order or outside the output.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -97,7 +98,7 @@ bool RenderChecked(std::string_view source,
   options.eos_token = "</s>";
   options.max_output_bytes = kMaxOutput;
   options.max_steps = 200000;
-  absl::StatusOr<std::string> out = t->Render(messages, options);
+  absl::StatusOr<RenderedChat> out = t->RenderMarked(messages, options);
   if (!out.ok()) {
     Check(out.status().code() == absl::StatusCode::kInvalidArgument ||
               out.status().code() == absl::StatusCode::kResourceExhausted,
@@ -105,7 +106,14 @@ bool RenderChecked(std::string_view source,
           "ResourceExhausted");
     return false;
   }
-  Check(out->size() <= kMaxOutput, "output over max_output_bytes");
+  Check(out->text.size() <= kMaxOutput, "output over max_output_bytes");
+  // The untrusted ranges: sorted, disjoint, not empty, inside the text.
+  size_t end = 0;
+  for (const ByteRange& r : out->untrusted) {
+    Check(r.begin >= end && r.begin < r.end && r.end <= out->text.size(),
+          "untrusted ranges out of order or outside the text");
+    end = r.end;
+  }
   return true;
 }
 

@@ -418,6 +418,32 @@ TEST_F(ServerTest, EveryInvalidFieldIsInvalidArgumentNamingIt) {
   EXPECT_THAT(ts.error_message(), HasSubstr("text"));
 }
 
+// headroom-tiny has no chat template (and none is given): messages are
+// refused naming the field and the fix, in Generate and Tokenize.
+TEST_F(ServerTest, MessagesWithoutATemplateAreFailedPrecondition) {
+  v1::GenerateRequest r;
+  v1::ChatMessage* m = r.add_messages();
+  m->set_role("user");
+  m->set_content("Once");
+  r.set_max_tokens(2);
+  grpc::ClientContext ctx;
+  Authorize(&ctx, "key-t1");
+  v1::GenerateResponse out;
+  const grpc::Status s = stub_->Generate(&ctx, r, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("messages: the model has no chat "
+                                           "template"));
+  EXPECT_THAT(s.error_message(), HasSubstr("--chat-template"));
+  grpc::ClientContext tctx;
+  Authorize(&tctx, "key-t1");
+  v1::TokenizeRequest tr;
+  *tr.add_messages() = *m;
+  v1::TokenizeResponse tout;
+  const grpc::Status ts = stub_->Tokenize(&tctx, tr, &tout);
+  EXPECT_EQ(ts.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(ts.error_message(), HasSubstr("messages"));
+}
+
 // Three tenants, weights 1:2:4, 16 streams each kept open (a new one as soon
 // as one ends) on a server that runs 8 sequences per step: generated tokens
 // over the window follow the weights within 15%.

@@ -8,7 +8,9 @@
 // line: {"ids": [...], "decoded": "..."}: the ids of encode(line) without
 // special tokens added, and decode(ids) skipping special tokens and without
 // the clean-up of spaces around punctuation. The tokenizer_config.json
-// beside TOKENIZER_JSON is used when there is one.
+// beside TOKENIZER_JSON is used when there is one. A LINES_FILE ending in
+// ".json" is a JSON list of inputs instead (for texts with newlines, such as
+// rendered chats).
 import fs from "node:fs";
 import path from "node:path";
 
@@ -28,8 +30,13 @@ const tokenizer =
     new Tokenizer(JSON.parse(fs.readFileSync(tokenizerPath, "utf8")), config);
 
 const text = fs.readFileSync(linesPath, "utf8");
-const lines = text.split("\n");
-if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+let lines;
+if (linesPath.endsWith(".json")) {
+  lines = JSON.parse(text);
+} else {
+  lines = text.split("\n");
+  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+}
 const out = [];
 for (const line of lines) {
   const ids = tokenizer.encode(line, { add_special_tokens: false }).ids;

@@ -73,16 +73,16 @@ class FakeResponder : public http::AsyncResponder {
 };
 
 // "<role>: <content>\n" per message, then "assistant:" when asked.
-absl::StatusOr<std::string> FakeRender(const std::vector<ChatMessage>& m,
-                                       bool add_generation_prompt) {
-  std::string out;
-  for (const ChatMessage& msg : m) {
+absl::StatusOr<runtime::RenderedChat> FakeRender(
+    const std::vector<runtime::ChatMessage>& m, bool add_generation_prompt) {
+  runtime::RenderedChat out;
+  for (const runtime::ChatMessage& msg : m) {
     if (msg.content == "fail") {
-      return absl::InvalidArgumentError("messages: the template refused it");
+      return absl::InvalidArgumentError("the template refused it");
     }
-    out += msg.role + ": " + msg.content + "\n";
+    out.text += msg.role + ": " + msg.content + "\n";
   }
-  if (add_generation_prompt) out += "assistant:";
+  if (add_generation_prompt) out.text += "assistant:";
   return out;
 }
 
@@ -108,9 +108,13 @@ class OpenAiHandlersTest : public ::testing::Test {
     ctx->fair_share =
         std::make_unique<FairShare>(std::map<std::string, double>{});
     ctx->model_info.set_context_length(context);
+    ctx->chat_renderer = Renderer();
     ctx->engine->Start();
     service_.Activate(std::move(ctx));
   }
+
+  // The served model's chat renderer.
+  virtual ChatRenderer Renderer() { return FakeRender; }
 
   std::pair<int, std::string> Call(OpenAiApi& api, const std::string& path,
                                    const std::string& body,
@@ -131,7 +135,7 @@ class OpenAiHandlersTest : public ::testing::Test {
 };
 
 TEST_F(OpenAiHandlersTest, ChatCompletesTheRenderedPromptWithoutAddedBos) {
-  OpenAiApi api(&service_, {"tiny", 0, FakeRender});
+  OpenAiApi api(&service_, {"tiny", 0});
   const std::string messages =
       R"([{"role":"system","content":"A story."},)"
       R"({"role":"user","content":"Once upon a time"}])";
@@ -148,7 +152,8 @@ TEST_F(OpenAiHandlersTest, ChatCompletesTheRenderedPromptWithoutAddedBos) {
   EXPECT_TRUE(chat["choices"][0]["logprobs"].is_null());
 
   const std::string rendered =
-      *FakeRender({{"system", "A story."}, {"user", "Once upon a time"}}, true);
+      FakeRender({{"system", "A story."}, {"user", "Once upon a time"}}, true)
+          ->text;
   Json completion_request = {{"model", "tiny"},
                              {"max_tokens", 10},
                              {"seed", 3},
@@ -168,7 +173,7 @@ TEST_F(OpenAiHandlersTest, ChatCompletesTheRenderedPromptWithoutAddedBos) {
 }
 
 TEST_F(OpenAiHandlersTest, ChatStreamsDeltasWithTheRoleFirst) {
-  OpenAiApi api(&service_, {"tiny", 0, FakeRender});
+  OpenAiApi api(&service_, {"tiny", 0});
   const std::string request =
       R"({"model":"tiny","max_tokens":8,"seed":5,"logprobs":true,)"
       R"("top_logprobs":2,"messages":[{"role":"user","content":"Hi"}])";
@@ -229,16 +234,25 @@ TEST_F(OpenAiHandlersTest, ChatStreamsDeltasWithTheRoleFirst) {
   EXPECT_EQ(logprob_tokens, w["usage"]["completion_tokens"]);
 }
 
-TEST_F(OpenAiHandlersTest, RendererErrorsAndMissingRenderer) {
-  OpenAiApi api(&service_, {"tiny", 0, FakeRender});
+TEST_F(OpenAiHandlersTest, RendererErrors) {
+  OpenAiApi api(&service_, {"tiny", 0});
   auto [status, body] =
       Call(api, "/v1/chat/completions",
            R"({"model":"tiny","messages":[{"role":"user","content":"fail"}]})");
   EXPECT_EQ(status, 400);
   EXPECT_EQ(Json::parse(body)["error"]["param"], "messages");
+  EXPECT_THAT(Json::parse(body)["error"]["message"].get<std::string>(),
+              HasSubstr("the template refused it"));
+}
 
-  OpenAiApi bare(&service_, {"tiny", 0, nullptr});
-  std::tie(status, body) =
+class OpenAiHandlersNoTemplateTest : public OpenAiHandlersTest {
+ protected:
+  ChatRenderer Renderer() override { return nullptr; }
+};
+
+TEST_F(OpenAiHandlersNoTemplateTest, ChatIsRefusedNamingTheFix) {
+  OpenAiApi bare(&service_, {"tiny", 0});
+  auto [status, body] =
       Call(bare, "/v1/chat/completions",
            R"({"model":"tiny","messages":[{"role":"user","content":"x"}]})");
   EXPECT_EQ(status, 400);
@@ -248,7 +262,7 @@ TEST_F(OpenAiHandlersTest, RendererErrorsAndMissingRenderer) {
 }
 
 TEST_F(OpenAiHandlersTest, ChatWithoutMaxTokensMayFillTheContext) {
-  OpenAiApi api(&service_, {"tiny", 0, FakeRender});
+  OpenAiApi api(&service_, {"tiny", 0});
   auto [status, body] =
       Call(api, "/v1/chat/completions",
            R"({"model":"tiny","ignore_eos":true,"temperature":0,)"

@@ -361,6 +361,25 @@ TEST(AddedTokensTest, StripAndSingleWordFlags) {
               ElementsAre(P("a ", -1), P("<m>", 7), P(" b", -1)));
 }
 
+TEST(AddedTokensTest, NoMatchOverlapsAPlainRange) {
+  AddedTokenMatcher m({{10, "<|a"}, {11, "<|a|>"}});
+  using P = std::pair<std::string, int>;
+  auto split = [&](std::string_view text, std::vector<ByteRange> plain) {
+    std::vector<P> out;
+    for (const auto& p : m.Split(text, plain)) out.emplace_back(p.text, p.id);
+    return out;
+  };
+  // The second token lies in a plain range: it stays in the text between.
+  EXPECT_THAT(split("<|a|>x<|a|>y<|a|>", {{6, 11}}),
+              ElementsAre(P("<|a|>", 11), P("x<|a|>y", -1), P("<|a|>", 11)));
+  // A range starting inside the longest match leaves the shorter one that
+  // ends before it; one covering the token's first byte leaves none.
+  EXPECT_THAT(split("<|a|>", {{3, 5}}), ElementsAre(P("<|a", 10), P("|>", -1)));
+  EXPECT_THAT(split("<|a|>", {{0, 1}}), ElementsAre(P("<|a|>", -1)));
+  EXPECT_THAT(split("<|a|><|a|>", {{0, 5}, {7, 8}}),
+              ElementsAre(P("<|a|><|a|>", -1)));
+}
+
 // --- hf_decoder.h -----------------------------------------------------------
 
 DecoderStep Step(DecoderStep::Kind kind) {
@@ -487,6 +506,28 @@ TEST(HfTokenizerTest, ByteLevelEncodeDecode) {
   EXPECT_EQ(tok->DecodeToken(9, 14), "");
 }
 
+// `ids` followed by the ids of `text` with added tokens as plain text.
+std::vector<int> ThenPlain(const HfTokenizer& tok, std::vector<int> ids,
+                           const std::string& text) {
+  EncodeOptions no_special;
+  no_special.parse_special = false;
+  for (int id : tok.EncodeWithOptions(text, no_special)) ids.push_back(id);
+  return ids;
+}
+
+TEST(HfTokenizerTest, PlainTextRangesEncodeTheirTokensAsText) {
+  auto tok = Make(ByteLevelJson());
+  ASSERT_NE(tok, nullptr);
+  EncodeOptions guarded;
+  guarded.plain_text = {{6, 12}};  // the second "hi</s>"
+  // The first </s> is a token; the text after it is one plain piece.
+  EXPECT_EQ(tok->EncodeWithOptions("hi</s>hi</s>", guarded),
+            ThenPlain(*tok, {9, 13}, "hi</s>"));
+  // Without ranges, exactly as before.
+  EXPECT_THAT(tok->EncodeWithOptions("hi</s>hi</s>", EncodeOptions()),
+              ElementsAre(9, 13, 9, 13));
+}
+
 TEST(HfTokenizerTest, NormalizedAddedTokensMatchNormalizedText) {
   // The normalizer turns "x" into "h"; the added token "xi" is marked
   // normalized, so its content is normalized too ("hi") and it is looked
@@ -597,6 +638,16 @@ TEST(HfTokenizerTest, SentencePieceStyle) {
   EXPECT_EQ(tok->Decode(ids), "ab \xC3\xA9");
   EXPECT_EQ(tok->DecodeToken(1, 263), "ab");
   EXPECT_EQ(tok->DecodeToken(259, 263), " ab");
+}
+
+TEST(HfTokenizerTest, SentencePieceBosInAPlainRangeIsText) {
+  auto tok = Make(SentencePieceJson());
+  ASSERT_NE(tok, nullptr);
+  EncodeOptions guarded;
+  guarded.plain_text = {{5, 8}};  // the second "<s>"
+  const std::vector<int> expected = ThenPlain(*tok, {1}, "ab<s>");
+  EXPECT_EQ(tok->EncodeWithOptions("<s>ab<s>", guarded), expected);
+  EXPECT_EQ(std::count(expected.begin(), expected.end(), 1), 1);
 }
 
 // --- refusals ------------------------------------------------------------

@@ -1,14 +1,14 @@
-// MakeChatRenderer: which template /v1/chat/completions renders with, and
-// its refusals.
+// MakeChatRenderer: which template the served model renders messages with,
+// and its refusals.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
 
-#include "server/openai/chat_renderer.h"
+#include "server/chat_renderer.h"
 #include "tests/test_support.h"
 
-namespace headroom::server::openai {
+namespace headroom::server {
 namespace {
 
 using ::testing::HasSubstr;
@@ -42,9 +42,16 @@ TEST(ChatRendererTest, ModelTemplateWithItsSpecialTokens) {
   auto text = (*r)({{"system", "Be brief."}, {"user", "Hi {{ x }}"}}, true);
   ASSERT_TRUE(text.ok()) << text.status();
   // Message contents are values, never template text.
-  EXPECT_EQ(*text, "<s><system>Be brief.<user>Hi {{ x }}<assistant>");
+  EXPECT_EQ(text->text, "<s><system>Be brief.<user>Hi {{ x }}<assistant>");
+  // The roles and contents are marked: bytes [4, 10) "system", [11, 20)
+  // "Be brief.", [21, 25) "user", [26, 36) "Hi {{ x }}".
+  ASSERT_EQ(text->untrusted.size(), 4u);
+  EXPECT_EQ(text->untrusted[0].begin, 4u);
+  EXPECT_EQ(text->untrusted[0].end, 10u);
+  EXPECT_EQ(text->untrusted[3].begin, 26u);
+  EXPECT_EQ(text->untrusted[3].end, 36u);
   auto open = (*r)({{"user", "Hi"}}, false);
-  EXPECT_EQ(*open, "<s><user>Hi");
+  EXPECT_EQ(open->text, "<s><user>Hi");
 }
 
 // --chat-template overrides the model's template; the model's BOS stays.
@@ -54,7 +61,7 @@ TEST(ChatRendererTest, GivenTemplateOverridesTheModels) {
             R"({"chat_template": "model's", "bos_token": "<s>"})");
   auto r = MakeChatRenderer("[{{ bos_token }}{{ messages[0].content }}]", dir);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(*(*r)({{"user", "x"}}, true), "[<s>x]");
+  EXPECT_EQ((*r)({{"user", "x"}}, true)->text, "[<s>x]");
 }
 
 TEST(ChatRendererTest, TemplatesThatDoNotParseAreRefused) {
@@ -75,4 +82,4 @@ TEST(ChatRendererTest, TemplatesThatDoNotParseAreRefused) {
 }
 
 }  // namespace
-}  // namespace headroom::server::openai
+}  // namespace headroom::server

@@ -1,4 +1,4 @@
-#include "server/openai/chat_renderer.h"
+#include "server/chat_renderer.h"
 
 #include <filesystem>
 #include <optional>
@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/chat_template/chat_template.h"
 
-namespace headroom::server::openai {
+namespace headroom::server {
 
 absl::StatusOr<ChatRenderer> MakeChatRenderer(const std::string& template_text,
                                               const std::string& model_path) {
@@ -41,17 +41,12 @@ absl::StatusOr<ChatRenderer> MakeChatRenderer(const std::string& template_text,
                                               : runtime::ChatRenderOptions{};
   return ChatRenderer(
       [chat_template = *std::move(chat_template), base](
-          const std::vector<ChatMessage>& messages,
-          bool add_generation_prompt) -> absl::StatusOr<std::string> {
-        std::vector<runtime::ChatMessage> turns;
-        turns.reserve(messages.size());
-        for (const ChatMessage& m : messages) {
-          turns.push_back({m.role, m.content});
-        }
+          const std::vector<runtime::ChatMessage>& messages,
+          bool add_generation_prompt) -> absl::StatusOr<runtime::RenderedChat> {
         runtime::ChatRenderOptions options = base;
         options.add_generation_prompt = add_generation_prompt;
-        return chat_template.Render(turns, options);
+        return chat_template.RenderMarked(messages, options);
       });
 }
 
-}  // namespace headroom::server::openai
+}  // namespace headroom::server
