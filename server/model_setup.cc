@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "compress/apply.h"
 #include "compress/calibration.h"
+#include "compress/compress_settings.h"
 #include "compress/compressor.h"
-#include "compress/heldback.h"
 #include "compress/methods.h"
 #include "compress/perplexity.h"
 #include "compress/projections_file.h"
@@ -79,29 +79,21 @@ absl::StatusOr<compress::Projections> Compute(
     const std::vector<std::string>& lines) {
   runtime::BackendOptions options;
   options.num_threads = config.engine.threads;
+  const compress::CompressSettings& settings = config.compression.settings;
   compress::CalibrationStats stats;
   {
     // Calibration runs the original model on a copy of its weights.
     auto backend = runtime::CreateCpuBackend(weights, options);
     if (!backend.ok()) return backend.status();
-    compress::CalibrationOptions calib;
-    calib.max_tokens = config.compression.calibration_tokens;
-    auto s = compress::Calibrate(**backend, tokenizer, lines, calib);
+    auto s = compress::Calibrate(**backend, tokenizer, lines,
+                                 compress::CalibrationOptionsFor(settings));
     if (!s.ok()) return Prefixed(s.status(), "calibration: ");
     stats = std::move(*s);
   }
-  compress::CompressOptions copts;
-  copts.method = config.compression.method;
-  copts.kv_heads = config.compression.kv_heads;
-  const std::vector<std::string> heldback(
-      lines.begin() + static_cast<std::ptrdiff_t>(stats.heldback_begin),
-      lines.end());
-  if (!heldback.empty()) {
-    // auto's decision (as headroom-compress makes it): per-token NLL of the
-    // calibration lines held back from the statistics.
-    copts.score =
-        compress::MakeHeldbackScorer(weights, tokenizer, heldback, options);
-  }
+  // As headroom-compress does it with the same settings.
+  const compress::CompressOptions copts =
+      compress::CompressOptionsFor(settings, config.compression.method, weights,
+                                   tokenizer, lines, stats, options);
   auto projections = compress::ComputeProjections(weights, stats, copts);
   if (!projections.ok()) return Prefixed(projections.status(), "compression: ");
   return projections;
@@ -114,10 +106,9 @@ std::string ProjectionsCacheName(const std::string& model_digest,
                                  const std::string& calibration_digest) {
   const std::string key = absl::StrCat(
       "headroom-projections-cache v", compress::kProjectionsFormatVersion,
-      "\nmodel ", model_digest, "\nmethod ", c.method, "\nkv_heads ",
-      c.kv_heads, "\ncalibration ", calibration_digest, "\nlines ",
-      c.calibration_first_line, ":", c.calibration_last_line, "\ntokens ",
-      c.calibration_tokens, "\n");
+      "\nmodel ", model_digest, "\nmethod ", c.method, "\ncalibration ",
+      calibration_digest, "\nlines ", c.calibration_first_line, ":",
+      c.calibration_last_line, "\n", compress::SettingsKey(c.settings));
   return runtime::Sha256Hex(key) + ".safetensors";
 }
 
@@ -209,10 +200,10 @@ absl::StatusOr<ServedModel> LoadServedModel(
       served.projections_source = "file";
       served.projections_path = cs.projections;
     } else {
-      if (cs.kv_heads <= 0 || original.n_kv_heads % cs.kv_heads != 0) {
+      if (auto bad =
+              compress::CheckSettings(cs.settings, original.n_kv_heads)) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "compression.kv_heads: ", cs.kv_heads, " must divide the model's ",
-            original.n_kv_heads, " KV heads"));
+            CompressionSettingKey(bad->field), ": ", bad->message));
       }
       auto lines = compress::ReadNonEmptyLines(cs.calibration_text,
                                                cs.calibration_first_line,
@@ -253,9 +244,12 @@ absl::StatusOr<ServedModel> LoadServedModel(
         }
       }
       if (!projections.has_value()) {
-        say(absl::StrCat("calibrating ", cs.method, " to ", cs.kv_heads,
-                         " KV heads on ", lines->size(), " lines of ",
-                         cs.calibration_text));
+        say(absl::StrCat(
+            "calibrating ", cs.method, " to ",
+            cs.settings.kv_budget != 0.0
+                ? absl::StrCat("a KV budget of ", cs.settings.kv_budget)
+                : absl::StrCat(cs.settings.kv_heads, " KV heads"),
+            " on ", lines->size(), " lines of ", cs.calibration_text));
         auto p = Compute(config, served.weights, *served.tokenizer, *lines);
         if (!p.ok()) return p.status();
         projections = std::move(*p);

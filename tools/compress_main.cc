@@ -34,6 +34,7 @@
 #include "absl/strings/str_split.h"
 #include "compress/apply.h"
 #include "compress/calibration.h"
+#include "compress/compress_settings.h"
 #include "compress/compressor.h"
 #include "compress/heldback.h"
 #include "compress/methods.h"
@@ -60,28 +61,13 @@ absl::Status CompressOne(const ModelBundle& bundle,
                          const compress::CalibrationStats& stats,
                          const std::vector<std::string>& lines,
                          const std::string& method,
-                         const compress::CompressOptions& base_options,
+                         const compress::CompressSettings& settings,
                          const std::string& out, double calib_seconds,
                          const std::string& export_dir) {
   const runtime::ModelConfig& config = bundle.weights.config;
-  compress::CompressOptions compress_options = base_options;
-  compress_options.method = method;
-  // auto's and --kv-budget's decisions: per-token NLL of the held-back
-  // calibration lines.
-  const std::vector<std::string> heldback(
-      lines.begin() + static_cast<std::ptrdiff_t>(stats.heldback_begin),
-      lines.end());
-  if (!heldback.empty()) {
-    compress_options.score = compress::MakeHeldbackScorer(
-        bundle.weights, *bundle.tokenizer, heldback, options);
-  }
-  if (compress_options.refit_inputs == compress::RefitInputs::kPropagated) {
-    const auto& fit = stats.fit_sample.lengths;
-    compress_options.record_inputs = compress::MakeInputRecorder(
-        bundle.weights, *bundle.tokenizer,
-        std::vector<std::string>(lines.begin(), lines.begin() + fit.size()),
-        fit, options);
-  }
+  const compress::CompressOptions compress_options =
+      compress::CompressOptionsFor(settings, method, bundle.weights,
+                                   *bundle.tokenizer, lines, stats, options);
   const auto t1 = std::chrono::steady_clock::now();
   auto projections =
       compress::ComputeProjections(bundle.weights, stats, compress_options);
@@ -123,6 +109,47 @@ absl::Status CompressOne(const ModelBundle& bundle,
   }
   std::cout << summary.dump() << std::endl;
   return absl::OkStatus();
+}
+
+absl::Status SettingError(const compress::SettingProblem& bad) {
+  const std::string flag = bad.field == "calibration_tokens"
+                               ? "--calib-tokens"
+                               : compress::FlagName(bad.field);
+  return absl::InvalidArgumentError(absl::StrCat(flag, " ", bad.message));
+}
+
+// The flags' settings (the struct's defaults where a flag is absent),
+// checked as far as they can be without the model.
+absl::StatusOr<compress::CompressSettings> SettingsFromArgs(
+    const CliArgs& args) {
+  compress::CompressSettings s;
+  auto kv_heads = args.GetInt("kv-heads", s.kv_heads);
+  if (!kv_heads.ok()) return kv_heads.status();
+  s.kv_heads = *kv_heads;
+  auto kv_budget = args.GetDouble("kv-budget", s.kv_budget);
+  if (!kv_budget.ok()) return kv_budget.status();
+  if (args.Has("kv-budget") && *kv_budget == 0.0) {
+    return absl::InvalidArgumentError("--kv-budget 0 must be > 0");
+  }
+  s.kv_budget = *kv_budget;
+  s.regroup = args.Has("regroup");
+  auto calib_tokens = args.GetInt("calib-tokens", 0);
+  if (!calib_tokens.ok()) return calib_tokens.status();
+  s.calibration_tokens = *calib_tokens;
+  auto holdback =
+      args.GetInt("holdback-tokens", static_cast<int>(s.holdback_tokens));
+  if (!holdback.ok()) return holdback.status();
+  s.holdback_tokens = *holdback;
+  auto refit_tokens =
+      args.GetInt("refit-tokens", static_cast<int>(s.refit_tokens));
+  if (!refit_tokens.ok()) return refit_tokens.status();
+  s.refit_tokens = *refit_tokens;
+  auto ridge = args.GetDouble("refit-ridge", s.refit_ridge);
+  if (!ridge.ok()) return ridge.status();
+  s.refit_ridge = *ridge;
+  s.refit_inputs = args.Get("refit-inputs", s.refit_inputs);
+  if (auto bad = compress::CheckSettings(s)) return SettingError(*bad);
+  return s;
 }
 
 absl::Status Run(int argc, char** argv) {
@@ -175,30 +202,8 @@ absl::Status Run(int argc, char** argv) {
     return absl::InvalidArgumentError(
         "give one of --kv-heads G or --kv-budget F");
   }
-  auto kv_heads = args->GetInt("kv-heads", 0);
-  if (!kv_heads.ok()) return kv_heads.status();
-  auto kv_budget = args->GetDouble("kv-budget", 0.0);
-  if (!kv_budget.ok()) return kv_budget.status();
-  auto ridge = args->GetDouble("refit-ridge", 1e-4);
-  if (!ridge.ok()) return ridge.status();
-  if (!(*ridge >= 0.0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--refit-ridge ", *ridge, " must be >= 0"));
-  }
-  auto refit_tokens = args->GetInt("refit-tokens", 65536);
-  if (!refit_tokens.ok()) return refit_tokens.status();
-  if (*refit_tokens <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--refit-tokens ", *refit_tokens, " must be > 0"));
-  }
-  auto holdback = args->GetInt("holdback-tokens", 16384);
-  if (!holdback.ok()) return holdback.status();
-  if (*holdback < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--holdback-tokens ", *holdback, " must be >= 0"));
-  }
-  auto calib_tokens = args->GetInt("calib-tokens", 0);
-  if (!calib_tokens.ok()) return calib_tokens.status();
+  auto settings = SettingsFromArgs(*args);
+  if (!settings.ok()) return settings.status();
   auto threads = args->GetInt("threads", 1);
   if (!threads.ok()) return threads.status();
   bool has_range = false;
@@ -214,11 +219,8 @@ absl::Status Run(int argc, char** argv) {
   auto bundle = LoadModelBundle(*model, args->Get("tokenizer"), *load);
   if (!bundle.ok()) return bundle.status();
   const runtime::ModelConfig& config = bundle->weights.config;
-  if (args->Has("kv-heads") &&
-      (*kv_heads <= 0 || config.n_kv_heads % *kv_heads != 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--kv-heads ", *kv_heads, " must divide the model's ",
-                     config.n_kv_heads, " KV heads"));
+  if (auto bad = compress::CheckSettings(*settings, config.n_kv_heads)) {
+    return SettingError(*bad);
   }
 
   // Calibration runs the original model; the backend gets a copy so the
@@ -227,36 +229,19 @@ absl::Status Run(int argc, char** argv) {
   options.num_threads = *threads;
   auto backend = runtime::CreateCpuBackend(bundle->weights, options);
   if (!backend.ok()) return backend.status();
-  compress::CalibrationOptions calib_options;
-  calib_options.max_tokens = *calib_tokens;
-  calib_options.holdback_tokens = *holdback;
-  calib_options.max_fit_sample_tokens = *refit_tokens;
   const auto t0 = std::chrono::steady_clock::now();
-  auto stats =
-      compress::Calibrate(**backend, *bundle->tokenizer, *lines, calib_options);
+  auto stats = compress::Calibrate(**backend, *bundle->tokenizer, *lines,
+                                   compress::CalibrationOptionsFor(*settings));
   if (!stats.ok()) return stats.status();
   const double calib_seconds = SecondsSince(t0);
   backend->reset();
-  compress::CompressOptions base_options;
-  base_options.kv_heads = *kv_heads;
-  base_options.kv_budget = *kv_budget;
-  base_options.regroup = args->Has("regroup");
-  base_options.refit_ridge = *ridge;
-  const std::string refit_inputs = args->Get("refit-inputs", "original");
-  if (refit_inputs == "propagated") {
-    base_options.refit_inputs = compress::RefitInputs::kPropagated;
-  } else if (refit_inputs != "original") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--refit-inputs '", refit_inputs, "' must be original or propagated"));
-  }
-
   for (const std::string& method : methods) {
     std::string path = *out;
     if (auto at = path.find("{method}"); at != std::string::npos) {
       path.replace(at, 8, method);
     }
     if (auto s =
-            CompressOne(*bundle, options, *stats, *lines, method, base_options,
+            CompressOne(*bundle, options, *stats, *lines, method, *settings,
                         path, calib_seconds, args->Get("export"));
         !s.ok())
       return s;
