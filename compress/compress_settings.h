@@ -31,10 +31,12 @@ struct CompressSettings {
   double kv_budget = 0.0;  // fraction of the original KV bytes; 0 = not given
   bool regroup = false;    // choose which KV heads share a group
   int64_t calibration_tokens = 0;  // 0 = all the calibration text
-  // Lines worth this many tokens held back for decisions (CalibrationOptions).
-  int64_t holdback_tokens = 16384;
-  int64_t refit_tokens = 65536;           // the W_O refit's fit sample
-  double refit_ridge = 1e-4;              // relative to the mean diagonal
+  // The defaults are the library's (one place): lines worth 16384 tokens
+  // held back for decisions, a 65536-token W_O refit sample, ridge 1e-4
+  // relative to the mean diagonal.
+  int64_t holdback_tokens = CalibrationOptions{}.holdback_tokens;
+  int64_t refit_tokens = CalibrationOptions{}.max_fit_sample_tokens;
+  double refit_ridge = CompressOptions{}.refit_ridge;
   std::string refit_inputs = "original";  // original | propagated
 };
 

@@ -8,13 +8,15 @@ process per method (calibration included), under /usr/bin/time -v.
 Calibration: non-empty TinyStories lines 1:2000 (as scripts/results.py), KV
 heads n/2 (or --kv-budget 0.5). Prints a Markdown table: wall seconds, the
 tool's own calibration and transform seconds, and the maximum resident set
-size. Times on a shared machine are noisy; the memory is not.
+size. Wall times on a shared machine are noisy (CPU seconds less so); the
+memory is not. Also prints the load average before and after.
 """
 import argparse
 import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,7 +45,8 @@ RUNS = [
 
 
 def measured(cmd):
-    """The tool's JSON, wall seconds and max RSS (KiB) from time -v."""
+    """The tool's JSON, wall and CPU (user + system) seconds and max RSS
+    (KiB) from time -v."""
     out = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True,
                          text=True)
     if out.returncode != 0:
@@ -54,7 +57,10 @@ def measured(cmd):
     seconds = int(h or 0) * 3600 + int(m) * 60 + float(s)
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)",
                         out.stderr).group(1))
-    return json.loads(out.stdout.strip().splitlines()[-1]), seconds, rss
+    cpu = sum(float(re.search(rf"{kind} time \(seconds\): ([\d.]+)",
+                              out.stderr).group(1))
+              for kind in ("User", "System"))
+    return json.loads(out.stdout.strip().splitlines()[-1]), seconds, cpu, rss
 
 
 def main():
@@ -64,9 +70,10 @@ def main():
     ap.add_argument("--threads", default="1")
     args = ap.parse_args()
     tool = os.path.join(args.build, "tools/headroom-compress")
-    print("| model | method | wall s | calibration s | transform s | "
+    print("| model | method | wall s | CPU s | calibration s | transform s | "
           "max RSS MiB | KV heads per layer |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"load average before: {os.getloadavg()}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             path, n = MODELS[name]
@@ -76,12 +83,13 @@ def main():
                        "--calib-lines", CALIB, "--method", method,
                        "--threads", args.threads,
                        "--out", os.path.join(tmp, "p.st")] + flags
-                j, wall, rss = measured(cmd)
+                j, wall, cpu, rss = measured(cmd)
                 heads = ",".join(str(l["kv_heads"]) for l in j["layers"])
-                print(f"| {name} | {label} | {wall:.1f} | "
+                print(f"| {name} | {label} | {wall:.1f} | {cpu:.1f} | "
                       f"{j['calibration_seconds']:.1f} | "
                       f"{j['transform_seconds']:.1f} | {rss / 1024:.0f} | "
                       f"{heads} |", flush=True)
+    print(f"load average after: {os.getloadavg()}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@
 #include "compress/calibration.h"
 #include "compress/compress_settings.h"
 #include "compress/compressor.h"
-#include "compress/heldback.h"
 #include "compress/methods.h"
 #include "compress/perplexity.h"
 #include "compress/projections_file.h"
