@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "compress/apply.h"
+#include "compress/compress_settings.h"
 #include "compress/head_order.h"
 #include "compress/layer_attention.h"
 #include "compress/linalg.h"
@@ -419,23 +420,12 @@ absl::StatusOr<std::unique_ptr<ProjectionsBuilder>> ProjectionsBuilder::Create(
   auto spec = ParseMethod(options.method);
   if (!spec.ok()) return spec.status();
   const bool budget_mode = options.kv_budget != 0.0;
-  if (budget_mode) {
-    if (options.kv_heads != 0) {
-      return absl::InvalidArgumentError(
-          "give either --kv-heads or --kv-budget, not both");
-    }
-    if (!(options.kv_budget > 0.0 && options.kv_budget <= 1.0) ||
-        options.kv_budget * c.n_kv_heads < 1.0 - 1e-9) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--kv-budget ", options.kv_budget, " must be in [1/", c.n_kv_heads,
-          ", 1] (a fraction of the original KV bytes; every layer keeps at "
-          "least one of its ",
-          c.n_kv_heads, " KV heads)"));
-    }
-  } else if (options.kv_heads <= 0 || c.n_kv_heads % options.kv_heads != 0) {
+  CompressSettings shape;
+  shape.kv_heads = options.kv_heads;
+  shape.kv_budget = options.kv_budget;
+  if (auto bad = CheckSettings(shape, c.n_kv_heads)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--kv-heads ", options.kv_heads,
-                     " must divide the model's ", c.n_kv_heads, " KV heads"));
+        absl::StrCat(FlagName(bad->field), " ", bad->message));
   }
   if (static_cast<int>(stats.layers.size()) != c.n_layers) {
     return absl::InvalidArgumentError(

@@ -230,6 +230,33 @@ def sensitivity_table(x):
     return md
 
 
+def targets_section(r):
+    """Issue 17's checks against these numbers, one line per model/budget."""
+    md = ["## Targets (issue 17)\n",
+          "Gap share of the best method <= 0.3; at half the KV bytes on "
+          "headroom-tiny, within +5% of the original; every `auto` at most 1% "
+          "worse than the best uniform method.\n",
+          "| model | KV heads | best gap share (<= 0.3) | vs original "
+          "(headroom-tiny at half: <= +5%) | worst auto vs best uniform "
+          "(<= +1%) |",
+          "|---|---|---|---|---|"]
+    for m in r["models"]:
+        o = m["original"]["perplexity"]
+        for b in m["budgets"]:
+            svda, bu, best, share, autos = budget_facts(m, b)
+            n = b["methods"][0]["summary"]["n_kv_heads"]
+            met = lambda ok: "met" if ok else "**missed**"
+            vs = (ppl_of(best) / o - 1) * 100
+            half = m["name"].startswith("headroom-tiny") and 2 * b["kv_heads"] == n
+            worst = max((ppl_of(a) / ppl_of(bu) - 1) * 100 for a in autos)
+            md.append(f"| {m['name']} | {n} -> {b['kv_heads']} | "
+                      f"{share(best):.2f} {met(share(best) <= 0.3)} | "
+                      f"{vs:+.1f}%" + (f" {met(vs <= 5.0)}" if half else "") +
+                      f" | {worst:+.1f}% {met(worst <= 1.0)} |")
+    md.append("")
+    return md
+
+
 def write_markdown(r, eval_lines):
     md = []
     md.append("# Results: KV-head compression without training\n")
@@ -279,6 +306,7 @@ def write_markdown(r, eval_lines):
                       f"({(ppl_of(best) / m['original']['perplexity'] - 1) * 100:+.1f}%)"
                       f" | {share(best):.2f} | {vs} |")
     md.append("")
+    md.extend(targets_section(r))
     for m in r["models"]:
         o = m["original"]
         md.append(f"## {m['name']}\n")

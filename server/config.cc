@@ -227,6 +227,64 @@ absl::Status ParseTenant(const Parser& p, const YAML::Node& node,
   return absl::OkStatus();
 }
 
+// compression.calibration: the text, its lines and the token limit.
+absl::Status ParseCalibration(const Parser& p, const YAML::Node& cal,
+                              CompressionSection* cs) {
+  const std::string cpath = "compression.calibration";
+  HEADROOM_RETURN_IF_ERROR(p.CheckMap(cal, cpath, {"text", "lines", "tokens"}));
+  HEADROOM_RETURN_IF_ERROR(
+      p.GetString(cal, cpath, "text", &cs->calibration_text));
+  std::string lines;
+  HEADROOM_RETURN_IF_ERROR(p.GetString(cal, cpath, "lines", &lines));
+  if (!lines.empty()) {
+    auto range = ParseLineRange(lines);
+    if (!range.ok()) {
+      return p.Error(cal["lines"].Mark(), cpath + ".lines",
+                     std::string(range.status().message()));
+    }
+    cs->calibration_first_line = range->first;
+    cs->calibration_last_line = range->second;
+  }
+  return p.GetInt64(cal, cpath, "tokens", &cs->settings.calibration_tokens);
+}
+
+absl::Status ParseCompression(const Parser& p, const YAML::Node& m,
+                              CompressionSection* cs) {
+  const std::string path = "compression";
+  HEADROOM_RETURN_IF_ERROR(
+      p.CheckMap(m, path,
+                 {"method", "kv_heads", "kv_budget", "regroup",
+                  "holdback_tokens", "refit_tokens", "refit_ridge",
+                  "refit_inputs", "calibration", "projections", "cache_dir"}));
+  compress::CompressSettings& s = cs->settings;
+  HEADROOM_RETURN_IF_ERROR(p.GetString(m, path, "method", &cs->method));
+  HEADROOM_RETURN_IF_ERROR(p.GetInt(m, path, "kv_heads", &s.kv_heads));
+  HEADROOM_RETURN_IF_ERROR(p.GetDouble(m, path, "kv_budget", &s.kv_budget));
+  HEADROOM_RETURN_IF_ERROR(p.GetBool(m, path, "regroup", &s.regroup));
+  HEADROOM_RETURN_IF_ERROR(
+      p.GetInt64(m, path, "holdback_tokens", &s.holdback_tokens));
+  HEADROOM_RETURN_IF_ERROR(
+      p.GetInt64(m, path, "refit_tokens", &s.refit_tokens));
+  HEADROOM_RETURN_IF_ERROR(p.GetDouble(m, path, "refit_ridge", &s.refit_ridge));
+  HEADROOM_RETURN_IF_ERROR(
+      p.GetString(m, path, "refit_inputs", &s.refit_inputs));
+  HEADROOM_RETURN_IF_ERROR(
+      p.GetString(m, path, "projections", &cs->projections));
+  HEADROOM_RETURN_IF_ERROR(p.GetString(m, path, "cache_dir", &cs->cache_dir));
+  if (const YAML::Node cal = m["calibration"]; cal.IsDefined()) {
+    HEADROOM_RETURN_IF_ERROR(ParseCalibration(p, cal, cs));
+  }
+  if (auto bad = compress::CheckSettings(s)) {
+    // The line of the key at fault (calibration.tokens is one level down).
+    const YAML::Node node = bad->field == "calibration_tokens"
+                                ? m["calibration"]["tokens"]
+                                : m[bad->field];
+    return p.Error(node.Mark(), CompressionSettingKey(bad->field),
+                   bad->message);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
                        ServerConfig* c) {
   HEADROOM_RETURN_IF_ERROR(p.CheckMap(
@@ -274,39 +332,7 @@ absl::Status ParseRoot(const Parser& p, const YAML::Node& root,
   }
   if (const YAML::Node m = root["compression"]; m.IsDefined()) {
     const std::string path = "compression";
-    HEADROOM_RETURN_IF_ERROR(p.CheckMap(
-        m, path,
-        {"method", "kv_heads", "calibration", "projections", "cache_dir"}));
-    CompressionSection& cs = c->compression;
-    HEADROOM_RETURN_IF_ERROR(p.GetString(m, path, "method", &cs.method));
-    HEADROOM_RETURN_IF_ERROR(p.GetInt(m, path, "kv_heads", &cs.kv_heads));
-    HEADROOM_RETURN_IF_ERROR(
-        p.Require(cs.kv_heads >= 0, m, path, "kv_heads", "must be >= 1"));
-    HEADROOM_RETURN_IF_ERROR(
-        p.GetString(m, path, "projections", &cs.projections));
-    HEADROOM_RETURN_IF_ERROR(p.GetString(m, path, "cache_dir", &cs.cache_dir));
-    if (const YAML::Node cal = m["calibration"]; cal.IsDefined()) {
-      const std::string cpath = "compression.calibration";
-      HEADROOM_RETURN_IF_ERROR(
-          p.CheckMap(cal, cpath, {"text", "lines", "tokens"}));
-      HEADROOM_RETURN_IF_ERROR(
-          p.GetString(cal, cpath, "text", &cs.calibration_text));
-      std::string lines;
-      HEADROOM_RETURN_IF_ERROR(p.GetString(cal, cpath, "lines", &lines));
-      if (!lines.empty()) {
-        auto range = ParseLineRange(lines);
-        if (!range.ok()) {
-          return p.Error(cal["lines"].Mark(), cpath + ".lines",
-                         std::string(range.status().message()));
-        }
-        cs.calibration_first_line = range->first;
-        cs.calibration_last_line = range->second;
-      }
-      HEADROOM_RETURN_IF_ERROR(
-          p.GetInt64(cal, cpath, "tokens", &cs.calibration_tokens));
-      HEADROOM_RETURN_IF_ERROR(p.Require(cs.calibration_tokens >= 0, cal, cpath,
-                                         "tokens", "must be >= 0"));
-    }
+    HEADROOM_RETURN_IF_ERROR(ParseCompression(p, m, &c->compression));
   }
   if (const YAML::Node m = root["engine"]; m.IsDefined()) {
     const std::string path = "engine";
@@ -481,6 +507,12 @@ constexpr FlagInfo kFlags[] = {
     {"weights-dtype", true, "auto | f32 | f16 | bf16 | q8_0 (weight matrices)"},
     {"compression-method", true, "none or a headroom-compress method"},
     {"kv-heads", true, "KV heads every layer keeps"},
+    {"kv-budget", true, "fraction of the KV bytes, heads chosen per layer"},
+    {"regroup", false, "choose which KV heads share a group"},
+    {"holdback-tokens", true, "calibration tokens held back for decisions"},
+    {"refit-tokens", true, "calibration tokens the W_O refit fits on"},
+    {"refit-ridge", true, "W_O refit ridge (relative to the mean diagonal)"},
+    {"refit-inputs", true, "W_O refit inputs: original | propagated"},
     {"projections", true, "projections file from headroom-compress"},
     {"calibration-text", true, "calibration text, one sequence per line"},
     {"calibration-lines", true, "A:B, non-empty lines counted from 1"},
@@ -603,7 +635,19 @@ absl::Status ApplyServerFlags(const ServerFlags& flags, ServerConfig* c) {
     } else if (name == "compression-method") {
       c->compression.method = value;
     } else if (name == "kv-heads") {
-      s = ParseNumber(name, value, &c->compression.kv_heads);
+      s = ParseNumber(name, value, &c->compression.settings.kv_heads);
+    } else if (name == "kv-budget") {
+      s = ParseNumber(name, value, &c->compression.settings.kv_budget);
+    } else if (name == "regroup") {
+      c->compression.settings.regroup = true;
+    } else if (name == "holdback-tokens") {
+      s = ParseNumber(name, value, &c->compression.settings.holdback_tokens);
+    } else if (name == "refit-tokens") {
+      s = ParseNumber(name, value, &c->compression.settings.refit_tokens);
+    } else if (name == "refit-ridge") {
+      s = ParseNumber(name, value, &c->compression.settings.refit_ridge);
+    } else if (name == "refit-inputs") {
+      c->compression.settings.refit_inputs = value;
     } else if (name == "projections") {
       c->compression.projections = value;
     } else if (name == "calibration-text") {
@@ -618,7 +662,7 @@ absl::Status ApplyServerFlags(const ServerFlags& flags, ServerConfig* c) {
         c->compression.calibration_last_line = range->second;
       }
     } else if (name == "calibration-tokens") {
-      s = ParseNumber(name, value, &c->compression.calibration_tokens);
+      s = ParseNumber(name, value, &c->compression.settings.calibration_tokens);
     } else if (name == "cache-dir") {
       c->compression.cache_dir = value;
     } else if (name == "max-num-batched-tokens") {
@@ -656,6 +700,54 @@ absl::Status ApplyServerFlags(const ServerFlags& flags, ServerConfig* c) {
   return ValidateServerConfig(*c);
 }
 
+std::string CompressionSettingKey(const std::string& field) {
+  return field == "calibration_tokens" ? "compression.calibration.tokens"
+                                       : "compression." + field;
+}
+
+namespace {
+
+// A projections file fixes the KV heads and groups; the settings that would
+// choose them apply only to projections computed on load.
+absl::Status ValidateCompression(const CompressionSection& cs) {
+  auto bad = [](const std::string& key, const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat(key, ": ", why));
+  };
+  const compress::CompressSettings& s = cs.settings;
+  if (auto problem = compress::CheckSettings(s)) {
+    return bad(CompressionSettingKey(problem->field), problem->message);
+  }
+  if (cs.method == "none") {
+    if (!cs.projections.empty()) {
+      return bad("compression.projections",
+                 "set compression.method too (the file's method)");
+    }
+    return absl::OkStatus();
+  }
+  if (!cs.projections.empty()) {
+    const char* const fixed =
+        "not with compression.projections (the file "
+        "fixes each layer's KV heads and groups)";
+    if (s.kv_budget != 0.0) return bad("compression.kv_budget", fixed);
+    if (s.regroup) return bad("compression.regroup", fixed);
+    return absl::OkStatus();
+  }
+  if (s.kv_heads <= 0 && s.kv_budget == 0.0) {
+    return bad("compression.kv_heads",
+               "needed (>= 1), or compression.kv_budget, when "
+               "compression.method is " +
+                   cs.method);
+  }
+  if (cs.calibration_text.empty()) {
+    return bad("compression.calibration.text",
+               "needed to compute " + cs.method +
+                   " projections (or give compression.projections)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidateServerConfig(const ServerConfig& c) {
   auto bad = [](const std::string& key, const std::string& why) {
     return absl::InvalidArgumentError(absl::StrCat(key, ": ", why));
@@ -670,23 +762,7 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
                "expected auto, f32, f16, bf16 or q8_0, got \"" +
                    c.model.weights_dtype + "\"");
   }
-  const CompressionSection& cs = c.compression;
-  if (cs.method != "none") {
-    if (cs.projections.empty()) {
-      if (cs.kv_heads <= 0) {
-        return bad("compression.kv_heads",
-                   "needed (>= 1) when compression.method is " + cs.method);
-      }
-      if (cs.calibration_text.empty()) {
-        return bad("compression.calibration.text",
-                   "needed to compute " + cs.method +
-                       " projections (or give compression.projections)");
-      }
-    }
-  } else if (!cs.projections.empty()) {
-    return bad("compression.projections",
-               "set compression.method too (the file's method)");
-  }
+  if (auto s = ValidateCompression(c.compression); !s.ok()) return s;
   const EngineSection& e = c.engine;
   if (e.max_num_batched_tokens <= 0) {
     return bad("engine.max_num_batched_tokens", "must be >= 1");

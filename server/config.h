@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "compress/compress_settings.h"
 
 namespace headroom::server {
 
@@ -34,18 +35,24 @@ struct CompressionSection {
   // "none" serves the model as it is; otherwise a compress/ method name
   // (svd-a, svd-w, mean-pool, rope-commuting, ours, auto, ...).
   std::string method = "none";
-  int kv_heads = 0;  // g, KV heads every layer keeps; divides the model's n
   // Either a projections file made by headroom-compress ...
   std::string projections;
   // ... or calibration text, one sequence per non-empty line.
   std::string calibration_text;
   int calibration_first_line = 1;  // counted over non-empty lines, from 1
   int calibration_last_line = 0;   // inclusive; 0 = to the end
-  int64_t calibration_tokens = 0;  // stop after this many (0 = all)
+  // What to compute from it, as headroom-compress's flags say it (the keys
+  // kv_heads, kv_budget, regroup, holdback_tokens, refit_tokens,
+  // refit_ridge, refit_inputs and calibration.tokens).
+  compress::CompressSettings settings;
   // Projections computed on load are cached here, keyed by model digest,
-  // method, kv_heads and calibration digest and settings. "" = no cache.
+  // method, calibration digest and lines and every setting. "" = no cache.
   std::string cache_dir;
 };
+
+// The config key of a CompressSettings field: "compression.kv_budget",
+// "compression.calibration.tokens" for calibration_tokens.
+std::string CompressionSettingKey(const std::string& field);
 
 struct EngineSection {
   int max_num_batched_tokens = 256;  // tokens per step, all sequences

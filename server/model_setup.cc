@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "compress/apply.h"
 #include "compress/calibration.h"
+#include "compress/compress_settings.h"
 #include "compress/compressor.h"
-#include "compress/heldback.h"
 #include "compress/methods.h"
 #include "compress/perplexity.h"
 #include "compress/projections_file.h"
@@ -79,28 +79,21 @@ absl::StatusOr<compress::Projections> Compute(
     const std::vector<std::string>& lines) {
   runtime::BackendOptions options;
   options.num_threads = config.engine.threads;
-  compress::CalibrationOptions calib;
-  calib.max_tokens = config.compression.calibration_tokens;
-  compress::CompressOptions copts;
-  copts.method = config.compression.method;
-  copts.kv_heads = config.compression.kv_heads;
-  // auto's decision (as headroom-compress makes it): per-token NLL of the
-  // calibration lines held back from the statistics.
+  const compress::CompressSettings& settings = config.compression.settings;
+  compress::CompressOptions method;
+  method.method = config.compression.method;
+  // As headroom-compress does it with the same settings, once the
+  // calibration's plan (its held-back lines) is known.
   auto prepare = [&](const compress::CalibrationStats& plan,
                      compress::CompressOptions& o) {
-    const std::vector<std::string> heldback(
-        lines.begin() + static_cast<std::ptrdiff_t>(plan.heldback_begin),
-        lines.end());
-    if (!heldback.empty()) {
-      o.score =
-          compress::MakeHeldbackScorer(weights, tokenizer, heldback, options);
-    }
+    o = compress::CompressOptionsFor(settings, o.method, weights, tokenizer,
+                                     lines, plan, options);
     return absl::OkStatus();
   };
   // Layer by layer: memory holds one layer's statistics, not the model's.
   auto projections = compress::CalibrateAndCompress(
-      weights, tokenizer, lines, calib, options.num_threads, {copts}, prepare,
-      nullptr, nullptr);
+      weights, tokenizer, lines, compress::CalibrationOptionsFor(settings),
+      options.num_threads, {method}, prepare, nullptr, nullptr);
   if (!projections.ok()) return Prefixed(projections.status(), "compression: ");
   return std::move((*projections)[0]);
 }
@@ -112,10 +105,9 @@ std::string ProjectionsCacheName(const std::string& model_digest,
                                  const std::string& calibration_digest) {
   const std::string key = absl::StrCat(
       "headroom-projections-cache v", compress::kProjectionsFormatVersion,
-      "\nmodel ", model_digest, "\nmethod ", c.method, "\nkv_heads ",
-      c.kv_heads, "\ncalibration ", calibration_digest, "\nlines ",
-      c.calibration_first_line, ":", c.calibration_last_line, "\ntokens ",
-      c.calibration_tokens, "\n");
+      "\nmodel ", model_digest, "\nmethod ", c.method, "\ncalibration ",
+      calibration_digest, "\nlines ", c.calibration_first_line, ":",
+      c.calibration_last_line, "\n", compress::SettingsKey(c.settings));
   return runtime::Sha256Hex(key) + ".safetensors";
 }
 
@@ -207,10 +199,10 @@ absl::StatusOr<ServedModel> LoadServedModel(
       served.projections_source = "file";
       served.projections_path = cs.projections;
     } else {
-      if (cs.kv_heads <= 0 || original.n_kv_heads % cs.kv_heads != 0) {
+      if (auto bad =
+              compress::CheckSettings(cs.settings, original.n_kv_heads)) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "compression.kv_heads: ", cs.kv_heads, " must divide the model's ",
-            original.n_kv_heads, " KV heads"));
+            CompressionSettingKey(bad->field), ": ", bad->message));
       }
       auto lines = compress::ReadNonEmptyLines(cs.calibration_text,
                                                cs.calibration_first_line,
@@ -251,9 +243,12 @@ absl::StatusOr<ServedModel> LoadServedModel(
         }
       }
       if (!projections.has_value()) {
-        say(absl::StrCat("calibrating ", cs.method, " to ", cs.kv_heads,
-                         " KV heads on ", lines->size(), " lines of ",
-                         cs.calibration_text));
+        say(absl::StrCat(
+            "calibrating ", cs.method, " to ",
+            cs.settings.kv_budget != 0.0
+                ? absl::StrCat("a KV budget of ", cs.settings.kv_budget)
+                : absl::StrCat(cs.settings.kv_heads, " KV heads"),
+            " on ", lines->size(), " lines of ", cs.calibration_text));
         auto p = Compute(config, served.weights, *served.tokenizer, *lines);
         if (!p.ok()) return p.status();
         projections = std::move(*p);

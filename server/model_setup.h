@@ -56,8 +56,9 @@ struct ServedModel {
 absl::Status CheckModelPath(const ModelSection& model);
 
 // The cache file name for these settings: hex SHA-256 of the projections
-// format version, model digest, method, kv_heads, calibration text digest,
-// line range and token limit, plus ".safetensors".
+// format version, model digest, method, calibration text digest, line range
+// and every CompressSettings field (compress::SettingsKey), plus
+// ".safetensors".
 std::string ProjectionsCacheName(const std::string& model_digest,
                                  const CompressionSection& compression,
                                  const std::string& calibration_digest);

@@ -34,8 +34,8 @@
 #include "absl/strings/str_split.h"
 #include "compress/apply.h"
 #include "compress/calibration.h"
+#include "compress/compress_settings.h"
 #include "compress/compressor.h"
-#include "compress/heldback.h"
 #include "compress/methods.h"
 #include "compress/perplexity.h"
 #include "compress/projections_file.h"
@@ -48,32 +48,6 @@
 
 namespace headroom::tools {
 namespace {
-
-// Completes one method's options once the calibration's plan is known:
-// auto's and --kv-budget's decisions score the held-back calibration lines;
-// a propagated refit records the fit sample's lines through the compressed
-// earlier layers.
-absl::Status PrepareMethod(const ModelBundle& bundle,
-                           const runtime::BackendOptions& options,
-                           const std::vector<std::string>& lines,
-                           const compress::CalibrationStats& plan,
-                           compress::CompressOptions& o) {
-  const std::vector<std::string> heldback(
-      lines.begin() + static_cast<std::ptrdiff_t>(plan.heldback_begin),
-      lines.end());
-  if (!heldback.empty()) {
-    o.score = compress::MakeHeldbackScorer(bundle.weights, *bundle.tokenizer,
-                                           heldback, options);
-  }
-  if (o.refit_inputs == compress::RefitInputs::kPropagated) {
-    const auto& fit = plan.fit_sample.lengths;
-    o.record_inputs = compress::MakeInputRecorder(
-        bundle.weights, *bundle.tokenizer,
-        std::vector<std::string>(lines.begin(), lines.begin() + fit.size()),
-        fit, options);
-  }
-  return absl::OkStatus();
-}
 
 // One method's projections: save, print the summary, export.
 absl::Status WriteOne(const ModelBundle& bundle,
@@ -121,6 +95,47 @@ absl::Status WriteOne(const ModelBundle& bundle,
   }
   std::cout << summary.dump() << std::endl;
   return absl::OkStatus();
+}
+
+absl::Status SettingError(const compress::SettingProblem& bad) {
+  const std::string flag = bad.field == "calibration_tokens"
+                               ? "--calib-tokens"
+                               : compress::FlagName(bad.field);
+  return absl::InvalidArgumentError(absl::StrCat(flag, " ", bad.message));
+}
+
+// The flags' settings (the struct's defaults where a flag is absent),
+// checked as far as they can be without the model.
+absl::StatusOr<compress::CompressSettings> SettingsFromArgs(
+    const CliArgs& args) {
+  compress::CompressSettings s;
+  auto kv_heads = args.GetInt("kv-heads", s.kv_heads);
+  if (!kv_heads.ok()) return kv_heads.status();
+  s.kv_heads = *kv_heads;
+  auto kv_budget = args.GetDouble("kv-budget", s.kv_budget);
+  if (!kv_budget.ok()) return kv_budget.status();
+  if (args.Has("kv-budget") && *kv_budget == 0.0) {
+    return absl::InvalidArgumentError("--kv-budget 0 must be > 0");
+  }
+  s.kv_budget = *kv_budget;
+  s.regroup = args.Has("regroup");
+  auto calib_tokens = args.GetInt("calib-tokens", 0);
+  if (!calib_tokens.ok()) return calib_tokens.status();
+  s.calibration_tokens = *calib_tokens;
+  auto holdback =
+      args.GetInt("holdback-tokens", static_cast<int>(s.holdback_tokens));
+  if (!holdback.ok()) return holdback.status();
+  s.holdback_tokens = *holdback;
+  auto refit_tokens =
+      args.GetInt("refit-tokens", static_cast<int>(s.refit_tokens));
+  if (!refit_tokens.ok()) return refit_tokens.status();
+  s.refit_tokens = *refit_tokens;
+  auto ridge = args.GetDouble("refit-ridge", s.refit_ridge);
+  if (!ridge.ok()) return ridge.status();
+  s.refit_ridge = *ridge;
+  s.refit_inputs = args.Get("refit-inputs", s.refit_inputs);
+  if (auto bad = compress::CheckSettings(s)) return SettingError(*bad);
+  return s;
 }
 
 absl::Status Run(int argc, char** argv) {
@@ -173,30 +188,8 @@ absl::Status Run(int argc, char** argv) {
     return absl::InvalidArgumentError(
         "give one of --kv-heads G or --kv-budget F");
   }
-  auto kv_heads = args->GetInt("kv-heads", 0);
-  if (!kv_heads.ok()) return kv_heads.status();
-  auto kv_budget = args->GetDouble("kv-budget", 0.0);
-  if (!kv_budget.ok()) return kv_budget.status();
-  auto ridge = args->GetDouble("refit-ridge", 1e-4);
-  if (!ridge.ok()) return ridge.status();
-  if (!(*ridge >= 0.0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--refit-ridge ", *ridge, " must be >= 0"));
-  }
-  auto refit_tokens = args->GetInt("refit-tokens", 65536);
-  if (!refit_tokens.ok()) return refit_tokens.status();
-  if (*refit_tokens <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--refit-tokens ", *refit_tokens, " must be > 0"));
-  }
-  auto holdback = args->GetInt("holdback-tokens", 16384);
-  if (!holdback.ok()) return holdback.status();
-  if (*holdback < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--holdback-tokens ", *holdback, " must be >= 0"));
-  }
-  auto calib_tokens = args->GetInt("calib-tokens", 0);
-  if (!calib_tokens.ok()) return calib_tokens.status();
+  auto settings = SettingsFromArgs(*args);
+  if (!settings.ok()) return settings.status();
   auto threads = args->GetInt("threads", 1);
   if (!threads.ok()) return threads.status();
   bool has_range = false;
@@ -212,44 +205,29 @@ absl::Status Run(int argc, char** argv) {
   auto bundle = LoadModelBundle(*model, args->Get("tokenizer"), *load);
   if (!bundle.ok()) return bundle.status();
   const runtime::ModelConfig& config = bundle->weights.config;
-  if (args->Has("kv-heads") &&
-      (*kv_heads <= 0 || config.n_kv_heads % *kv_heads != 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--kv-heads ", *kv_heads, " must divide the model's ",
-                     config.n_kv_heads, " KV heads"));
+  if (auto bad = compress::CheckSettings(*settings, config.n_kv_heads)) {
+    return SettingError(*bad);
   }
 
   runtime::BackendOptions options;
   options.num_threads = *threads;
-  compress::CalibrationOptions calib_options;
-  calib_options.max_tokens = *calib_tokens;
-  calib_options.holdback_tokens = *holdback;
-  calib_options.max_fit_sample_tokens = *refit_tokens;
-  compress::CompressOptions base_options;
-  base_options.kv_heads = *kv_heads;
-  base_options.kv_budget = *kv_budget;
-  base_options.regroup = args->Has("regroup");
-  base_options.refit_ridge = *ridge;
-  const std::string refit_inputs = args->Get("refit-inputs", "original");
-  if (refit_inputs == "propagated") {
-    base_options.refit_inputs = compress::RefitInputs::kPropagated;
-  } else if (refit_inputs != "original") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--refit-inputs '", refit_inputs, "' must be original or propagated"));
+  std::vector<compress::CompressOptions> per_method(methods.size());
+  for (size_t k = 0; k < methods.size(); ++k) {
+    per_method[k].method = methods[k];
   }
-  std::vector<compress::CompressOptions> per_method;
-  for (const std::string& method : methods) {
-    per_method.push_back(base_options);
-    per_method.back().method = method;
-  }
+  // Each method's options once the calibration's plan (its held-back lines
+  // and fit sample) is known.
   auto prepare = [&](const compress::CalibrationStats& plan,
                      compress::CompressOptions& o) {
-    return PrepareMethod(*bundle, options, *lines, plan, o);
+    o = compress::CompressOptionsFor(*settings, o.method, bundle->weights,
+                                     *bundle->tokenizer, *lines, plan, options);
+    return absl::OkStatus();
   };
   compress::CalibrationStats stats;
   compress::CompressionTimes times;
   auto projections = compress::CalibrateAndCompress(
-      bundle->weights, *bundle->tokenizer, *lines, calib_options, *threads,
+      bundle->weights, *bundle->tokenizer, *lines,
+      compress::CalibrationOptionsFor(*settings), *threads,
       std::move(per_method), prepare, &stats, &times);
   if (!projections.ok()) return projections.status();
   for (size_t k = 0; k < methods.size(); ++k) {

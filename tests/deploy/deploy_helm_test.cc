@@ -243,6 +243,24 @@ TEST(HelmRenderTest, ServiceMonitorAndAutoscaling) {
             "/metrics");
 }
 
+TEST(HelmRenderTest, CalibratingOnLoadWithABudget) {
+  HEADROOM_REQUIRE_HELM_RENDER();
+  const Rendered r = Render({kValues + "budget-on-load.yaml"});
+  ASSERT_EQ(r.result.exit_code, 0) << r.result.output;
+  EXPECT_THAT(r.result.output,
+              HasSubstr("headroom-server --check-config: config OK"));
+  const YAML::Node c = r.Config()["compression"];
+  EXPECT_EQ(c["method"].as<std::string>(), "auto");
+  EXPECT_EQ(c["kv_heads"].as<int>(), 0);
+  EXPECT_EQ(c["kv_budget"].as<double>(), 0.5);
+  EXPECT_TRUE(c["regroup"].as<bool>());
+  EXPECT_EQ(c["holdback_tokens"].as<int64_t>(), 8192);
+  EXPECT_EQ(c["refit_tokens"].as<int64_t>(), 32768);
+  EXPECT_EQ(c["refit_ridge"].as<double>(), 0.001);
+  EXPECT_EQ(c["refit_inputs"].as<std::string>(), "original");
+  EXPECT_EQ(c["projections"].as<std::string>(), "");
+}
+
 TEST(HelmRenderTest, SchemaRefusesUnknownKeysAndWrongTypes) {
   HEADROOM_REQUIRE_HELM_RENDER();
   Rendered r = Render({kValues + "bad-unknown-key.yaml"});
@@ -254,6 +272,8 @@ TEST(HelmRenderTest, SchemaRefusesUnknownKeysAndWrongTypes) {
   EXPECT_THAT(r.result.output, HasSubstr("gpus: Must be greater than or "
                                          "equal to 0"));
   EXPECT_THAT(r.result.output, HasSubstr("dtype: dtype must be one of"));
+  EXPECT_THAT(r.result.output, HasSubstr("compression.kvBudget: Must be less "
+                                         "than or equal to 1"));
   EXPECT_THAT(r.result.output,
               HasSubstr("engine.blockSize: Invalid type. Expected: integer, "
                         "given: string"));

@@ -287,6 +287,23 @@ TEST(ServerHardeningStartupTest, CheckConfigParsesWithoutLoading) {
               "/good.yaml --kv-heads many");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("--kv-heads: expected a number"));
+  // The compression settings, from the file and from the flags.
+  std::ofstream(dir + "/budget.yaml")
+      << "model:\n  path: /no/such/model\ncompression:\n  method: auto\n"
+         "  kv_budget: 0.5\n  regroup: true\n  holdback_tokens: 4096\n"
+         "  calibration:\n    text: /no/such/text\n";
+  r = RunTool(server + " --check-config --config " + dir + "/budget.yaml");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "config OK\n");
+  r = RunTool(server + " --check-config --config " + dir +
+              "/budget.yaml --refit-tokens 0");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("compression.refit_tokens: 0 must be > 0"));
+  r = RunTool(server + " --check-config --config " + dir +
+              "/budget.yaml --kv-heads 4");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("compression.kv_budget: 0.5 and kv_heads 4 "
+                                  "are both given"));
   r = RunTool(server + " --check-config=yes");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("--check-config takes no value"));

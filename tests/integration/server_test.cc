@@ -1060,5 +1060,53 @@ TEST(ServerCompressionDecisionTest, ModelInfoCarriesTheDecision) {
   EXPECT_EQ(p.WaitExit(60), 0) << p.Log();
 }
 
+// The same settings as config keys: the server computes on load what
+// headroom-compress writes (the same decision, heads and groups per layer),
+// and GetModelInfo reports them.
+TEST(ServerCompressionDecisionTest, ABudgetInTheConfigCompressesOnLoad) {
+  const std::string model = ModelPath(), dir = MakeTempDir("budget-on-load");
+  const std::string lines = std::to_string(kEmbeddedCalibFirst) + ":" +
+                            std::to_string(kEmbeddedCalibLast);
+  auto c = RunTool(BinaryPath("tools/headroom-compress") + " --model " + model +
+                   " --calib-text " + EmbeddedTextPath() + " --calib-lines " +
+                   lines + " --kv-budget 0.5 --regroup --holdback-tokens 500" +
+                   " --method svd-a --out " + dir + "/p.safetensors");
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  const nlohmann::json summary = LastJsonLine(c.stdout_text);
+  std::ofstream(dir + "/config.yaml")
+      << "model:\n  path: " << model
+      << "\ncompression:\n  method: svd-a\n  kv_budget: 0.5\n"
+         "  regroup: true\n  holdback_tokens: 500\n  calibration:\n"
+         "    text: "
+      << EmbeddedTextPath() << "\n    lines: \"" << lines
+      << "\"\n  cache_dir: \"\"\nallow_anonymous: true\n";
+  ServerProcess p;
+  ASSERT_TRUE(p.Start({"--config", dir + "/config.yaml", "--listen",
+                       "127.0.0.1:0", "--metrics-listen", ""},
+                      dir + "/log"));
+  ASSERT_TRUE(p.WaitForLog("serving", 120)) << p.Log();
+  EXPECT_THAT(p.Log(), HasSubstr("calibrating svd-a to a KV budget of 0.5"));
+  auto stub = v1::Headroom::NewStub(grpc::CreateChannel(
+      p.grpc_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::ModelInfo info;
+  ASSERT_TRUE(stub->GetModelInfo(&ctx, {}, &info).ok());
+  EXPECT_EQ(nlohmann::json::parse(info.compression_decision()),
+            summary["decision"]);
+  ASSERT_EQ(info.layers_size(), 2);
+  for (int l = 0; l < 2; ++l) {
+    const v1::LayerInfo& li = info.layers(l);
+    const auto& layer = summary["layers"][l];
+    EXPECT_EQ(li.kv_heads_served(), layer["kv_heads"].get<int>()) << l;
+    std::vector<int> order(li.kv_order().begin(), li.kv_order().end());
+    EXPECT_EQ(order, layer.contains("kv_order")
+                         ? layer["kv_order"].get<std::vector<int>>()
+                         : std::vector<int>{})
+        << l;
+  }
+  ::kill(p.pid(), SIGTERM);
+  EXPECT_EQ(p.WaitExit(60), 0) << p.Log();
+}
+
 }  // namespace
 }  // namespace headroom::testing

@@ -54,11 +54,11 @@ TEST(ServerConfigTest, ParsesEveryKey) {
   EXPECT_EQ(c->model.path, "models/m.bin");
   EXPECT_EQ(c->model.format, "llama2c");
   EXPECT_EQ(c->compression.method, "svd-a");
-  EXPECT_EQ(c->compression.kv_heads, 2);
+  EXPECT_EQ(c->compression.settings.kv_heads, 2);
   EXPECT_EQ(c->compression.calibration_text, "data/t.txt");
   EXPECT_EQ(c->compression.calibration_first_line, 1);
   EXPECT_EQ(c->compression.calibration_last_line, 200);
-  EXPECT_EQ(c->compression.calibration_tokens, 5000);
+  EXPECT_EQ(c->compression.settings.calibration_tokens, 5000);
   EXPECT_EQ(c->compression.cache_dir, "/tmp/cache");
   EXPECT_EQ(c->engine.max_num_batched_tokens, 128);
   EXPECT_EQ(c->engine.max_num_seqs, 8);
@@ -278,7 +278,7 @@ TEST(ServerConfigTest, FlagsOverrideTheFile) {
   ASSERT_TRUE(ApplyServerFlags(*flags, &*c).ok());
   EXPECT_EQ(c->listen, "0.0.0.0:9");
   EXPECT_EQ(c->engine.max_num_seqs, 3);
-  EXPECT_EQ(c->compression.kv_heads, 1);
+  EXPECT_EQ(c->compression.settings.kv_heads, 1);
   EXPECT_EQ(c->compression.calibration_first_line, 2);
   EXPECT_EQ(c->compression.calibration_last_line, 4);
 
@@ -354,6 +354,146 @@ TEST(ServerConfigHttpApiTest, KeysFlagsAndTheChatTemplateFile) {
   EXPECT_NE(s.message().find("http.chat_template"), std::string::npos);
   config.http.listen = "nonsense";
   EXPECT_FALSE(ValidateServerConfig(config).ok());
+}
+
+}  // namespace
+}  // namespace headroom::server
+
+namespace headroom::server {
+namespace {
+
+// The settings headroom-compress takes as flags, as keys of compression:.
+TEST(ServerConfigCompressionTest, ParsesTheCompressionSettings) {
+  auto c = ParseServerConfig(
+      "model:\n  path: m\ncompression:\n  method: auto\n  kv_budget: 0.5\n"
+      "  regroup: true\n  holdback_tokens: 4096\n  refit_tokens: 1000\n"
+      "  refit_ridge: 0.01\n  refit_inputs: propagated\n"
+      "  calibration:\n    text: t.txt\n",
+      "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const compress::CompressSettings& s = c->compression.settings;
+  EXPECT_EQ(s.kv_heads, 0);
+  EXPECT_EQ(s.kv_budget, 0.5);
+  EXPECT_TRUE(s.regroup);
+  EXPECT_EQ(s.holdback_tokens, 4096);
+  EXPECT_EQ(s.refit_tokens, 1000);
+  EXPECT_EQ(s.refit_ridge, 0.01);
+  EXPECT_EQ(s.refit_inputs, "propagated");
+  EXPECT_TRUE(ValidateServerConfig(*c).ok()) << ValidateServerConfig(*c);
+}
+
+// headroom-compress's defaults (docs/compression.md).
+TEST(ServerConfigCompressionTest, DefaultsAreTheToolsDefaults) {
+  auto c = ParseServerConfig("model:\n  path: m\n", "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const compress::CompressSettings& s = c->compression.settings;
+  EXPECT_EQ(s.kv_budget, 0.0);
+  EXPECT_FALSE(s.regroup);
+  EXPECT_EQ(s.holdback_tokens, 16384);
+  EXPECT_EQ(s.refit_tokens, 65536);
+  EXPECT_EQ(s.refit_ridge, 1e-4);
+  EXPECT_EQ(s.refit_inputs, "original");
+}
+
+TEST(ServerConfigCompressionTest, BadValuesNameTheKeyAndLine) {
+  const std::string head = "model:\n  path: m\ncompression:\n  method: auto\n";
+  const struct {
+    std::string yaml, error;
+  } cases[] = {
+      {"  kv_budget: 1.5\n",
+       "c.yaml:5: compression.kv_budget: 1.5 must be in "
+       "(0, 1]"},
+      {"  kv_budget: -0.5\n", "c.yaml:5: compression.kv_budget: -0.5 must be"},
+      {"  kv_budget: half\n",
+       "c.yaml:5: compression.kv_budget: expected a "
+       "number, got \"half\""},
+      {"  kv_heads: 2\n  kv_budget: 0.5\n",
+       "c.yaml:6: compression.kv_budget: 0.5 and kv_heads 2 are both given"},
+      {"  kv_heads: -1\n", "c.yaml:5: compression.kv_heads: -1 must be >= 1"},
+      {"  regroup: maybe\n",
+       "c.yaml:5: compression.regroup: expected true or "
+       "false"},
+      {"  holdback_tokens: -1\n",
+       "c.yaml:5: compression.holdback_tokens: -1 must be >= 0"},
+      {"  refit_tokens: 0\n",
+       "c.yaml:5: compression.refit_tokens: 0 must be > 0"},
+      {"  refit_ridge: -1\n",
+       "c.yaml:5: compression.refit_ridge: -1 must be >= 0"},
+      {"  refit_inputs: sideways\n",
+       "c.yaml:5: compression.refit_inputs: 'sideways' must be original or "
+       "propagated"},
+      {"  calibration:\n    text: t\n    tokens: -3\n",
+       "c.yaml:7: compression.calibration.tokens: -3 must be >= 0"},
+  };
+  for (const auto& t : cases) {
+    auto c = ParseServerConfig(head + t.yaml, "c.yaml");
+    ASSERT_FALSE(c.ok()) << t.yaml;
+    EXPECT_THAT(std::string(c.status().message()), HasSubstr(t.error))
+        << t.yaml;
+  }
+}
+
+TEST(ServerConfigCompressionTest, CrossFieldRules) {
+  auto validate = [](const std::string& compression) {
+    auto c = ParseServerConfig(
+        "model:\n  path: m\ncompression:\n" + compression, "c.yaml");
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? ValidateServerConfig(*c) : c.status();
+  };
+  // A budget instead of kv_heads is enough to compute on load.
+  EXPECT_TRUE(validate("  method: svd-a\n  kv_budget: 0.5\n  calibration:\n"
+                       "    text: t\n")
+                  .ok());
+  EXPECT_THAT(std::string(validate("  method: svd-a\n  calibration:\n"
+                                   "    text: t\n")
+                              .message()),
+              HasSubstr("compression.kv_heads: needed (>= 1), or "
+                        "compression.kv_budget"));
+  // A file fixes the heads and groups: a budget or regrouping would be
+  // silently ignored.
+  EXPECT_THAT(std::string(validate("  method: svd-a\n  projections: p\n"
+                                   "  kv_budget: 0.5\n")
+                              .message()),
+              HasSubstr("compression.kv_budget: not with "
+                        "compression.projections"));
+  EXPECT_THAT(std::string(validate("  method: svd-a\n  projections: p\n"
+                                   "  regroup: true\n")
+                              .message()),
+              HasSubstr("compression.regroup: not with "
+                        "compression.projections"));
+}
+
+TEST(ServerConfigCompressionTest, FlagsSetEverySetting) {
+  auto c = ParseServerConfig(
+      "model:\n  path: m\ncompression:\n  method: auto\n  calibration:\n"
+      "    text: t\n",
+      "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const char* argv[] = {
+      "headroom-server",   "--kv-budget", "0.25",           "--regroup",
+      "--holdback-tokens", "100",         "--refit-tokens", "200",
+      "--refit-ridge",     "0",           "--refit-inputs", "propagated"};
+  auto flags = ParseServerFlags(12, argv);
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  ASSERT_TRUE(ApplyServerFlags(*flags, &*c).ok());
+  const compress::CompressSettings& s = c->compression.settings;
+  EXPECT_EQ(s.kv_budget, 0.25);
+  EXPECT_TRUE(s.regroup);
+  EXPECT_EQ(s.holdback_tokens, 100);
+  EXPECT_EQ(s.refit_tokens, 200);
+  EXPECT_EQ(s.refit_ridge, 0.0);
+  EXPECT_EQ(s.refit_inputs, "propagated");
+
+  const char* bad_inputs[] = {"headroom-server", "--refit-inputs", "x"};
+  auto f = ParseServerFlags(3, bad_inputs);
+  ASSERT_TRUE(f.ok());
+  EXPECT_THAT(std::string(ApplyServerFlags(*f, &*c).message()),
+              HasSubstr("compression.refit_inputs: 'x' must be"));
+  const char* bad_budget[] = {"headroom-server", "--kv-budget", "most"};
+  auto g = ParseServerFlags(3, bad_budget);
+  ASSERT_TRUE(g.ok());
+  EXPECT_THAT(std::string(ApplyServerFlags(*g, &*c).message()),
+              HasSubstr("--kv-budget"));
 }
 
 }  // namespace

@@ -130,6 +130,15 @@ TEST(CompressToolTest, BadArgumentsNameTheProblem) {
   auto tiny_budget = RunTool(base + " --kv-budget 0.1 --method svd-a");
   EXPECT_EQ(tiny_budget.exit_code, 1);
   EXPECT_THAT(tiny_budget.output, HasSubstr("--kv-budget 0.1 must be in [1/8"));
+  // 0 is "not given" in the settings, but a --kv-budget of 0 was given.
+  auto zero_budget = RunTool(base + " --kv-budget 0 --method svd-a");
+  EXPECT_EQ(zero_budget.exit_code, 1);
+  EXPECT_THAT(zero_budget.output, HasSubstr("--kv-budget 0 must be > 0"));
+  auto bad_calib_tokens =
+      RunTool(base + " --kv-heads 2 --method svd-a --calib-tokens -1");
+  EXPECT_EQ(bad_calib_tokens.exit_code, 1);
+  EXPECT_THAT(bad_calib_tokens.output,
+              HasSubstr("--calib-tokens -1 must be >= 0"));
   auto bad_holdback =
       RunTool(base + " --kv-heads 2 --method svd-a --holdback-tokens -5");
   EXPECT_EQ(bad_holdback.exit_code, 1);
