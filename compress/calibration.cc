@@ -5,11 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "compress/layer_attention.h"
 #include "runtime/cpu/cpu_ops.h"
-#include "runtime/kv/kv_cache.h"
 #include "runtime/model/decoder.h"
 #include "runtime/util/sha256.h"
 #include "runtime/util/status_macros.h"
@@ -211,10 +210,7 @@ absl::Status RunCalibrationLayer(runtime::cpu::CpuOps& ops, int layer,
                                  std::vector<float>* sample) {
   const runtime::ModelConfig& c = ops.config();
   const int T = static_cast<int>(ids.size()), D = c.dim;
-  runtime::Batch batch;
-  batch.block_tables.assign(1, std::vector<int>(ops.num_blocks()));
-  std::iota(batch.block_tables[0].begin(), batch.block_tables[0].end(), 0);
-  batch.AddTokens(0, ids.data(), T, 0, /*logits_for_last=*/false);
+  const runtime::Batch batch = OneSequenceBatch(ops, ids);
   HEADROOM_RETURN_IF_ERROR(ops.BeginStep(batch));
   if (layer == 0) {
     HEADROOM_RETURN_IF_ERROR(ops.Embed());
@@ -242,27 +238,6 @@ absl::Status RunCalibrationLayer(runtime::cpu::CpuOps& ops, int layer,
   std::copy(out->begin(), out->end(), x);
   std::vector<float> no_logits;
   return ops.FinishStep(&no_logits);
-}
-
-// Layer `layer` of `original` alone on the CPU ops, with a cache for one
-// sequence of up to `max_len` tokens (and the embedding for layer 0).
-absl::StatusOr<std::unique_ptr<runtime::cpu::CpuOps>> OneLayerOps(
-    const runtime::ModelWeights& original, int layer, int max_len,
-    int threads) {
-  constexpr int kBlockSize = 16;
-  runtime::ModelWeights one;  // tensors shared with `original`, not copied
-  one.config = original.config;
-  one.config.n_layers = 1;
-  one.config.cache_kv_heads.clear();
-  one.config.max_seq_len = std::max(max_len, 1);
-  one.layers = {original.layers[layer]};
-  if (layer == 0) one.token_embedding = original.token_embedding;
-  const int blocks = std::max((max_len + kBlockSize - 1) / kBlockSize, 1);
-  auto cache = runtime::KvCache::Create(
-      one.config, {.block_size = kBlockSize, .num_blocks = blocks});
-  if (!cache.ok()) return cache.status();
-  return std::make_unique<runtime::cpu::CpuOps>(std::move(one),
-                                                std::move(*cache), threads);
 }
 
 }  // namespace
@@ -296,7 +271,10 @@ absl::StatusOr<CalibrationStats> CalibrateByLayer(
   const size_t n_stats = static_cast<size_t>(stats.sequences);
   const size_t n_fit = stats.fit_sample.lengths.size();
   for (int l = 0; l < c.n_layers; ++l) {
-    auto ops = OneLayerOps(original, l, max_len, threads);
+    // Layer 0 embeds the ids; the others read the kept residual stream.
+    auto ops =
+        OneLayerCpuOps(c, original.layers[l], c.n_kv_heads, max_len, threads,
+                       l == 0 ? original.token_embedding : runtime::Tensor());
     if (!ops.ok()) return ops.status();
     LayerStats& layer_stats = stats.layers[l] = ZeroLayerStats(c);
     for (size_t r = 0; r < runs.size(); ++r) {

@@ -24,6 +24,9 @@ namespace t = ::headroom::compress::testing;
 // Every layer's activations of every step, kept.
 class Recorder final : public runtime::ForwardObserver {
  public:
+  struct Layer {
+    std::vector<float> inputs, keys, values;
+  };
   explicit Recorder(const runtime::ModelConfig& c)
       : c_(c), layers_(c.n_layers) {}
   void OnLayer(const runtime::LayerActivations& a) override {
@@ -33,13 +36,12 @@ class Recorder final : public runtime::ForwardObserver {
     l.keys.insert(l.keys.end(), a.keys, a.keys + T * nd);
     l.values.insert(l.values.end(), a.values, a.values + T * nd);
   }
-  struct Layer {
-    std::vector<float> inputs, keys, values;
-  };
-  std::vector<Layer> layers_;
 
  private:
   const runtime::ModelConfig& c_;
+
+ public:
+  std::vector<Layer> layers_;
 };
 
 // X^T X of rows [T, n], term by term in double (each term x_i x_j of two
