@@ -5,10 +5,6 @@
 #include <algorithm>
 #include <cmath>
 
-#if defined(__SSE2__)
-#include <immintrin.h>
-#endif
-
 namespace headroom::runtime::cpu {
 
 void MatMulTransB(int m, int n, int k, const float* a, int lda, const float* b,
@@ -39,18 +35,6 @@ void ApplyRope(float* x, int n_heads, int d, int pos, const float* inv_freq,
       v[ib] = a * s + b * c;
     }
   }
-}
-
-void Axpy(float a, const float* x, float* y, int n) {
-  int i = 0;
-#if defined(__SSE2__)
-  const __m128 av = _mm_set1_ps(a);
-  for (; i + 4 <= n; i += 4) {
-    const __m128 prod = _mm_mul_ps(av, _mm_loadu_ps(x + i));
-    _mm_storeu_ps(y + i, _mm_add_ps(_mm_loadu_ps(y + i), prod));
-  }
-#endif
-  for (; i < n; ++i) y[i] += a * x[i];
 }
 
 void SiluMul(float* gate, const float* up, int64_t n) {

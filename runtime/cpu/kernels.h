@@ -25,10 +25,6 @@ void RmsNorm(const float* x, const float* w, int n, float eps, float* out);
 void ApplyRope(float* x, int n_heads, int d, int pos, const float* inv_freq,
                RopeStyle style);
 
-// y[i] += a * x[i] for i in [0, n): 4 lanes at a time (SSE, the x86-64
-// baseline), then one by one; each y[i] in one fixed order of updates.
-void Axpy(float a, const float* x, float* y, int n);
-
 // gate[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).
 void SiluMul(float* gate, const float* up, int64_t n);
 

@@ -170,18 +170,6 @@ void RunKernels(const MatMulKernels& kernels, int m, int n, int k,
       0, n);
 }
 
-void MatMulOnThisThread(int m, int n, int k, const float* a, int64_t lda,
-                        const float* w, int64_t ldw, float* c, int64_t ldc,
-                        bool accumulate) {
-  if (m <= 0 || n <= 0) return;
-  // fp32 weights multiply fp32 A on every ISA: nothing is packed.
-  std::vector<uint8_t> unused;
-  const MatMulKernels& kernels = ProcessKernels();
-  kernels.run(ProblemOf(kernels, m, k, a, lda, Fp32(w, ldw), c, ldc, accumulate,
-                        nullptr, unused),
-              0, n);
-}
-
 void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
             const float* w, int64_t ldw, float* c, int64_t ldc,
             bool accumulate) {

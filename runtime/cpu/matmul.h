@@ -67,13 +67,6 @@ void MatMul(ThreadPool& pool, int m, int n, int k, const float* a, int64_t lda,
 // multiplies A quantized to 8-bit blocks (ActivationForm::kQ8) with integer
 // dot products. Either way each output still has one recipe whatever m.
 
-// MatMul on the calling thread only (for callers already inside a parallel
-// loop, e.g. attention per sequence and head): the same recipe, so the
-// same bits.
-void MatMulOnThisThread(int m, int n, int k, const float* a, int64_t lda,
-                        const float* w, int64_t ldw, float* c, int64_t ldc,
-                        bool accumulate = false);
-
 // Whether the CPU converts fp16 in hardware (F16C), which the AVX2 and
 // AVX-512 kernels use.
 bool CpuHasF16c();
