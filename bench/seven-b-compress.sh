@@ -25,13 +25,7 @@ threads="$(nproc)"
   exit 1
 }
 
-timed() {  # LABEL LOG OUT CMD...: CMD under time -v, its stdout to OUT;
-  local label=$1 log=$2 out=$3  # prints the wall time and peak RSS
-  shift 3
-  /usr/bin/time -v -o "$log" "$@" >"$out"
-  awk -F': ' -v l="$label" '/Elapsed/ {w=$2} /Maximum resident/ {
-    printf "%s: wall %s, peak RSS %.2f GiB\n", l, w, $2 / 1048576}' "$log"
-}
+source bench/timed.sh
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
   "$threads cores, $(free -g | awk '/Mem:/ {print $2}') GiB"

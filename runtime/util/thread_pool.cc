@@ -3,6 +3,25 @@
 #include <algorithm>
 
 namespace headroom::runtime {
+namespace {
+
+// Spins until done() or ThreadPool::kSpinFor has passed; returns done().
+template <typename Done>
+bool SpinUntil(Done done) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + ThreadPool::kSpinFor;
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    if (i % 64 == 63 && std::chrono::steady_clock::now() > deadline) {
+      return done();
+    }
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
   for (int i = 1; i < num_threads; ++i) {
@@ -35,7 +54,7 @@ bool ThreadPool::RunOneChunk() {
   (*fn)(begin, end);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (--pending_chunks_ == 0) done_cv_.notify_all();
+    if (pending_chunks_.fetch_sub(1) == 1) done_cv_.notify_all();
   }
   return true;
 }
@@ -43,6 +62,7 @@ bool ThreadPool::RunOneChunk() {
 void ThreadPool::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
+    SpinUntil([&] { return generation_.load() != seen; });
     {
       std::unique_lock<std::mutex> lock(mu_);
       work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -69,15 +89,16 @@ void ThreadPool::ParallelFor(int64_t n,
     chunk_ = std::max<int64_t>(1, (n + target_chunks - 1) / target_chunks);
     n_ = n;
     next_ = 0;
-    pending_chunks_ = (n + chunk_ - 1) / chunk_;
+    pending_chunks_.store((n + chunk_ - 1) / chunk_);
     fn_ = &fn;
-    ++generation_;
+    generation_.fetch_add(1);
   }
   work_cv_.notify_all();
   while (RunOneChunk()) {
   }
+  SpinUntil([&] { return pending_chunks_.load() == 0; });
   std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return pending_chunks_ == 0; });
+  done_cv_.wait(lock, [&] { return pending_chunks_.load() == 0; });
   fn_ = nullptr;
 }
 
