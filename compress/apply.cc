@@ -184,6 +184,9 @@ absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
              wq_in.f32() + int64_t{j} * d * D, D,
              wq.data() + int64_t{j} * d * D, D);
     }
+    // The replaced matrices' checkpoint pages leave the resident set.
+    lw.wk.DropMappedPages();
+    lw.wq.DropMappedPages();
     if (auto s =
             StoreLike(std::move(wk), int64_t{g} * d, D, &lw.wk, layer, "wk");
         !s.ok())
@@ -193,6 +196,8 @@ absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
   } else {
     // The runtime projects the rotated heads of the reordered W_K / W_Q.
     if (src != &lw) {
+      lw.wk.DropMappedPages();
+      lw.wq.DropMappedPages();
       lw.wk = reordered.wk;
       lw.wq = reordered.wq;
     }
@@ -207,6 +212,8 @@ absl::Status ApplyLayerProjection(const LayerProjection& p, int layer,
     lw.bk = FoldBias(p.key_encoder, lw.bk, g, d, td);
     lw.bq = FoldBias(p.query_decoder, lw.bq, h, d, d);
   }
+  lw.wv.DropMappedPages();
+  lw.wo.DropMappedPages();
   if (auto s = StoreLike(std::move(wv), int64_t{g} * d, D, &lw.wv, layer, "wv");
       !s.ok())
     return s;

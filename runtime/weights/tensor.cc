@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/weights/mapped_file.h"
 
 namespace headroom::runtime {
 namespace {
@@ -211,12 +212,25 @@ WeightDtype ServedDtype(std::optional<WeightDtype> wanted, WeightDtype stored,
   return dtype;
 }
 
+Tensor Tensor::MappedView(WeightDtype dtype, int64_t rows, int64_t cols,
+                          const void* data,
+                          std::shared_ptr<const MappedFile> file) {
+  const MappedFile* mapping = file.get();
+  Tensor t = View(dtype, rows, cols, data, std::move(file));
+  t.file_ = mapping;
+  return t;
+}
+
+void Tensor::DropMappedPages() const {
+  if (file_ != nullptr) file_->DropPages(data_, static_cast<uint64_t>(bytes()));
+}
+
 absl::StatusOr<Tensor> TensorFromStored(WeightDtype stored, int64_t rows,
                                         int64_t cols, const void* bytes,
-                                        std::shared_ptr<const void> owner,
+                                        std::shared_ptr<const MappedFile> file,
                                         std::optional<WeightDtype> wanted,
                                         std::string_view name) {
-  Tensor view = Tensor::View(stored, rows, cols, bytes, std::move(owner));
+  Tensor view = Tensor::MappedView(stored, rows, cols, bytes, std::move(file));
   const WeightDtype served = ServedDtype(wanted, stored, cols);
   if (served == stored) return view;
   if (served == WeightDtype::kF32) return view.AsF32();

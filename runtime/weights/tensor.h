@@ -26,6 +26,8 @@
 
 namespace headroom::runtime {
 
+class MappedFile;
+
 class Tensor {
  public:
   Tensor() = default;  // empty: 0 x 0, f32
@@ -47,6 +49,10 @@ class Tensor {
   // holds.
   static Tensor View(WeightDtype dtype, int64_t rows, int64_t cols,
                      const void* data, std::shared_ptr<const void> owner);
+  // A View of bytes inside `file`, whose pages DropMappedPages can drop.
+  static Tensor MappedView(WeightDtype dtype, int64_t rows, int64_t cols,
+                           const void* data,
+                           std::shared_ptr<const MappedFile> file);
 
   WeightDtype dtype() const { return dtype_; }
   int64_t rows() const { return rows_; }
@@ -61,6 +67,12 @@ class Tensor {
   const void* data() const { return data_; }
   // Whether the bytes are a view of storage the tensor did not make.
   bool is_view() const { return is_view_; }
+  // Drops the bytes from this process's resident set when they are pages of
+  // a mapped checkpoint (a MappedView; MappedFile::DropPages:
+  // read back from the page cache if touched again); nothing otherwise. For
+  // whoever replaces such a tensor, so its pages do not stay resident beside
+  // the replacement's.
+  void DropMappedPages() const;
 
   // The values as fp32 when dtype() is f32, else nullptr.
   const float* f32() const {
@@ -86,6 +98,7 @@ class Tensor {
   int64_t value_count_ = 0;
   const void* data_ = nullptr;
   bool is_view_ = false;
+  const MappedFile* file_ = nullptr;  // kept alive by storage_
   std::shared_ptr<const void> storage_;
 };
 
@@ -97,14 +110,14 @@ class Tensor {
 WeightDtype ServedDtype(std::optional<WeightDtype> wanted, WeightDtype stored,
                         int64_t cols);
 
-// A matrix [rows, cols] whose `stored` bytes are at `bytes` (inside what
-// `owner` keeps alive), as the loaders serve it: a view of those bytes when
+// A matrix [rows, cols] whose `stored` bytes are at `bytes` (inside
+// `file`), as the loaders serve it: a view of those bytes when
 // ServedDtype() is `stored` (no copy, no widening), else converted on its
 // own (widened to fp32, then narrowed or quantized), one tensor at a time.
 // InvalidArgument naming `name` for NaN or infinity in q8_0.
 absl::StatusOr<Tensor> TensorFromStored(WeightDtype stored, int64_t rows,
                                         int64_t cols, const void* bytes,
-                                        std::shared_ptr<const void> owner,
+                                        std::shared_ptr<const MappedFile> file,
                                         std::optional<WeightDtype> wanted,
                                         std::string_view name);
 

@@ -2,8 +2,10 @@
 // loaders' view-or-convert rule (TensorFromStored).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -11,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "runtime/weights/mapped_file.h"
 #include "runtime/weights/tensor.h"
+#include "tests/test_support.h"
 
 namespace headroom::runtime {
 namespace {
@@ -177,10 +181,26 @@ TEST(TensorTest, ServedDtypeKeepsOrFallsBack) {
             WeightDtype::kF32);
 }
 
+// `values`' bytes written to a fresh file named `name`, mapped.
+template <typename T>
+std::shared_ptr<const MappedFile> MappedCopy(const std::vector<T>& values,
+                                             const std::string& name) {
+  const std::string path =
+      headroom::testing::MakeTempDir("tensor_" + name) + "/" + name;
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  EXPECT_NE(f, nullptr) << path;
+  std::fwrite(values.data(), sizeof(T), values.size(), f);
+  std::fclose(f);
+  auto file = MappedFile::Open(path);
+  EXPECT_TRUE(file.ok()) << file.status();
+  return *std::move(file);
+}
+
 // The loaders' rule: the stored bytes themselves when the served dtype is
 // theirs, a converted copy otherwise.
 TEST(TensorTest, TensorFromStoredViewsOrConverts) {
-  auto stored = std::make_shared<std::vector<float>>(RandomValues(2 * 32, 3));
+  const std::vector<float> values = RandomValues(2 * 32, 3);
+  auto stored = MappedCopy(values, "f32.bin");
   const void* bytes = stored->data();
   auto same = TensorFromStored(WeightDtype::kF32, 2, 32, bytes, stored,
                                std::nullopt, "w");
@@ -197,15 +217,51 @@ TEST(TensorTest, TensorFromStoredViewsOrConverts) {
     ASSERT_TRUE(converted.ok()) << converted.status();
     EXPECT_EQ(converted->dtype(), to);
     EXPECT_FALSE(converted->is_view());
-    auto direct = Tensor::FromFloat(*stored, 2, 32, to, "w");
+    auto direct = Tensor::FromFloat(values, 2, 32, to, "w");
     EXPECT_EQ(converted->ToFloat(), direct->ToFloat());
   }
   // Widening bf16 to f32 is exact.
-  auto bits = std::make_shared<std::vector<uint16_t>>(
-      std::vector<uint16_t>{FloatToBFloat16(0.75f), FloatToBFloat16(-3.0f)});
+  auto bits = MappedCopy(
+      std::vector<uint16_t>{FloatToBFloat16(0.75f), FloatToBFloat16(-3.0f)},
+      "bf16.bin");
   auto wide = TensorFromStored(WeightDtype::kBF16, 1, 2, bits->data(), bits,
                                WeightDtype::kF32, "b");
   EXPECT_EQ(wide->ToFloat(), (std::vector<float>{0.75f, -3.0f}));
+}
+
+// Resident pages of this process (/proc/self/statm, second field).
+int64_t ResidentBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  long size = 0, resident = 0;
+  EXPECT_EQ(std::fscanf(f, "%ld %ld", &size, &resident), 2);
+  std::fclose(f);
+  return int64_t{resident} * ::sysconf(_SC_PAGESIZE);
+}
+
+// DropMappedPages takes a mapped view's pages out of the resident set and
+// the values stay readable (read again from the file); an owned tensor's
+// bytes are left alone.
+TEST(TensorTest, DropMappedPagesReleasesAViewsPagesOnly) {
+  constexpr int64_t kRows = 1024, kCols = 8192;  // 32 MiB of fp32
+  std::vector<float> values(kRows * kCols);
+  for (int64_t i = 0; i < kRows * kCols; ++i) values[i] = i % 977 * 0.5f;
+  auto file = MappedCopy(values, "big.bin");
+  Tensor view =
+      Tensor::MappedView(WeightDtype::kF32, kRows, kCols, file->data(), file);
+  const int64_t before = ResidentBytes();
+  double sum = 0.0;
+  for (int64_t i = 0; i < kRows * kCols; i += 1024) sum += view.f32()[i];
+  const int64_t touched = ResidentBytes();
+  EXPECT_GT(touched - before, 24 << 20) << "reading the view maps its pages";
+  view.DropMappedPages();
+  EXPECT_GT(touched - ResidentBytes(), 24 << 20);
+  double again = 0.0;
+  for (int64_t i = 0; i < kRows * kCols; i += 1024) again += view.f32()[i];
+  EXPECT_EQ(again, sum);
+
+  Tensor owned = Tensor::FromF32(values, kRows, kCols);
+  owned.DropMappedPages();
+  EXPECT_EQ(owned.ToFloat(), values);
 }
 
 }  // namespace
