@@ -9,8 +9,10 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "runtime/cpu/attention_kernels.h"
 
 namespace headroom::runtime::cpu {
@@ -38,7 +40,14 @@ std::vector<AttentionKernels> RunnableKernels() {
 // is read (as when an item takes part of a row).
 struct Shape {
   int heads, group, count, d, row_heads;
+  int rows() const { return heads * group; }                 // query rows
+  int64_t stride() const { return int64_t{row_heads} * d; }  // floats a row
 };
+
+std::string Describe(const AttentionKernels& k, const Shape& s) {
+  return absl::StrCat(k.name, " heads ", s.heads, " group ", s.group, " count ",
+                      s.count, " d ", s.d);
+}
 
 // GQA groups 1..8, head sizes 8..256 and odd ones around the vector widths
 // (8 and 16 lanes), runs of 1..17 positions (a page is 16), plus random.
@@ -59,8 +68,9 @@ std::vector<Shape> Shapes() {
   return s;
 }
 
-// |fp32 sum of n products - exact| <= (n + 1) eps (sum|terms| + |start|),
-// the standard bound for a sum in any order with fused or unfused products.
+// |fp32 sum of n products - exact| <= (n + 1) eps (sum|terms| + |start|)
+// to first order, the standard bound for a sum in any order with fused or
+// unfused products; (n + 2) covers the second-order terms.
 double SumBound(int n, double magnitude, double start) {
   return (n + 2) * double{FLT_EPSILON} * (magnitude + std::fabs(start));
 }
@@ -69,11 +79,9 @@ TEST(AttentionKernelsTest, ScoresMatchADoubleReferenceOnEveryIsa) {
   std::mt19937 rng(1);
   for (const AttentionKernels& k : RunnableKernels()) {
     for (const Shape& s : Shapes()) {
-      SCOPED_TRACE(testing::Message()
-                   << k.name << " heads " << s.heads << " group " << s.group
-                   << " count " << s.count << " d " << s.d);
-      const int rows = s.heads * s.group;
-      const int64_t stride = int64_t{s.row_heads} * s.d;
+      SCOPED_TRACE(Describe(k, s));
+      const int rows = s.rows();
+      const int64_t stride = s.stride();
       const int64_t ld = s.count + 3;
       const std::vector<float> q = Random(int64_t{rows} * s.d, rng);
       const std::vector<float> keys = Random(s.count * stride, rng);
@@ -106,11 +114,9 @@ TEST(AttentionKernelsTest, WeightedSumsMatchADoubleReferenceOnEveryIsa) {
   std::mt19937 rng(2);
   for (const AttentionKernels& k : RunnableKernels()) {
     for (const Shape& s : Shapes()) {
-      SCOPED_TRACE(testing::Message()
-                   << k.name << " heads " << s.heads << " group " << s.group
-                   << " count " << s.count << " d " << s.d);
-      const int rows = s.heads * s.group;
-      const int64_t stride = int64_t{s.row_heads} * s.d;
+      SCOPED_TRACE(Describe(k, s));
+      const int rows = s.rows();
+      const int64_t stride = s.stride();
       const int64_t ld = s.count + 2;
       const std::vector<float> p = Random(rows * ld, rng);
       const std::vector<float> values = Random(s.count * stride, rng);
@@ -149,11 +155,9 @@ TEST(AttentionKernelsTest, BitsDoNotDependOnHeadsPerCallOrOnThePositionSplit) {
   std::mt19937 rng(4);
   for (const AttentionKernels& k : RunnableKernels()) {
     for (const Shape& s : Shapes()) {
-      SCOPED_TRACE(testing::Message()
-                   << k.name << " heads " << s.heads << " group " << s.group
-                   << " count " << s.count << " d " << s.d);
-      const int rows = s.heads * s.group;
-      const int64_t stride = int64_t{s.row_heads} * s.d;
+      SCOPED_TRACE(Describe(k, s));
+      const int rows = s.rows();
+      const int64_t stride = s.stride();
       const int64_t ld = s.count;
       const std::vector<float> q = Random(int64_t{rows} * s.d, rng);
       const std::vector<float> kv = Random(s.count * stride, rng);
