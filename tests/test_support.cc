@@ -61,6 +61,14 @@ nlohmann::json ReadJsonFile(const std::string& path) {
   return nlohmann::json::parse(ReadTextFile(path));
 }
 
+std::vector<float> NormalValues(int64_t count, std::mt19937& rng,
+                                float stddev) {
+  std::normal_distribution<float> dist(0.0f, stddev);
+  std::vector<float> v(count);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
 std::vector<int> GreedyTokens(runtime::Backend& backend,
                               const std::vector<int>& prompt, int steps) {
   runtime::SequenceRunner runner(&backend);

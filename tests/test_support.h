@@ -2,6 +2,8 @@
 #ifndef HEADROOM_TESTS_TEST_SUPPORT_H_
 #define HEADROOM_TESTS_TEST_SUPPORT_H_
 
+#include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,9 @@ std::string BinaryPath(const std::string& relative);
 std::string MakeTempDir(const std::string& name);
 nlohmann::json ReadJsonFile(const std::string& path);
 std::string ReadTextFile(const std::string& path);
+// `count` draws of N(0, stddev^2) from `rng`: test inputs for kernels.
+std::vector<float> NormalValues(int64_t count, std::mt19937& rng,
+                                float stddev = 1.0f);
 
 // Greedy (argmax) continuation of `prompt` for `steps` tokens on `backend`,
 // one sequence; failures are test failures.

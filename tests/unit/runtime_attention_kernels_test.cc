@@ -14,16 +14,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/cpu/attention_kernels.h"
+#include "tests/test_support.h"
 
 namespace headroom::runtime::cpu {
 namespace {
 
-std::vector<float> Random(int64_t count, std::mt19937& rng) {
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(count);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using ::headroom::testing::NormalValues;
 
 // The kernels of each ISA this CPU runs.
 std::vector<AttentionKernels> RunnableKernels() {
@@ -83,8 +79,8 @@ TEST(AttentionKernelsTest, ScoresMatchADoubleReferenceOnEveryIsa) {
       const int rows = s.rows();
       const int64_t stride = s.stride();
       const int64_t ld = s.count + 3;
-      const std::vector<float> q = Random(int64_t{rows} * s.d, rng);
-      const std::vector<float> keys = Random(s.count * stride, rng);
+      const std::vector<float> q = NormalValues(int64_t{rows} * s.d, rng);
+      const std::vector<float> keys = NormalValues(s.count * stride, rng);
       std::vector<float> scores(rows * ld, -7.0f);
       k.scores(s.heads, s.group, s.count, s.d, q.data(), keys.data(), stride,
                scores.data(), ld);
@@ -118,11 +114,11 @@ TEST(AttentionKernelsTest, WeightedSumsMatchADoubleReferenceOnEveryIsa) {
       const int rows = s.rows();
       const int64_t stride = s.stride();
       const int64_t ld = s.count + 2;
-      const std::vector<float> p = Random(rows * ld, rng);
-      const std::vector<float> values = Random(s.count * stride, rng);
+      const std::vector<float> p = NormalValues(rows * ld, rng);
+      const std::vector<float> values = NormalValues(s.count * stride, rng);
       // out starts nonzero: the kernel adds to it. One spare value past
       // the end checks that nothing beyond rows * d is written.
-      std::vector<float> out = Random(int64_t{rows} * s.d + 1, rng);
+      std::vector<float> out = NormalValues(int64_t{rows} * s.d + 1, rng);
       const std::vector<float> start = out;
       k.weighted_sum(s.heads, s.group, s.count, s.d, p.data(), ld,
                      values.data(), stride, out.data());
@@ -159,9 +155,9 @@ TEST(AttentionKernelsTest, BitsDoNotDependOnHeadsPerCallOrOnThePositionSplit) {
       const int rows = s.rows();
       const int64_t stride = s.stride();
       const int64_t ld = s.count;
-      const std::vector<float> q = Random(int64_t{rows} * s.d, rng);
-      const std::vector<float> kv = Random(s.count * stride, rng);
-      const std::vector<float> p = Random(rows * ld, rng);
+      const std::vector<float> q = NormalValues(int64_t{rows} * s.d, rng);
+      const std::vector<float> kv = NormalValues(s.count * stride, rng);
+      const std::vector<float> p = NormalValues(rows * ld, rng);
 
       std::vector<float> scores_all(rows * ld), scores_each(rows * ld);
       k.scores(s.heads, s.group, s.count, s.d, q.data(), kv.data(), stride,

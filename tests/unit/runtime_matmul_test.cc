@@ -13,19 +13,15 @@
 #include <vector>
 
 #include "runtime/cpu/matmul.h"
+#include "tests/test_support.h"
 
 namespace headroom::runtime::cpu {
 namespace {
 
+using ::headroom::testing::NormalValues;
+
 constexpr WeightDtype kDtypes[] = {WeightDtype::kF32, WeightDtype::kBF16,
                                    WeightDtype::kF16, WeightDtype::kQ8_0};
-
-std::vector<float> Random(int64_t count, std::mt19937& rng) {
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(count);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
 // The kernels of each ISA this CPU runs.
 std::vector<MatMulKernels> RunnableKernels() {
@@ -122,7 +118,7 @@ struct TypedWeights {
 };
 TypedWeights RandomWeights(WeightDtype dtype, int n, int k, std::mt19937& rng) {
   TypedWeights t;
-  t.stored = Stored(dtype, Random(int64_t{n} * k, rng));
+  t.stored = Stored(dtype, NormalValues(int64_t{n} * k, rng));
   t.values = Dequantized(dtype, t.stored, n, k);
   t.matrix.dtype = dtype;
   t.matrix.data = t.stored.data();
@@ -177,7 +173,7 @@ TEST(MatMulTest, EveryIsaAndDtypeMatchesADoubleReferenceWithinItsBound) {
     for (WeightDtype dtype : kDtypes) {
       const ActivationForm form = kernels.form(dtype);
       for (const Shape& s : Shapes(dtype)) {
-        const std::vector<float> a = Random(int64_t{s.m} * s.k, rng);
+        const std::vector<float> a = NormalValues(int64_t{s.m} * s.k, rng);
         const TypedWeights w = RandomWeights(dtype, s.n, s.k, rng);
         std::vector<float> c(int64_t{s.m} * s.n, 0.5f);
         RunKernels(kernels, s.m, s.n, s.k, a.data(), s.k, w.matrix, c.data(),
@@ -235,7 +231,7 @@ TEST(MatMulTest, EveryIsaIsBatchInvariantOnItsOwnForEveryDtype) {
   for (const MatMulKernels& kernels : RunnableKernels()) {
     for (WeightDtype dtype : kDtypes) {
       for (const Shape& s : Shapes(dtype)) {
-        const std::vector<float> a = Random(int64_t{s.m} * s.k, rng);
+        const std::vector<float> a = NormalValues(int64_t{s.m} * s.k, rng);
         const TypedWeights w = RandomWeights(dtype, s.n, s.k, rng);
         ExpectBatchInvariant(
             s, a, w.matrix, rng,
@@ -254,7 +250,7 @@ TEST(MatMulTest, EachRowHasTheSameBitsAloneInAnyBatchAndAnyThreads) {
   ThreadPool one(1), two(2), three(3);
   for (WeightDtype dtype : kDtypes) {
     for (const Shape& s : Shapes(dtype)) {
-      const std::vector<float> a = Random(int64_t{s.m} * s.k, rng);
+      const std::vector<float> a = NormalValues(int64_t{s.m} * s.k, rng);
       const TypedWeights w = RandomWeights(dtype, s.n, s.k, rng);
       std::vector<float> reference(int64_t{s.m} * s.n);
       MatMul(one, s.m, s.n, s.k, a.data(), s.k, w.matrix, reference.data(),
@@ -286,7 +282,7 @@ TEST(MatMulTest, TypedWeightsOverFp32AGiveTheBitsOfTheirFp32Values) {
     for (WeightDtype dtype : kDtypes) {
       if (kernels.form(dtype) != ActivationForm::kF32) continue;
       for (const Shape& s : Shapes(dtype)) {
-        const std::vector<float> a = Random(int64_t{s.m} * s.k, rng);
+        const std::vector<float> a = NormalValues(int64_t{s.m} * s.k, rng);
         const TypedWeights w = RandomWeights(dtype, s.n, s.k, rng);
         const WeightMatrix f32{WeightDtype::kF32, w.values.data(),
                                int64_t{4} * s.k};
@@ -315,7 +311,7 @@ TEST(MatMulTest, Q8GivesTheSameBitsWithAndWithoutVnni) {
   }
   std::mt19937 rng(5);
   for (const Shape& s : Shapes(WeightDtype::kQ8_0)) {
-    const std::vector<float> a = Random(int64_t{s.m} * s.k, rng);
+    const std::vector<float> a = NormalValues(int64_t{s.m} * s.k, rng);
     const TypedWeights w = RandomWeights(WeightDtype::kQ8_0, s.n, s.k, rng);
     std::vector<float> x(int64_t{s.m} * s.n), y(x.size());
     RunKernels(avx2, s.m, s.n, s.k, a.data(), s.k, w.matrix, x.data(), s.n,
@@ -336,7 +332,7 @@ TEST(MatMulTest, NonFiniteActivationsReachTheOutputInEveryForm) {
     for (WeightDtype dtype : kDtypes) {
       for (float bad : {std::numeric_limits<float>::quiet_NaN(),
                         std::numeric_limits<float>::infinity()}) {
-        std::vector<float> a = Random(k, rng);
+        std::vector<float> a = NormalValues(k, rng);
         a[37] = bad;
         const TypedWeights w = RandomWeights(dtype, n, k, rng);
         std::vector<float> c(n);
@@ -376,7 +372,7 @@ Q8ActivationBlock PackQ8(const std::vector<float>& block) {
 TEST(PackActivationsTest, Q8BlocksFollowTheirDefinition) {
   std::mt19937 rng(8);
   for (int trial = 0; trial < 200; ++trial) {
-    std::vector<float> x = Random(32, rng);
+    std::vector<float> x = NormalValues(32, rng);
     if (trial % 4 == 1) x[trial % 32] = 1e6f;     // one huge value
     if (trial % 4 == 2) x[trial % 32] *= 1e-30f;  // a tiny one among normal
     const Q8ActivationBlock b = PackQ8(x);
@@ -425,7 +421,7 @@ TEST(PackActivationsTest, Q8ZerosSubnormalsAndNonFiniteBlocks) {
 TEST(PackActivationsTest, Bf16RowsRoundToNearestEvenAndPadWithZeros) {
   std::mt19937 rng(9);
   const int k = 45;
-  const std::vector<float> a = Random(2 * k, rng);
+  const std::vector<float> a = NormalValues(2 * k, rng);
   ASSERT_EQ(PackedRowBytes(ActivationForm::kBf16, k), 2 * 64);
   std::vector<uint16_t> out(2 * 64, 0xFFFF);
   PackActivations(ActivationForm::kBf16, 2, k, a.data(), k,

@@ -60,10 +60,7 @@ void ExpectSameFloat(float expected, float actual, size_t i) {
 
 std::vector<float> RandomValues(size_t n, uint32_t seed, float scale) {
   std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
+  return headroom::testing::NormalValues(static_cast<int64_t>(n), rng, scale);
 }
 
 // ---------------------------------------------------------------------------

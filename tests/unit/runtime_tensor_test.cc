@@ -24,10 +24,7 @@ using ::testing::HasSubstr;
 
 std::vector<float> RandomValues(int64_t n, uint32_t seed) {
   std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
+  return headroom::testing::NormalValues(n, rng);
 }
 
 // Each dtype stores what its definition says: the fp16 / bf16 rounding of
