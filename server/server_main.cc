@@ -440,17 +440,21 @@ int Run(int argc, char** argv) {
   metrics.ready.WithLabels({}).Set(0);
   service.BeginDrain();
   health->Shutdown();  // NOT_SERVING from now on
-  // In-flight work gets until the deadline. What is left then is cancelled
-  // in the engine, so each of its calls ends as documented: the final
-  // message with finish_reason CANCELLED and status OK, not a transport
-  // error. New calls meanwhile get UNAVAILABLE (BeginDrain).
+  // In-flight work gets until the deadline: the engine's requests, and the
+  // gRPC calls until their last message is handed to gRPC (a slow reader's
+  // stream outlives its request), so Shutdown below finds no call open.
+  // What is left at the deadline is cancelled in the engine, so each of its
+  // calls ends as documented: the final message with finish_reason
+  // CANCELLED and status OK, not a transport error. New calls meanwhile get
+  // UNAVAILABLE (BeginDrain).
   const auto deadline =
       Clock::now() +
       std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(config->drain_deadline_seconds));
   if (!service.WaitIdle(deadline)) {
-    Log(absl::StrCat(service.in_flight(),
-                     " requests still running at the drain deadline: "
+    Log(absl::StrCat(service.in_flight(), " requests and ",
+                     service.open_calls(),
+                     " gRPC calls still running at the drain deadline: "
                      "cancelled"));
     if (Engine* e = service.engine()) e->CancelAll();
     service.WaitIdle(Clock::now() + std::chrono::seconds(10));

@@ -188,12 +188,31 @@ void HeadroomService::BeginDrain() { state_.store(State::kDraining); }
 
 bool HeadroomService::WaitIdle(Clock::time_point deadline) {
   std::unique_lock<std::mutex> lock(mu_);
-  return idle_.wait_until(lock, deadline, [&] { return in_flight_ == 0; });
+  return idle_.wait_until(lock, deadline,
+                          [&] { return in_flight_ == 0 && open_calls_ == 0; });
 }
 
 int HeadroomService::in_flight() const {
   std::lock_guard<std::mutex> lock(mu_);
   return in_flight_;
+}
+
+int HeadroomService::open_calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_calls_;
+}
+
+void HeadroomService::ReactorOpened() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++open_calls_;
+}
+
+void HeadroomService::ReactorDone() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --open_calls_;
+  }
+  idle_.notify_all();
 }
 
 Engine* HeadroomService::engine() const {
@@ -341,17 +360,25 @@ namespace {
 // is called exactly once, after which nothing touches the reactor; the
 // reactor is alive until OnDone, which gRPC calls only after Finish.
 // The engine request behind a Generate or GenerateStream reactor: admitted
-// by Start, cancelled by Cancel (a no-op before a successful Start).
+// by Start, cancelled by Cancel (a no-op before a successful Start). It
+// lives as long as its reactor (which gRPC deletes in OnDone, after the
+// last write), and counts the reactor open for the drain meanwhile.
 class EngineRequestHandle {
  public:
-  absl::Status Start(HeadroomService* service,
-                     grpc::CallbackServerContext* context,
+  explicit EngineRequestHandle(HeadroomService* service) : service_(service) {
+    service_->ReactorOpened();
+  }
+  ~EngineRequestHandle() { service_->ReactorDone(); }
+  EngineRequestHandle(const EngineRequestHandle&) = delete;
+  EngineRequestHandle& operator=(const EngineRequestHandle&) = delete;
+
+  absl::Status Start(grpc::CallbackServerContext* context,
                      const v1::GenerateRequest& request,
                      std::function<void(const EngineEvent&)> sink) {
-    auto call = service->StartCall(context, request, std::move(sink));
+    auto call = service_->StartCall(context, request, std::move(sink));
     if (!call.ok()) return call.status();
     call_ = *std::move(call);
-    engine_ = service->engine();
+    engine_ = service_->engine();
     return absl::OkStatus();
   }
 
@@ -362,6 +389,7 @@ class EngineRequestHandle {
   }
 
  private:
+  HeadroomService* const service_;
   std::shared_ptr<HeadroomService::Call> call_;
   Engine* engine_ = nullptr;
 };
@@ -382,7 +410,7 @@ class StreamReactor final
 
   StreamReactor(HeadroomService* service, grpc::CallbackServerContext* context,
                 const v1::GenerateRequest* request)
-      : shared_(std::make_shared<Shared>()) {
+      : shared_(std::make_shared<Shared>()), request_(service) {
     // The sink only holds the shared state: the reactor may be gone (client
     // cancelled) when the engine's last events arrive.
     auto sink = [this, shared = shared_](const EngineEvent& e) {
@@ -415,8 +443,7 @@ class StreamReactor final
       // the finish to issue (marked under the lock), only this thread can.
       if (action.kind != Kind::kNone) Perform(action);
     };
-    if (auto s = request_.Start(service, context, *request, std::move(sink));
-        !s.ok()) {
+    if (auto s = request_.Start(context, *request, std::move(sink)); !s.ok()) {
       shared_->finished = true;
       Finish(ToGrpc(s));
     }
@@ -513,7 +540,7 @@ class UnaryReactor final : public grpc::ServerUnaryReactor {
   UnaryReactor(HeadroomService* service, grpc::CallbackServerContext* context,
                const v1::GenerateRequest* request,
                v1::GenerateResponse* response)
-      : shared_(std::make_shared<Shared>()) {
+      : shared_(std::make_shared<Shared>()), request_(service) {
     auto sink = [this, shared = shared_, response](const EngineEvent& e) {
       std::unique_lock<std::mutex> lock(shared->mu);
       if (shared->finished) return;
@@ -532,8 +559,7 @@ class UnaryReactor final : public grpc::ServerUnaryReactor {
                                 "generation failed: " + e.error)
                  : grpc::Status::OK);
     };
-    if (auto s = request_.Start(service, context, *request, std::move(sink));
-        !s.ok()) {
+    if (auto s = request_.Start(context, *request, std::move(sink)); !s.ok()) {
       shared_->finished = true;
       Finish(ToGrpc(s));
     }

@@ -59,9 +59,17 @@ class HeadroomService final : public v1::Headroom::CallbackService {
   void Activate(std::unique_ptr<ServingContext> context);
   // New calls get UNAVAILABLE from now on.
   void BeginDrain();
-  // Waits until no request is in flight or `deadline` passes; true if idle.
+  // Waits until no request is in flight and every gRPC call has ended
+  // (its last message handed to gRPC), or `deadline` passes; true if idle.
   bool WaitIdle(std::chrono::steady_clock::time_point deadline);
+  // Requests the engine still runs.
   int in_flight() const;
+  // gRPC calls not yet done: a stream may still be writing to a slow
+  // reader after its request left the engine.
+  int open_calls() const;
+  // A Generate or GenerateStream reactor's life, creation to OnDone.
+  void ReactorOpened();
+  void ReactorDone();
   bool serving() const { return state_.load() == State::kServing; }
   // Engine of an active service (null before Activate).
   Engine* engine() const;
@@ -141,9 +149,10 @@ class HeadroomService final : public v1::Headroom::CallbackService {
   std::unique_ptr<ServingContext> context_;  // set once by Activate
   std::atomic<bool> active_{false};          // context_ is set (stays set)
 
-  mutable std::mutex mu_;  // guards in_flight_
+  mutable std::mutex mu_;  // guards in_flight_, open_calls_
   std::condition_variable idle_;
   int in_flight_ = 0;
+  int open_calls_ = 0;
 };
 
 }  // namespace headroom::server

@@ -1007,7 +1007,10 @@ TEST(ServerLifecycleTest, SigtermLetsInFlightStreamsFinish) {
   ::kill(p.pid(), SIGTERM);
   int tokens = msg.token_ids_size();
   while (reader->Read(&msg)) tokens += msg.token_ids_size();
-  EXPECT_TRUE(reader->Finish().ok());
+  const grpc::Status status = reader->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_code() << " "
+                           << status.error_message() << "\n"
+                           << p.Log();
   EXPECT_EQ(tokens, 100);  // finished, not cut off
   EXPECT_EQ(p.WaitExit(60), 0) << p.Log();
   EXPECT_THAT(p.Log(), HasSubstr("draining"));
