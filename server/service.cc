@@ -354,11 +354,6 @@ HeadroomService::StartCall(int tenant, const v1::GenerateRequest& r,
 
 namespace {
 
-// GenerateStream's reactor. Engine events (engine thread) and gRPC reactions
-// meet in `Shared` under its mutex; gRPC operations are started outside it.
-// Invariants: at most one write in flight; Finish (or StartWriteAndFinish)
-// is called exactly once, after which nothing touches the reactor; the
-// reactor is alive until OnDone, which gRPC calls only after Finish.
 // The engine request behind a Generate or GenerateStream reactor: admitted
 // by Start, cancelled by Cancel (a no-op before a successful Start). It
 // lives as long as its reactor (which gRPC deletes in OnDone, after the
@@ -394,6 +389,11 @@ class EngineRequestHandle {
   Engine* engine_ = nullptr;
 };
 
+// GenerateStream's reactor. Engine events (engine thread) and gRPC reactions
+// meet in `Shared` under its mutex; gRPC operations are started outside it.
+// Invariants: at most one write in flight; Finish (or StartWriteAndFinish)
+// is called exactly once, after which nothing touches the reactor; the
+// reactor is alive until OnDone, which gRPC calls only after Finish.
 class StreamReactor final
     : public grpc::ServerWriteReactor<v1::GenerateStreamResponse> {
  public:
